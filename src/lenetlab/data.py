@@ -1,0 +1,269 @@
+"""MNIST-style data: a checked IDX reader, the bundled MNIST, a seeded split, batches, preprocessing.
+
+The whole split lives in memory as uint8 tensors (47 MB for MNIST) and batches are drawn by
+indexing, converted to float per batch. That is what makes training fast: the course notebook
+converts one PIL image per sample instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import LenetlabError
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+# sha256 of the *uncompressed* IDX bytes of the bundled files, written by scripts/vendor_mnist.py.
+# Hashing the content rather than the .gz makes the check independent of gzip settings.
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+# Pixel statistics of the 60,000 MNIST training images (the values every reference uses).
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+DIGITS = tuple(str(d) for d in range(10))
+_KNOWN_CLASS_NAMES = {
+    "fashion": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+}
+
+_IDX_DTYPES = {0x08: np.uint8}
+_MAX_IDX_ELEMENTS = 200_000_000  # 200 MB of uint8: far above any MNIST-like file, refuses absurd headers.
+
+
+def bundled_data_dir() -> Path:
+    """The folder holding the four MNIST IDX files shipped inside the package."""
+    return Path(str(resources.files("lenetlab") / "datasets" / "mnist"))
+
+
+def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
+    """Read an IDX file (gzipped or not) into a NumPy array, checking its header first.
+
+    Truncated files, wrong magic numbers, unsupported element types and absurd dimensions
+    raise :class:`LenetlabError` before anything large is allocated.
+
+    Examples
+    --------
+    >>> labels = read_idx(bundled_data_dir() / "t10k-labels-idx1-ubyte.gz")
+    >>> labels.shape
+    (10000,)
+    """
+    path = Path(path)
+    try:
+        raw = _read_maybe_gzip(path)
+    except OSError as exc:
+        raise LenetlabError(f"cannot read {path}: {exc.strerror or exc}; check the file exists and is readable") from None
+    return parse_idx(raw, name=str(path), expected_ndim=expected_ndim)
+
+
+def parse_idx(raw: bytes, name: str = "<bytes>", expected_ndim: int | None = None) -> np.ndarray:
+    """Parse the bytes of an uncompressed IDX file; see :func:`read_idx`."""
+    hint = "re-download the data set or point --data-dir at a folder of valid IDX files"
+    if len(raw) < 4:
+        raise LenetlabError(f"{name} is not an IDX file (only {len(raw)} bytes); {hint}")
+    zero1, zero2, dtype_code, ndim = raw[0], raw[1], raw[2], raw[3]
+    if zero1 != 0 or zero2 != 0 or dtype_code not in _IDX_DTYPES or not 1 <= ndim <= 4:
+        raise LenetlabError(f"{name} has a wrong IDX magic number 0x{raw[:4].hex()}; {hint}")
+    if expected_ndim is not None and ndim != expected_ndim:
+        raise LenetlabError(f"{name} holds a {ndim}-d array where {expected_ndim}-d was expected; {hint}")
+    header_len = 4 + 4 * ndim
+    if len(raw) < header_len:
+        raise LenetlabError(f"{name} is truncated inside its IDX header; {hint}")
+    shape = struct.unpack(f">{ndim}I", raw[4:header_len])
+    count = 1
+    for dim in shape:
+        count *= dim
+    if count > _MAX_IDX_ELEMENTS or (ndim > 1 and any(d > 65536 for d in shape[1:])):
+        raise LenetlabError(f"{name} declares an absurd shape {shape}; {hint}")
+    if len(raw) - header_len != count:
+        what = "truncated" if len(raw) - header_len < count else "longer than its header says"
+        raise LenetlabError(
+            f"{name} is {what}: header says {shape} ({count} bytes), file holds {len(raw) - header_len}; {hint}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, count=count, offset=header_len).reshape(shape)
+
+
+def _read_maybe_gzip(path: Path) -> bytes:
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise LenetlabError(f"{path} is a damaged gzip file ({exc}); re-download it") from None
+    return data
+
+
+def _find_idx(data_dir: Path, stem: str) -> Path:
+    for candidate in (data_dir / f"{stem}.gz", data_dir / stem):
+        if candidate.is_file():
+            return candidate
+    # torchvision also accepts the dotted spelling some mirrors use.
+    dotted = stem.replace("-idx", ".idx")
+    for candidate in (data_dir / f"{dotted}.gz", data_dir / dotted):
+        if candidate.is_file():
+            return candidate
+    expected = ", ".join(f"{s}[.gz]" for s in IDX_FILES.values())
+    raise LenetlabError(
+        f"{data_dir} has no {stem}[.gz]; --data-dir must be a folder holding the four IDX files ({expected})"
+    )
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images as uint8 tensors (N, 28, 28) and their int64 labels, in memory."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def to(self, device: torch.device | str) -> ImageSet:
+        return ImageSet(self.images.to(device), self.labels.to(device))
+
+    def as_float(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Images[start:stop] as float (N, 1, H, W) in [0, 1], the network's input."""
+        return to_input(self.images[start:stop])
+
+
+@dataclass(frozen=True)
+class MNISTData:
+    """A data set split the notebook's way: train / valid from the 60,000, test held out."""
+
+    train: ImageSet
+    valid: ImageSet
+    test: ImageSet
+    class_names: tuple[str, ...]
+    sha256: dict[str, str]
+    source: str
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W) -> float32 (N, 1, H, W) in [0, 1], as the notebook's ToTensor()."""
+    return images_uint8.unsqueeze(1).to(torch.float32).div_(255.0)
+
+
+def load_idx_folder(data_dir: str | Path | None = None) -> tuple[ImageSet, ImageSet, dict[str, str], str]:
+    """Read and check the four IDX files of a folder (the bundled MNIST when ``None``)."""
+    bundled = data_dir is None
+    folder = bundled_data_dir() if bundled else Path(data_dir).expanduser()
+    if not folder.is_dir():
+        raise LenetlabError(f"--data-dir {folder} is not a folder; give a folder holding the four MNIST IDX files")
+    arrays, digests = {}, {}
+    for key, stem in IDX_FILES.items():
+        path = _find_idx(folder, stem)
+        try:
+            raw = _read_maybe_gzip(path)
+        except OSError as exc:
+            raise LenetlabError(f"cannot read {path}: {exc}; check its permissions") from None
+        digests[stem] = hashlib.sha256(raw).hexdigest()
+        if bundled and digests[stem] != MNIST_SHA256[stem]:
+            raise LenetlabError(
+                f"bundled {path.name} fails its sha256 check (got {digests[stem][:12]}…); "
+                "reinstall lenetlab or rebuild the data with scripts/vendor_mnist.py"
+            )
+        arrays[key] = parse_idx(raw, name=str(path), expected_ndim=3 if key.endswith("images") else 1)
+    for part in ("train", "test"):
+        n_img, n_lab = arrays[f"{part}_images"].shape[0], arrays[f"{part}_labels"].shape[0]
+        if n_img != n_lab:
+            raise LenetlabError(
+                f"{folder}: {part} images ({n_img}) and labels ({n_lab}) differ in count; the files do not belong together"
+            )
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise LenetlabError(f"{folder}: train and test images differ in size; the files do not belong together")
+    train = ImageSet(torch.from_numpy(arrays["train_images"].copy()), torch.from_numpy(arrays["train_labels"].astype(np.int64)))
+    test = ImageSet(torch.from_numpy(arrays["test_images"].copy()), torch.from_numpy(arrays["test_labels"].astype(np.int64)))
+    return train, test, digests, "bundled MNIST" if bundled else str(folder.resolve())
+
+
+def class_names_for(folder: Path | None, n_classes: int) -> tuple[str, ...]:
+    """Class names: a ``classes.txt`` beside the data, a known data set by folder name, else digits."""
+    if folder is not None:
+        listed = folder / "classes.txt"
+        if listed.is_file():
+            names = tuple(line.strip() for line in listed.read_text().splitlines() if line.strip())
+            if len(names) >= n_classes:
+                return names[:n_classes] if len(names) > n_classes else names
+        lowered = str(folder.resolve()).lower()
+        for key, names in _KNOWN_CLASS_NAMES.items():
+            if key in lowered and len(names) >= n_classes:
+                return names
+    return tuple(str(i) for i in range(n_classes))
+
+
+def split_train_valid(train: ImageSet, valid_fraction: float = 0.2, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+    """A seeded random split of the training images, as the notebook's ``random_split``."""
+    if not 0.0 <= valid_fraction < 1.0:
+        raise LenetlabError(f"--valid-fraction {valid_fraction} is outside [0, 1); use for example 0.2")
+    n = len(train)
+    n_valid = int(round(n * valid_fraction))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    valid_idx, train_idx = order[:n_valid].sort().values, order[n_valid:].sort().values
+    return (
+        ImageSet(train.images[train_idx], train.labels[train_idx]),
+        ImageSet(train.images[valid_idx], train.labels[valid_idx]),
+    )
+
+
+def load_mnist(data_dir: str | Path | None = None, valid_fraction: float = 0.2, seed: int = 0) -> MNISTData:
+    """Load MNIST (bundled, checksum-verified) or any folder of the four MNIST-format IDX files.
+
+    Returns train / valid (a seeded split of the 60,000 training images) and the 10,000 test
+    images, all as in-memory uint8 tensors.
+
+    Examples
+    --------
+    >>> data = load_mnist()
+    >>> len(data.train), len(data.valid), len(data.test)
+    (48000, 12000, 10000)
+    >>> data.class_names[:3]
+    ('0', '1', '2')
+    """
+    train_all, test, digests, source = load_idx_folder(data_dir)
+    train, valid = split_train_valid(train_all, valid_fraction, seed)
+    n_classes = int(max(train_all.labels.max(), test.labels.max())) + 1
+    folder = None if data_dir is None else Path(data_dir).expanduser()
+    return MNISTData(train, valid, test, class_names_for(folder, max(n_classes, 2)), digests, source)
+
+
+def iterate_batches(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (float inputs, labels) batches by indexing in-memory tensors, on their device."""
+    n = labels.shape[0]
+    if shuffle:
+        order = torch.randperm(n, generator=generator).to(images.device)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield to_input(images[idx]), labels[idx]
+    else:
+        for start in range(0, n, batch_size):
+            yield to_input(images[start : start + batch_size]), labels[start : start + batch_size]

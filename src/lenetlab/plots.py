@@ -1,0 +1,118 @@
+"""One function per figure; each returns a matplotlib Figure and the caller saves it.
+
+Figures are built on ``matplotlib.figure.Figure`` directly (no pyplot state), so they are safe in
+servers and threads and never pop up a window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+RIGHT, WRONG = "#1a7f37", "#cf222e"
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    """Integer rows and columns for n panels (the notebook divided and got floats)."""
+    cols = min(n, max_cols)
+    return max(1, math.ceil(n / max(cols, 1))), max(cols, 1)
+
+
+def image_grid(
+    images: np.ndarray,
+    titles: Sequence[str],
+    colors: Sequence[str] | None = None,
+    max_cols: int = 8,
+    suptitle: str | None = None,
+) -> Figure:
+    """A grid of grayscale images with a title above each."""
+    n = len(images)
+    rows, cols = _grid(n, max_cols)
+    fig = Figure(figsize=(1.4 * cols, 1.6 * rows + (0.4 if suptitle else 0)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=255 if images[i].dtype == np.uint8 else 1)
+            ax.set_title(titles[i], fontsize=9, color=colors[i] if colors else "black")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def samples_figure(images: np.ndarray, labels: Sequence[int], class_names: Sequence[str], n: int = 16) -> Figure:
+    """The first ``n`` training images with their labels (the notebook's sample grid, fixed)."""
+    n = min(n, len(images))
+    return image_grid(images[:n], [class_names[int(y)] for y in labels[:n]], max_cols=4 if n <= 16 else 8,
+                      suptitle="Training samples")
+
+
+def predictions_figure(
+    images: np.ndarray, predictions: Sequence[int], labels: Sequence[int], class_names: Sequence[str], n: int = 20
+) -> Figure:
+    """Test images titled "pred (true)", green when right, red when wrong."""
+    n = min(n, len(images))
+    titles = [f"{class_names[int(p)]} ({class_names[int(t)]})" for p, t in zip(predictions[:n], labels[:n])]
+    colors = [RIGHT if int(p) == int(t) else WRONG for p, t in zip(predictions[:n], labels[:n])]
+    return image_grid(images[:n], titles, colors, max_cols=5, suptitle="Test predictions: pred (true)")
+
+
+def loss_curves_figure(history: Sequence[dict]) -> Figure:
+    """Training and validation loss per epoch as they are (not divided by their sum), and accuracy."""
+    epochs = [h["epoch"] for h in history]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label="valid")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    ax_loss.legend()
+    ax_loss.grid(alpha=0.3)
+    ax_acc.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Validation accuracy")
+    ax_acc.grid(alpha=0.3)
+    return fig
+
+
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str]) -> Figure:
+    """Counts of (true, predicted) pairs; the diagonal is what the network got right."""
+    cm = np.asarray(matrix)
+    k = len(class_names)
+    fig = Figure(figsize=(1.0 + 0.62 * k, 0.6 + 0.55 * k), layout="constrained")
+    ax = fig.subplots()
+    shown = np.log1p(cm)
+    im = ax.imshow(shown, cmap="Blues")
+    threshold = shown.max() / 2 if shown.size else 0
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if shown[i, j] > threshold else "black")
+    ax.set_xticks(range(k), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
+    ax.set_yticks(range(k), class_names)
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test set)")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="log(1 + count)")
+    return fig
+
+
+def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[str]) -> Figure:
+    """Test accuracy of each class as bars, the mean as a line."""
+    acc = 100 * np.asarray(per_class, dtype=float)
+    fig = Figure(figsize=(max(5, 0.6 * len(acc) + 2), 3.6), layout="constrained")
+    ax = fig.subplots()
+    bars = ax.bar(range(len(acc)), acc, color="C0")
+    ax.bar_label(bars, [f"{a:.1f}" for a in acc], fontsize=8)
+    ax.axhline(acc.mean(), color="C3", ls="--", lw=1, label=f"mean {acc.mean():.2f}%")
+    ax.set_xticks(range(len(acc)), class_names)
+    low = max(0.0, min(acc.min() - 5, 90.0))
+    ax.set(ylim=(low, 100.5), ylabel="accuracy (%)", title="Per-class test accuracy")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    return path
