@@ -59,6 +59,8 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="overwrite the run directory if it holds a run")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its last.pt")
     p.add_argument("--keep-filters", action="store_true", help="keep C1's kernels after every epoch")
+    p.add_argument("--deterministic", action="store_true",
+                   help="use PyTorch's deterministic algorithms (CPU runs are deterministic anyway)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
     arch = p.add_argument_group("architecture (defaults: the notebook's values)")
     arch.add_argument("--c1-channels", type=int, help="feature maps of C1 (6)")
@@ -99,6 +101,7 @@ def _train(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         device=args.device,
         keep_filters=args.keep_filters,
+        deterministic=args.deterministic,
         **{k: getattr(args, k) for k in _RECIPE_ARGS},
     )
     train_run(config, args.out, force=args.force, progress=not args.no_progress)
@@ -197,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except LenetlabError as exc:
         print(f"lenetlab: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print("\nlenetlab: interrupted", file=sys.stderr)
         return 130

@@ -1,5 +1,15 @@
-"""The one exception type the command line turns into a one-line message and exit status 2."""
+"""The exceptions the command line turns into a one-line message and a non-zero exit status."""
 
 
 class LenetlabError(Exception):
-    """A user mistake or bad input: the message names the problem and the fix."""
+    """A user mistake or bad input: the message names the problem and the fix (exit status 2)."""
+
+    exit_code = 2
+
+
+class TrainingInterrupted(LenetlabError):
+    """Ctrl-C or SIGTERM during training: the run was saved and can be resumed."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -9,22 +9,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import platform
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import plots
+from . import distributed, plots
 from .data import MNISTData, load_mnist
-from .errors import LenetlabError
+from .errors import LenetlabError, TrainingInterrupted
 from .models import build_model, count_parameters
 from .preprocess import mnist_preprocess, open_image
 from .training import (
@@ -33,6 +36,7 @@ from .training import (
     evaluate,
     fit,
     load_checkpoint,
+    read_checkpoint,
     resolve_device,
 )
 
@@ -111,6 +115,9 @@ def train_run(
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, test its best epoch, and write a complete run directory.
 
+    With ``resume=True``, ``run_dir``'s own ``config.json`` is used and training continues from
+    ``last.pt`` (or starts over if the run died before its first epoch ended). Ctrl-C and SIGTERM
+    stop after the last complete epoch's checkpoint and raise :class:`TrainingInterrupted`.
     Returns the metrics (also in ``RUN/metrics.json``).
 
     Examples
@@ -120,21 +127,22 @@ def train_run(
     0.97...
     """
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config.model)
-    resume_state = None
     if resume:
-        saved = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else None
-        if saved is None or not (run_dir / "last.pt").is_file():
-            raise LenetlabError(f"{run_dir} holds no run to resume (config.json and last.pt are needed); start a new run")
-        config = TrainConfig(**saved["train"])
-    device = resolve_device(config.device)
+        if not (run_dir / "config.json").is_file():
+            raise LenetlabError(f"{run_dir} holds no run to resume (no config.json); start a new run with --out")
+        config = TrainConfig(**json.loads((run_dir / "config.json").read_text())["train"])
+    device = distributed.local_device(resolve_device(config.device))
+    distributed.init(device)
+    rank, world = distributed.rank_and_world()
+    if rank != 0:
+        log, progress = None, False
     data = load_mnist(config.data_dir, config.valid_fraction, config.seed)
     # The data decide the number of classes and the input size unless the user fixed them.
     model_args = {"n_classes": data.n_classes, "input_size": int(data.train.images.shape[-1]), **config.model_args}
     torch.manual_seed(config.seed)
     model = build_model(config.model, **model_args).to(device)
-    if not resume:  # only now, with data and architecture known to be valid, touch the disk
-        prepare_run_dir(run_dir, force)
-    if resume:
+    resume_state = None
+    if resume and (run_dir / "last.pt").is_file():
         model, checkpoint = load_checkpoint(run_dir / "last.pt", device)
         resume_state = checkpoint.get("resume")
         if resume_state is None:
@@ -142,22 +150,40 @@ def train_run(
         if int(resume_state["epoch"]) >= config.epochs and (run_dir / "metrics.json").is_file():
             raise LenetlabError(f"{run_dir} already finished all {config.epochs} epochs; nothing to resume")
         model.train()
+    elif not resume and rank == 0:  # only now, with data and architecture known to be valid, touch the disk
+        prepare_run_dir(run_dir, force)
+    distributed.barrier()
     parameters = count_parameters(model)
-    _write_json(run_dir / "config.json", {
-        "train": config.to_dict(),
-        "model_args": dict(model.config),
-        "parameters": parameters,
-        "data": {"source": data.source, "sha256": data.sha256, "class_names": list(data.class_names),
-                 "train": len(data.train), "valid": len(data.valid), "test": len(data.test)},
-        "device": str(device),
-        "versions": library_versions(),
-    })
+    if rank == 0:
+        _write_json(run_dir / "config.json", {
+            "train": config.to_dict(),
+            "model_args": dict(model.config),
+            "parameters": parameters,
+            "data": {"source": data.source, "sha256": data.sha256, "class_names": list(data.class_names),
+                     "train": len(data.train), "valid": len(data.valid), "test": len(data.test)},
+            "device": str(device),
+            "processes": world,
+            "versions": library_versions(),
+        })
     if log is not None:
+        start = f"resuming after epoch {resume_state['epoch']}" if resume_state else "writing"
         log(f"{config.model}: {parameters:,} parameters, {len(data.train):,} train / {len(data.valid):,} valid / "
-            f"{len(data.test):,} test images from {data.source}, on {device}; writing {run_dir}")
+            f"{len(data.test):,} test images from {data.source}, on {device}"
+            + (f" x {world} processes" if world > 1 else "") + f"; {start} {run_dir}")
 
-    state = fit(model, data, config, run_dir, progress=progress, log=log, resume_state=resume_state)
+    with _signals_raise_interrupt():
+        try:
+            state = fit(model, data, config, run_dir, progress=progress, log=log, resume_state=resume_state)
+        except KeyboardInterrupt as exc:
+            done = _last_complete_epoch(run_dir)
+            code = 143 if isinstance(exc, _Terminated) else 130
+            raise TrainingInterrupted(
+                f"interrupted; {run_dir / 'last.pt'} holds epoch {done} of {config.epochs}. "
+                f"Continue with: lenetlab train --resume {run_dir}", code) from None
 
+    if rank != 0:
+        distributed.shutdown()
+        return {}
     best, checkpoint = load_checkpoint(run_dir / "best.pt", device)
     test = evaluate(best, data.test, config.eval_batch_size, data.n_classes)
     history = [dataclasses.asdict(r) for r in state.history]
@@ -172,10 +198,43 @@ def train_run(
     }
     _write_json(run_dir / "metrics.json", metrics)
     write_figures(run_dir, data, history, test)
+    distributed.shutdown()
     if log is not None:
         log(f"test accuracy {100 * test.accuracy:.2f}% (best epoch {state.best_epoch}, loss {test.loss:.4f}); "
             f"run saved in {run_dir}")
     return metrics
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (a KeyboardInterrupt so the same clean-up path runs)."""
+
+
+def _last_complete_epoch(run_dir: Path) -> int:
+    try:
+        return int(read_checkpoint(run_dir / "last.pt").get("epoch", 0))
+    except LenetlabError:
+        return 0
+
+
+@contextlib.contextmanager
+def _signals_raise_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into an exception like Ctrl-C, so both stop at a clean point.
+
+    Checkpoints are written to a temporary file and renamed, so an interrupt that lands in the
+    middle of a save leaves the previous checkpoint whole.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "auto") -> tuple[EvalResult, tuple[str, ...]]:

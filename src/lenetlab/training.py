@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
 from .data import ImageSet, MNISTData, iterate_batches, to_input
 from .errors import LenetlabError
 from .models import MODELS, build_model, count_parameters
@@ -70,8 +71,9 @@ class TrainConfig:
     valid_fraction: float = 0.2
     data_dir: str | None = None
     device: str = "auto"
-    eval_batch_size: int = 2000
+    eval_batch_size: int = 500
     keep_filters: bool = False
+    deterministic: bool = False
 
     @classmethod
     def from_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:
@@ -197,7 +199,7 @@ def lr_factor(schedule: str, step: int, total_steps: int) -> float:
     return max(0.0, (1 - progress) / (1 - warm))
 
 
-def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 2000, n_classes: int | None = None) -> EvalResult:
+def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classes: int | None = None) -> EvalResult:
     """Loss (mean cross-entropy, summed over every batch), accuracy, per-class accuracy, confusion matrix.
 
     Examples
@@ -267,6 +269,9 @@ def fit(
 
     With ``run_dir``, ``best.pt`` (lowest validation loss) and ``last.pt`` (with optimizer and
     RNG state, for ``--resume``) are written atomically after every epoch. Returns the history.
+    Under ``torchrun`` (an initialised process group) each process trains on its slice of every
+    global batch and rank 0 alone logs and writes; the result matches one process with the same
+    global batch.
 
     Examples
     --------
@@ -274,11 +279,18 @@ def fit(
     >>> state = fit(LeNet5(), load_mnist(), TrainConfig.from_preset("default", epochs=1), log=None)  # doctest: +SKIP
     """
     device = next(model.parameters()).device
+    rank, world = distributed.rank_and_world()
+    if rank != 0:
+        run_dir, log, progress = None, None, False
+    if config.deterministic:
+        # cuBLAS needs a fixed workspace to be deterministic; it must be set before its first use.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True)
     torch.manual_seed(config.seed)
     shuffle_gen = torch.Generator().manual_seed(config.seed + 1)
     augment_gen = torch.Generator().manual_seed(config.seed + 2)
     train = data.train.to(device)
-    valid = data.valid
     optimizer = _make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -296,7 +308,10 @@ def fit(
         )
     run_dir = Path(run_dir) if run_dir is not None else None
     n_classes = _n_outputs(model)
-    label_smoothing = config.label_smoothing
+    network = distributed.wrap(model) if world > 1 else model
+    # On the CPU reading the loss costs nothing, so check it every step; on a GPU it would stall
+    # the launch queue, so check it now and then.
+    check_every = 1 if device.type == "cpu" else 50
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         model.train()
@@ -310,26 +325,28 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * lr_factor(config.schedule, step, total_steps)
             idx = order[step_in_epoch * config.batch_size : (step_in_epoch + 1) * config.batch_size]
-            images, labels = train.images[idx], train.labels[idx]
-            if config.augment == "shift":
-                images = random_shift(images, 2, augment_gen)
-            inputs = to_input(images)
-            if config.augment == "affine":
-                inputs = random_affine(inputs, augment_gen)
-            logits = model(inputs)
-            loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+            inputs, labels = _training_batch(train, idx, config.augment, augment_gen)
+            n_global = labels.shape[0]
+            if world > 1:  # every rank draws the same global batch, then keeps its own slice
+                inputs, labels = inputs[rank::world], labels[rank::world]
+            # Summed loss over the global batch size: the mean of the global batch, whatever the
+            # slicing (DDP averages gradients over ranks, hence the factor world).
+            loss_total = F.cross_entropy(network(inputs), labels, label_smoothing=config.label_smoothing,
+                                         reduction="sum")
+            loss = loss_total * (world / n_global)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.detach() * labels.shape[0]
-            if step_in_epoch % 50 == 49:  # an occasional sync for the bar, and to catch divergence early
+            loss_sum += loss_total.detach()
+            if step_in_epoch % check_every == check_every - 1:
                 _check_finite(loss.detach(), epoch, step_in_epoch + 1)
+        loss_sum = distributed.all_reduce_sum(loss_sum) if world > 1 else loss_sum
         train_loss = float(loss_sum) / len(train)
         _check_finite(torch.tensor(train_loss), epoch, steps_per_epoch)
         train_seconds = time.perf_counter() - t0
 
         t1 = time.perf_counter()
-        result = evaluate(model, valid, config.eval_batch_size, n_classes)
+        result = evaluate(model, data.valid, config.eval_batch_size, n_classes)
         valid_seconds = time.perf_counter() - t1
         record = EpochRecord(epoch, round(train_loss, 6), round(result.loss, 6), round(result.accuracy, 6),
                              round(train_seconds, 3), round(valid_seconds, 3),
@@ -359,7 +376,21 @@ def fit(
             save_checkpoint(run_dir / "last.pt", model, config.model, data.class_names, extra, resume=resume)
             if config.keep_filters:
                 save_filter_snapshot(run_dir, model, epoch)
+        distributed.barrier()
     return state
+
+
+def _training_batch(
+    train: ImageSet, idx: torch.Tensor, augment: str, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gather a batch from the in-memory uint8 images, augment it on the device, convert to float."""
+    images, labels = train.images[idx], train.labels[idx]
+    if augment == "shift":
+        images = random_shift(images, 2, generator)
+    inputs = to_input(images)
+    if augment == "affine":
+        inputs = random_affine(inputs, generator)
+    return inputs, labels
 
 
 # A healthy run starts near ln(10) = 2.3; a cross-entropy this high means the weights blew up
