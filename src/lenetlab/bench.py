@@ -1,0 +1,273 @@
+"""``lenetlab bench``: how fast training and inference run here, against the hardware and the notebook.
+
+Everything is measured in one invocation on the bundled data, so the ratios compare like with like:
+- a matrix-product peak (fp32, and bf16 where the CPU or GPU has it) as the hardware's ceiling;
+- one epoch (train 48,000 + validate 12,000 images) of the notebook's pipeline — a Dataset that
+  builds one PIL image per sample and converts it, as torchvision's MNIST + ToTensor do;
+- the same epoch with lenetlab's in-memory pipeline (the exact ``fit`` loop ``lenetlab train`` runs);
+- inference throughput, achieved GFLOP/s, peak memory, and the machine and library versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .errors import LenetlabError
+
+EXAMPLES = """examples:
+  lenetlab bench                          # CPU, LeNet-5, batch 256: about a minute
+  lenetlab bench --device cuda --epochs 3
+  lenetlab bench --no-notebook --json     # skip the slow notebook-pipeline epoch, print JSON"""
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, size: int = 1024,
+                seconds: float = 1.0) -> float:
+    """GFLOP/s of a square matrix product, the best of repeated timings (the hardware's ceiling)."""
+    if device.type == "cuda":
+        size = 8192
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    for _ in range(3):
+        torch.mm(a, b)
+    _sync(device)
+    best, spent = 0.0, 0.0
+    while spent < seconds:
+        t = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        _sync(device)
+        dt = time.perf_counter() - t
+        spent += dt
+        best = max(best, 4 * 2 * size**3 / dt / 1e9)
+    return best
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    capability = torch.backends.cpu.get_cpu_capability()
+    return "AVX512" in capability or "AMX" in capability
+
+
+class NotebookDataset(torch.utils.data.Dataset):
+    """The notebook's data path: a PIL image per sample, converted by ToTensor's arithmetic."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images.numpy(), labels.numpy()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        image = Image.fromarray(self.images[i], mode="L")  # what torchvision.datasets.MNIST returns
+        tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).unsqueeze(0).float().div(255)  # ToTensor()
+        return tensor, int(self.labels[i])
+
+
+def notebook_epoch(model: torch.nn.Module, data: Any, batch_size: int, device: torch.device) -> dict[str, float]:
+    """One epoch the notebook's way: DataLoader over per-sample PIL images, SGD 0.01, then validation."""
+    from torch.utils.data import DataLoader
+
+    train_loader = DataLoader(NotebookDataset(data.train.images, data.train.labels), batch_size=batch_size,
+                              shuffle=True, generator=torch.Generator().manual_seed(0))
+    valid_loader = DataLoader(NotebookDataset(data.valid.images, data.valid.labels), batch_size=batch_size)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    model.train()
+    t0 = time.perf_counter()
+    train_loss = 0.0
+    for x, y in train_loader:
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        train_loss += loss.item() * x.shape[0]
+    _sync(device)
+    t1 = time.perf_counter()
+    model.eval()
+    valid_loss = 0.0
+    with torch.no_grad():
+        for x, y in valid_loader:
+            x, y = x.to(device), y.to(device)
+            valid_loss += F.cross_entropy(model(x), y, reduction="sum").item()  # summed, not overwritten
+    _sync(device)
+    t2 = time.perf_counter()
+    return {"train_seconds": t1 - t0, "valid_seconds": t2 - t1, "epoch_seconds": t2 - t0}
+
+
+def inference_throughput(model: torch.nn.Module, images: torch.Tensor, device: torch.device,
+                         batch_size: int = 500, repeats: int = 3) -> float:
+    """Images per second through the model in inference mode (the best of ``repeats`` passes)."""
+    from .data import to_input
+
+    model.eval()
+    images = images.to(device)
+    best = 0.0
+    with torch.inference_mode():
+        for _ in range(repeats + 1):
+            _sync(device)
+            t = time.perf_counter()
+            for start in range(0, len(images), batch_size):
+                model(to_input(images[start : start + batch_size]))
+            _sync(device)
+            best = max(best, len(images) / (time.perf_counter() - t))
+    return best
+
+
+def peak_memory_mb(device: torch.device) -> dict[str, float]:
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    out = {"peak_rss_mb": round(rss_kb / 1024, 1)}
+    if device.type == "cuda":
+        out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return out
+
+
+def run_bench(
+    model: str = "lenet5",
+    device: str = "cpu",
+    batch_size: int = 256,
+    epochs: int = 1,
+    notebook: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Measure everything ``lenetlab bench`` prints; returns the numbers as a dict.
+
+    Examples
+    --------
+    >>> result = run_bench(epochs=1, notebook=False, progress=False)   # doctest: +SKIP
+    >>> result["lenetlab"]["epoch_seconds"]                            # doctest: +SKIP
+    1.9
+    """
+    from .data import load_mnist
+    from .explore.params import layer_table
+    from .models import build_model
+    from .training import TrainConfig, fit, resolve_device
+
+    dev = resolve_device(device)
+    data = load_mnist()
+    config = TrainConfig.from_preset("seed", model=model, epochs=epochs, batch_size=batch_size, device=str(dev))
+    macs = layer_table(build_model(model))["total_macs"]
+    # Training costs about three forward passes (forward, and backward for inputs and weights).
+    flops_per_epoch = 2 * macs * (3 * len(data.train) + len(data.valid))
+
+    result: dict[str, Any] = {
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+            "device": str(dev),
+        },
+        "versions": {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__},
+        "settings": {"model": model, "batch_size": batch_size, "epochs": epochs, "recipe": "seed (SGD 0.01)",
+                     "train_images": len(data.train), "valid_images": len(data.valid)},
+        "macs_per_image": macs,
+        "gflop_per_epoch": round(flops_per_epoch / 1e9, 2),
+    }
+    say = print if progress else (lambda *a, **k: None)
+
+    say("measuring the matrix-product peak ...", file=sys.stderr)
+    peak = {"fp32_gflops": round(matmul_peak(dev), 1)}
+    if bf16_supported(dev):
+        peak["bf16_gflops"] = round(matmul_peak(dev, torch.bfloat16), 1)
+    result["matmul_peak"] = peak
+
+    say(f"training {epochs} epoch(s) with lenetlab's in-memory pipeline ...", file=sys.stderr)
+    torch.manual_seed(0)
+    net = build_model(model).to(dev)
+    state = fit(net, data, config, progress=progress, log=None)
+    last = state.history[-1]  # the last epoch: warmed up when epochs > 1
+    epoch_seconds = last.train_seconds + last.valid_seconds
+    result["lenetlab"] = {
+        "train_seconds": last.train_seconds,
+        "valid_seconds": last.valid_seconds,
+        "epoch_seconds": round(epoch_seconds, 3),
+        "train_images_per_s": round(len(data.train) / last.train_seconds),
+        "inference_images_per_s": round(inference_throughput(net, data.test.images, dev)),
+        "achieved_gflops": round(flops_per_epoch / epoch_seconds / 1e9, 1),
+        "valid_accuracy": last.valid_accuracy,
+    }
+    result["lenetlab"]["share_of_fp32_peak"] = round(result["lenetlab"]["achieved_gflops"] / peak["fp32_gflops"], 3)
+
+    if notebook:
+        say("one epoch with the notebook's per-sample PIL pipeline ...", file=sys.stderr)
+        torch.manual_seed(0)
+        nb = notebook_epoch(build_model(model).to(dev), data, batch_size, dev)
+        result["notebook"] = {k: round(v, 3) for k, v in nb.items()}
+        result["speedup_vs_notebook"] = round(nb["epoch_seconds"] / epoch_seconds, 2)
+    result["memory"] = peak_memory_mb(dev)
+    return result
+
+
+def format_report(r: dict[str, Any]) -> str:
+    m, s, ours = r["machine"], r["settings"], r["lenetlab"]
+    lines = [
+        f"machine      {m['cpu']}, {m['cores']} threads, {m['cpu_capability']}"
+        + (f"; GPU {m['gpu']}" if m["gpu"] else ""),
+        f"versions     torch {r['versions']['torch']}, python {r['versions']['python']}",
+        f"workload     {s['model']}, batch {s['batch_size']}, {s['train_images']:,} train + {s['valid_images']:,} valid"
+        f" images per epoch, {r['gflop_per_epoch']} GFLOP per epoch ({r['macs_per_image']:,} MACs per image)",
+        f"matmul peak  {r['matmul_peak']['fp32_gflops']} GFLOP/s fp32"
+        + (f", {r['matmul_peak']['bf16_gflops']} GFLOP/s bf16" if "bf16_gflops" in r["matmul_peak"] else ""),
+        f"lenetlab     {ours['epoch_seconds']:.2f} s per epoch (train {ours['train_seconds']:.2f} s, "
+        f"valid {ours['valid_seconds']:.2f} s)",
+        f"             {ours['train_images_per_s']:,} training images/s, {ours['inference_images_per_s']:,} inference images/s",
+        f"             {ours['achieved_gflops']} GFLOP/s achieved = {100 * ours['share_of_fp32_peak']:.0f}% of the fp32 matmul peak",
+    ]
+    if "notebook" in r:
+        nb = r["notebook"]
+        lines.append(f"notebook     {nb['epoch_seconds']:.2f} s per epoch (train {nb['train_seconds']:.2f} s, "
+                     f"valid {nb['valid_seconds']:.2f} s): lenetlab is {r['speedup_vs_notebook']}x faster")
+    mem = r["memory"]
+    lines.append(f"memory       peak resident {mem['peak_rss_mb']} MB"
+                 + (f", peak GPU {mem['peak_gpu_mb']} MB" if "peak_gpu_mb" in mem else ""))
+    return "\n".join(lines)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("bench", help="measure training and inference speed against the hardware and the notebook",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="lenet5")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--epochs", type=int, default=1, help="epochs of lenetlab's pipeline; the last one is reported")
+    p.add_argument("--no-notebook", action="store_true", help="skip the notebook-pipeline epoch")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    p.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if args.epochs < 1 or args.batch_size < 1:
+        raise LenetlabError("--epochs and --batch-size must be at least 1")
+    result = run_bench(args.model, args.device, args.batch_size, args.epochs, not args.no_notebook,
+                       progress=not args.json)
+    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    return 0
