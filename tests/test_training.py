@@ -134,3 +134,7 @@ def test_bad_settings_are_named(override, message):
         TrainConfig.from_preset("default", **override)
     with pytest.raises(LenetlabError, match="unknown preset"):
         TrainConfig.from_preset("fast")
+
+
+def test_config_defaults_are_the_default_preset():
+    assert TrainConfig() == TrainConfig.from_preset("default")

@@ -1,8 +1,8 @@
 """fit / evaluate, the presets, and checkpoints (atomic writes, weights-only loads).
 
 The loop is the familiar one from pytorch/examples, with the notebook's bugs fixed: the
-validation loss is summed over every batch (the notebook overwrote it each batch) and the
-per-step loss stays on the device (no ``.item()`` sync per step).
+validation loss is summed over every batch (the notebook overwrote it each batch), and on a
+GPU the per-step loss stays on the device (no ``.item()`` sync per step).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .data import ImageSet, MNISTData, iterate_batches, to_input
 from .errors import LenetlabError
-from .models import MODELS, build_model, count_parameters
+from .models import MODELS, build_model
 
 CHECKPOINT_FORMAT = "lenetlab-checkpoint/1"
 
@@ -499,13 +499,3 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         ) from None
     model.to(device).eval()
     return model, payload
-
-
-def check_compatible(model_name: str, payload: dict[str, Any], expected: str | None) -> None:
-    """Refuse a checkpoint of another architecture where a specific one is required."""
-    if expected is not None and model_name != expected:
-        raise LenetlabError(f"checkpoint holds a {model_name}, not a {expected}; pass a {expected} run")
-
-
-def summarise(model: nn.Module) -> dict[str, Any]:
-    return {"parameters": count_parameters(model)}
