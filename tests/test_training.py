@@ -138,3 +138,39 @@ def test_bad_settings_are_named(override, message):
 
 def test_config_defaults_are_the_default_preset():
     assert TrainConfig() == TrainConfig.from_preset("default")
+
+
+def _loss_and_grads(config, mnist):
+    """Loss and gradients of one fixed batch through the training path ``config`` selects."""
+    from lenetlab.training import _training_batch, _training_network
+
+    torch.manual_seed(0)
+    model = LeNet5()
+    network = _training_network(model, config, world=1)
+    inputs, labels = _training_batch(mnist.train, torch.arange(256), "none", torch.Generator(), config.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+        logits = network(inputs)
+    loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+    loss.backward()
+    return loss.item(), torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("options, tolerance", [
+    ({"channels_last": True}, 1e-5),
+    ({"precision": "bf16"}, 2e-2),
+    ({"channels_last": True, "precision": "bf16"}, 2e-2),
+])
+def test_fast_paths_give_the_plain_paths_loss_and_gradients(mnist, options, tolerance):
+    plain_loss, plain_grads = _loss_and_grads(TrainConfig.from_preset("seed"), mnist)
+    fast_loss, fast_grads = _loss_and_grads(TrainConfig.from_preset("seed", **options), mnist)
+    assert fast_loss == pytest.approx(plain_loss, rel=tolerance)
+    cosine = torch.nn.functional.cosine_similarity(fast_grads, plain_grads, dim=0)
+    assert cosine > 1 - tolerance
+
+
+@pytest.mark.slow
+def test_compiled_path_gives_the_plain_paths_loss(mnist):
+    plain_loss, plain_grads = _loss_and_grads(TrainConfig.from_preset("seed"), mnist)
+    fast_loss, fast_grads = _loss_and_grads(TrainConfig.from_preset("seed", compile=True), mnist)
+    assert fast_loss == pytest.approx(plain_loss, rel=1e-5)
+    assert torch.allclose(fast_grads, plain_grads, rtol=1e-3, atol=1e-6)

@@ -62,6 +62,10 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--deterministic", action="store_true",
                    help="use PyTorch's deterministic algorithms (CPU runs are deterministic anyway)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
+    speed = p.add_argument_group("speed (see README: Performance for what each buys)")
+    speed.add_argument("--channels-last", action="store_true", default=None, help="NHWC memory layout for the convolutions")
+    speed.add_argument("--precision", help="fp32 (default) or bf16 (autocast; fast on CPUs with AMX/AVX512-BF16)")
+    speed.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (eager if it fails)")
     arch = p.add_argument_group("architecture (defaults: the notebook's values)")
     arch.add_argument("--c1-channels", type=int, help="feature maps of C1 (6)")
     arch.add_argument("--c3-channels", type=int, help="feature maps of C3 (16)")
@@ -82,7 +86,7 @@ def _add_train(sub: Any) -> None:
 _ARCH_ARGS = ("c1_channels", "c3_channels", "c5_channels", "f6_units", "kernel_size", "stride", "padding",
               "pooling", "pool_size", "activation", "batch_norm", "hidden_1", "hidden_2")
 _RECIPE_ARGS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
-                "label_smoothing", "augment")
+                "label_smoothing", "augment", "channels_last", "precision", "compile")
 
 
 def _train(args: argparse.Namespace) -> int:

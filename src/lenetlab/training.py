@@ -39,6 +39,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine")
 AUGMENTS = ("none", "shift", "affine")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -74,6 +75,10 @@ class TrainConfig:
     eval_batch_size: int = 500
     keep_filters: bool = False
     deterministic: bool = False
+    # Speed options, all off by default; `lenetlab bench` measures what each buys (README: Performance).
+    channels_last: bool = False
+    precision: str = "fp32"
+    compile: bool = False
 
     @classmethod
     def from_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:
@@ -93,6 +98,7 @@ class TrainConfig:
             (self.augment in AUGMENTS, f"unknown augmentation {self.augment!r}; choose one of: {', '.join(AUGMENTS)}"),
             (0.0 <= self.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
             (0.0 <= self.valid_fraction < 1.0, f"--valid-fraction must be in [0, 1), got {self.valid_fraction}"),
+            (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
             (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
              f"--device must be auto, cpu or cuda, got {self.device!r}"),
         ]
@@ -308,7 +314,8 @@ def fit(
         )
     run_dir = Path(run_dir) if run_dir is not None else None
     n_classes = _n_outputs(model)
-    network = distributed.wrap(model) if world > 1 else model
+    network = _training_network(model, config, world)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     # On the CPU reading the loss costs nothing, so check it every step; on a GPU it would stall
     # the launch queue, so check it now and then.
     check_every = 1 if device.type == "cpu" else 50
@@ -325,13 +332,15 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * lr_factor(config.schedule, step, total_steps)
             idx = order[step_in_epoch * config.batch_size : (step_in_epoch + 1) * config.batch_size]
-            inputs, labels = _training_batch(train, idx, config.augment, augment_gen)
+            inputs, labels = _training_batch(train, idx, config.augment, augment_gen, config.channels_last)
             n_global = labels.shape[0]
             if world > 1:  # every rank draws the same global batch, then keeps its own slice
                 inputs, labels = inputs[rank::world], labels[rank::world]
             # Summed loss over the global batch size: the mean of the global batch, whatever the
             # slicing (DDP averages gradients over ranks, hence the factor world).
-            loss_total = F.cross_entropy(network(inputs), labels, label_smoothing=config.label_smoothing,
+            with autocast:
+                logits = network(inputs)
+            loss_total = F.cross_entropy(logits.float(), labels, label_smoothing=config.label_smoothing,
                                          reduction="sum")
             loss = loss_total * (world / n_global)
             optimizer.zero_grad(set_to_none=True)
@@ -381,7 +390,7 @@ def fit(
 
 
 def _training_batch(
-    train: ImageSet, idx: torch.Tensor, augment: str, generator: torch.Generator
+    train: ImageSet, idx: torch.Tensor, augment: str, generator: torch.Generator, channels_last: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gather a batch from the in-memory uint8 images, augment it on the device, convert to float."""
     images, labels = train.images[idx], train.labels[idx]
@@ -390,7 +399,24 @@ def _training_batch(
     inputs = to_input(images)
     if augment == "affine":
         inputs = random_affine(inputs, generator)
+    if channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
     return inputs, labels
+
+
+def _training_network(model: nn.Module, config: TrainConfig, world: int) -> nn.Module:
+    """The module the training steps call: the model itself, or its fast form (same weights)."""
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if world > 1:
+        return distributed.wrap(model)
+    if config.compile:
+        from torch import _dynamo
+
+        # Where compilation fails (no C++ compiler, an unsupported op), run eagerly instead of crashing.
+        _dynamo.config.suppress_errors = True
+        return torch.compile(model)
+    return model
 
 
 # A healthy run starts near ln(10) = 2.3; a cross-entropy this high means the weights blew up
