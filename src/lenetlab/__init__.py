@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 from .data import ImageSet, MNISTData, load_mnist, read_idx  # noqa: E402
 from .errors import LenetlabError  # noqa: E402
-from .models import MLP, MODELS, LeNet5, build_model, count_parameters  # noqa: E402
+from .models import MLP, MODELS, FCNet, LeNet1, LeNet4, LeNet5, LinearClassifier, build_model, count_parameters  # noqa: E402
 from .preprocess import mnist_preprocess  # noqa: E402
 from .runs import evaluate_run, predict_images, train_run  # noqa: E402
 from .training import (  # noqa: E402
@@ -26,7 +26,7 @@ from .training import (  # noqa: E402
 )
 
 __all__ = [
-    "EvalResult", "ImageSet", "LeNet5", "LenetlabError", "MLP", "MNISTData", "MODELS", "TrainConfig",
+    "EvalResult", "FCNet", "ImageSet", "LeNet1", "LeNet4", "LeNet5", "LinearClassifier", "LenetlabError", "MLP", "MNISTData", "MODELS", "TrainConfig",
     "build_model", "count_parameters", "evaluate", "evaluate_run", "fit", "load_checkpoint", "load_mnist",
     "mnist_preprocess", "predict_images", "read_idx", "save_checkpoint", "train_run",
 ]

@@ -1,0 +1,92 @@
+"""LeNet-5 against fully connected networks, same data, same recipe, same number of epochs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..models import FCNet, build_model, count_parameters
+from .params import FC_EQUAL_DEPTH_HIDDEN
+from .sweep import Variant, run_variants
+
+DEFAULT_EPOCHS = 10
+
+
+def matching_mlp_hidden(target: int, n_inputs: int = 784, n_classes: int = 10, ratio: float = 84 / 120) -> list[int]:
+    """Two hidden widths in the notebook MLP's proportion (120:84) whose parameter count is closest to ``target``.
+
+    Examples
+    --------
+    >>> matching_mlp_hidden(61706)
+    [73, 51]
+    """
+    def count(h: int) -> int:
+        h2 = max(1, round(h * ratio))
+        return (n_inputs + 1) * h + (h + 1) * h2 + (h2 + 1) * n_classes
+
+    best = min(range(1, 5000), key=lambda h: abs(count(h) - target))
+    return [best, max(1, round(best * ratio))]
+
+
+def compare_variants(lenet_args: dict[str, Any] | None = None) -> list[tuple[Variant, str]]:
+    """LeNet-5 (with ``lenet_args``), the MLP of about its parameter count, the FC net of its depth."""
+    lenet_args = dict(lenet_args or {})
+    target = count_parameters(build_model("lenet5", **lenet_args))
+    hidden = matching_mlp_hidden(target)
+    return [
+        (Variant("lenet5", "lenet5", lenet_args), "LeNet-5"),
+        (Variant("mlp-same-params", "fcnet", {"hidden": hidden, "activation": "relu"}),
+         f"MLP {784}-{hidden[0]}-{hidden[1]}-10, about LeNet-5's parameters"),
+        (Variant("fc-same-depth", "fcnet", {"hidden": list(FC_EQUAL_DEPTH_HIDDEN), "activation": "tanh"}),
+         "FC of LeNet-5's depth (" + "-".join(str(h) for h in FC_EQUAL_DEPTH_HIDDEN) + ")"),
+    ]
+
+
+def explore_compare(
+    out: str | Path = "runs/compare",
+    epochs: int = DEFAULT_EPOCHS,
+    *,
+    preset: str = "default",
+    seed: int = 0,
+    data_dir: str | None = None,
+    jobs: int = 1,
+    threads: int | None = None,
+    log: Callable[[str], None] | None = print,
+) -> dict[str, Any]:
+    """Train the three networks with one recipe (resumably, in ``OUT/NAME/``); write compare.json/.md/.png.
+
+    Examples
+    --------
+    >>> result = explore_compare("runs/compare", epochs=10)        # doctest: +SKIP
+    >>> [(r["name"], r["parameters"]) for r in result["rows"]]      # doctest: +SKIP
+    [('lenet5', 61706), ('mlp-same-params', 61599), ('fc-same-depth', 1453094)]
+    """
+    from .. import plots
+    from ._common import write_json
+    from .figures import bars_figure
+
+    out = Path(out)
+    pairs = compare_variants()
+    base = {"preset": preset, "epochs": epochs, "seed": seed, "data_dir": data_dir}
+    rows = run_variants([v for v, _ in pairs], out, base, jobs=jobs, threads=threads, log=log)
+    for row, (_, label) in zip(rows, pairs):
+        row["label"] = label
+    result = {"preset": preset, "epochs": epochs, "seed": seed, "rows": rows,
+              "note": f"same data split, recipe ({preset} preset) and {epochs} epochs for all three; "
+                      "test accuracy of the epoch with the lowest validation loss; seconds = train + validation"}
+    write_json(out / "compare.json", result)
+    lines = ["| network | parameters | MACs / image | test accuracy | seconds |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["status"] == "ok":
+            lines.append(f"| {r['label']} | {r['parameters']:,} | {r['macs']:,} | {100 * r['test_accuracy']:.2f} % | "
+                         f"{r['seconds']:.0f} |")
+        else:
+            lines.append(f"| {r['label']} | {r['status']}: {r['message']} | | | |")
+    (out / "compare.md").write_text("\n".join(lines) + f"\n\n{result['note']}\n")
+    plots.save(bars_figure(rows, f"LeNet-5 against fully connected networks ({preset} recipe, {epochs} epochs)"),
+               out / "compare.png")
+    return result
+
+
+__all__ = ["FCNet", "compare_variants", "explore_compare", "matching_mlp_hidden"]

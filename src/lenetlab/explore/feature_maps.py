@@ -1,0 +1,97 @@
+"""What each layer of a convolutional network makes of one image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import LenetlabError
+
+
+def layer_activations(model: torch.nn.Module, image: np.ndarray) -> dict[str, np.ndarray]:
+    """``model.activations`` for one float (28, 28) image, batch dimension dropped, as numpy arrays.
+
+    Examples
+    --------
+    >>> from lenetlab import LeNet5
+    >>> maps = layer_activations(LeNet5().eval(), np.zeros((28, 28), np.float32))
+    >>> {k: v.shape for k, v in maps.items()}["S2"]
+    (6, 14, 14)
+    """
+    x = torch.as_tensor(np.asarray(image, np.float32))[None, None]
+    with torch.no_grad():
+        return {name: value[0].cpu().numpy() for name, value in model.activations(x).items()}
+
+
+def explore_feature_maps(
+    run: str | Path,
+    out: str | Path | None = None,
+    *,
+    index: int | None = None,
+    image_path: str | Path | None = None,
+    data_dir: str | None = None,
+) -> dict[str, Any]:
+    """Draw the activations of every layer (C1, S2, C3, S4, C5, F6) for one test image or your own.
+
+    ``index`` picks a test image (default 0); ``image_path`` takes a PNG/JPEG through the same
+    preprocessing as ``predict``. Writes ``feature_maps.png`` (``feature_maps_IMAGE.png`` for a file)
+    and a JSON beside it with the prediction and each layer's shape and statistics.
+
+    Examples
+    --------
+    >>> result = explore_feature_maps("runs/lenet5", index=7)   # doctest: +SKIP
+    >>> result["prediction"], result["label"]                    # doctest: +SKIP
+    (9, 9)
+    """
+    from .. import plots
+    from ..data import load_mnist
+    from ..preprocess import mnist_preprocess, open_image
+    from ._common import load_run_model, output_dir, write_json
+    from .figures import feature_maps_figure
+
+    if index is not None and image_path is not None:
+        raise LenetlabError("give --index or --image, not both")
+    model, checkpoint = load_run_model(run)
+    if not hasattr(model, "feature_extractor"):
+        raise LenetlabError(f"a {checkpoint['model']} has no feature maps; pass a convolutional run "
+                            "(lenet5, lenet5-modern, lenet1, lenet4)")
+    size = int(checkpoint["model_args"].get("input_size", 28))
+    names = checkpoint.get("class_names") or [str(i) for i in range(10)]
+    label = None
+    if image_path is not None:
+        if size != 28:
+            raise LenetlabError(f"this model expects {size}x{size} inputs; --image only handles 28x28 models")
+        image = mnist_preprocess(open_image(image_path))
+        source, stem = str(image_path), f"feature_maps_{_safe_stem(Path(image_path).stem)}"
+    else:
+        test = load_mnist(data_dir).test
+        index = 0 if index is None else index
+        if not 0 <= index < len(test):
+            raise LenetlabError(f"--index {index} is outside the test set; choose 0 to {len(test) - 1}")
+        image = test.images[index].numpy().astype(np.float32) / 255.0
+        label = int(test.labels[index])
+        source, stem = f"test image {index}", "feature_maps" if index == 0 else f"feature_maps_{index}"
+    maps = layer_activations(model, image)
+    probabilities = torch.softmax(torch.as_tensor(maps.pop("output")), 0).numpy()
+    prediction = int(probabilities.argmax())
+    caption = (f"{checkpoint['model']} on {source}: predicts {names[prediction]} ({100 * probabilities[prediction]:.1f}%)"
+               + (f", label {names[label]}" if label is not None else ""))
+    folder = output_dir(run, out)
+    png = plots.save(feature_maps_figure(image, maps, caption), folder / f"{stem}.png")
+    result = {
+        "model": checkpoint["model"], "source": source, "index": index, "label": label, "prediction": prediction,
+        "probabilities": [round(float(p), 6) for p in probabilities],
+        "layers": {name: {"shape": list(v.shape), "mean": round(float(v.mean()), 6), "min": round(float(v.min()), 6),
+                          "max": round(float(v.max()), 6), "fraction_active": round(float((np.abs(v) > 0.1).mean()), 6)}
+                   for name, v in maps.items()},
+    }
+    write_json(folder / f"{stem}.json", result)
+    result["files"] = [str(png), str(folder / f"{stem}.json")]
+    return result
+
+
+def _safe_stem(stem: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:60] or "image"
