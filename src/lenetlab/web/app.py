@@ -1,0 +1,388 @@
+"""The draw-a-digit page's server: a FastAPI app around one checkpoint.
+
+    GET  /              the page (static/index.html; plain HTML, CSS and JS, no build step, no CDN)
+    GET  /api/model     name, constructor arguments, parameters, layers, test accuracy of the run
+    POST /api/predict   a PNG (multipart field ``image``, a raw ``image/png`` body, or JSON
+                        ``{"image": "<base64 or data: URI>"}``) or JSON ``{"array": 28x28}``
+                        -> probabilities, label, the 28x28 input the network saw, every layer's activations
+    GET  /api/random    a real MNIST test digit and its label (``?index=N`` for a given one)
+
+Bad input is answered 4xx with ``{"error": "..."}`` and never reaches the model: bodies are capped
+(``MAX_BODY_BYTES``) before they are read, images are measured from their header before they are
+decoded, arrays are checked for shape and finite values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import random
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import LenetlabError
+from ..models import count_parameters
+from ..preprocess import mnist_preprocess
+from ..training import load_checkpoint
+
+STATIC_DIR = Path(__file__).with_name("static")
+MAX_BODY_BYTES = 5 * 1024 * 1024  # a 280x280 canvas PNG is ~10 KB; 5 MB leaves room for photos
+MAX_IMAGE_PIXELS = 16_000_000  # checked from the image header, before decoding (a 4000x4000 photo passes)
+INPUT_SIZE = 28
+
+
+class BadInput(Exception):
+    """A request the API refuses: the message names the problem and the fix; answered as JSON."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413, by Content-Length or as streamed.
+
+    The body is read here (at most ``max_bytes``) and replayed to the app, so a client that lies
+    about Content-Length or sends chunks without one is cut off at the cap all the same.
+
+    Examples
+    --------
+    >>> app = FastAPI()
+    >>> app.add_middleware(BodySizeLimit, max_bytes=1024)
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_big = JSONResponse({"error": f"request body over {self.max_bytes // (1024 * 1024)} MB; send a smaller image "
+                                         "(a 280x280 PNG is enough)"}, status_code=413)
+        if declared is not None:
+            try:
+                if int(declared) > self.max_bytes:
+                    await too_big(scope, receive, send)
+                    return
+            except ValueError:
+                await JSONResponse({"error": "invalid Content-Length header; send a number of bytes"},
+                                   status_code=400)(scope, receive, send)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await too_big(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as a server would
+
+        await self.app(scope, replay, send)
+
+
+def _run_dir_of(checkpoint_path: Path) -> Path | None:
+    if checkpoint_path.is_dir():
+        return checkpoint_path
+    parent = checkpoint_path.parent
+    return parent if (parent / "config.json").is_file() or (parent / "metrics.json").is_file() else None
+
+
+def _read_json_or_none(path: Path | None) -> dict[str, Any] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def decode_png(raw: bytes) -> np.ndarray:
+    """Bytes of an image file -> float32 (H, W) grayscale in [0, 1], refusing bombs before decoding.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> buffer = io.BytesIO(); Image.new("L", (3, 2), 255).save(buffer, "PNG")
+    >>> decode_png(buffer.getvalue()).shape
+    (2, 3)
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from ..preprocess import to_grayscale
+
+    if not raw:
+        raise BadInput("the image is empty (0 bytes); draw a digit, or send a PNG")
+    try:
+        with warnings.catch_warnings():
+            # PIL only warns between 89 and 179 megapixels; here any bomb is an error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))  # reads the header only
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise BadInput(f"the image is {image.width}x{image.height} pixels, over "
+                               f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; send a smaller one (280x280 is enough)",
+                               status=413)
+            image.load()
+            return to_grayscale(image)
+    except BadInput:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInput("the image is too large to decode safely; send a smaller one (280x280 is enough)",
+                       status=413) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise BadInput(f"the body is not a readable image ({exc.__class__.__name__}); send a PNG or JPEG") from None
+
+
+def parse_array(value: Any) -> np.ndarray:
+    """A JSON 28x28 list of numbers (0-1, or 0-255) -> float32 (28, 28) in [0, 1], the network's input.
+
+    Examples
+    --------
+    >>> parse_array([[0] * 28] * 28).shape
+    (28, 28)
+    """
+    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
+        raise BadInput('"array" must be a list of 28 lists of 28 numbers')
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for row in value for v in row):
+        raise BadInput('"array" must hold numbers only (no strings, nulls or booleans)')
+    lengths = sorted({len(row) for row in value})
+    if len(value) != INPUT_SIZE or lengths != [INPUT_SIZE]:
+        got = f"{len(value)}x{lengths[0]}" if len(lengths) == 1 else f"{len(value)} rows of lengths {lengths}"
+        raise BadInput(f'"array" must be 28x28 (28 rows of 28 numbers), got {got}; resize it or send a PNG instead')
+    array = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise BadInput('"array" holds NaN or infinite values; send finite numbers between 0 and 1 (or 0 and 255)')
+    if array.min() < 0 or array.max() > 255:
+        raise BadInput(f'"array" values must lie in [0, 1] or [0, 255], got {array.min():g} to {array.max():g}')
+    if array.max() > 1.0:
+        array = array / 255.0
+    return array.astype(np.float32)
+
+
+def _decode_base64(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise BadInput('"image" must be a base64 string or a data: URI of a PNG')
+    if text.startswith("data:"):
+        text = text.split(",", 1)[1] if "," in text else ""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadInput('"image" is not valid base64; send the PNG as base64 or as a data: URI') from None
+
+
+class _Predictor:
+    """The model and what the API says about it."""
+
+    def __init__(self, checkpoint_path: str | Path) -> None:
+        path = Path(checkpoint_path)
+        self.model, payload = load_checkpoint(path)
+        args = payload["model_args"]
+        if int(args.get("input_size", INPUT_SIZE)) != INPUT_SIZE or int(args.get("in_channels", 1)) != 1:
+            raise LenetlabError(f"{path}: this checkpoint expects {args.get('in_channels', 1)}-channel "
+                                f"{args.get('input_size')}x{args.get('input_size')} inputs; the page draws 28x28 "
+                                "grayscale digits, so serve a model trained on MNIST-sized images")
+        self.name: str = payload["model"]
+        self.arguments: dict[str, Any] = dict(args)
+        self.class_names: list[str] = list(payload.get("class_names") or [str(i) for i in range(10)])
+        self.run_dir = _run_dir_of(path)
+        self.config = _read_json_or_none(self.run_dir / "config.json" if self.run_dir else None)
+        self.metrics = _read_json_or_none(self.run_dir / "metrics.json" if self.run_dir else None)
+        self.checkpoint = str(path / "best.pt" if path.is_dir() else path)
+        self.epoch = payload.get("epoch")
+        self._test = None
+        with torch.inference_mode():
+            shapes = self.model.activations(torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE))
+        self.layers = [{"name": k, "shape": list(v.shape[1:])} for k, v in shapes.items()]
+
+    def describe(self) -> dict[str, Any]:
+        test = (self.metrics or {}).get("test") or {}
+        return {
+            "name": self.name,
+            "arguments": self.arguments,
+            "parameters": count_parameters(self.model),
+            "class_names": self.class_names,
+            "layers": self.layers,
+            "test_accuracy": test.get("accuracy"),
+            "best_epoch": (self.metrics or {}).get("best_epoch", self.epoch),
+            "checkpoint": self.checkpoint,
+        }
+
+    def test_set(self) -> Any:
+        """The test images, loaded on first use (the data set the run was trained on)."""
+        if self._test is None:
+            from ..data import load_mnist
+
+            data_dir = ((self.config or {}).get("train") or {}).get("data_dir")
+            self._test = load_mnist(data_dir).test
+        return self._test
+
+    def predict(self, x: np.ndarray) -> dict[str, Any]:
+        inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(1, 1, INPUT_SIZE, INPUT_SIZE)
+        with torch.inference_mode():
+            acts = self.model.activations(inputs)
+        probabilities = acts["output"][0].softmax(0)
+        label = int(probabilities.argmax())
+        activations = {}
+        for name, value in acts.items():
+            v = value[0].float()
+            if v.ndim == 3 and v.shape[1] * v.shape[2] == 1:  # C5 is 120 maps of 1x1: a strip, not maps
+                v = v.flatten()
+            activations[name] = {
+                "kind": "maps" if v.ndim == 3 else "vector",
+                "shape": list(v.shape),
+                "min": round(float(v.min()), 5),
+                "max": round(float(v.max()), 5),
+                "values": np.round(v.double().numpy(), 3).tolist(),
+            }
+        return {
+            "label": label,
+            "class_name": self.class_names[label] if label < len(self.class_names) else str(label),
+            "probabilities": [round(float(p), 6) for p in probabilities],
+            "input": np.round(x.astype(np.float64), 4).tolist(),
+            "activations": activations,
+        }
+
+
+async def _read_input(request: Request) -> np.ndarray:
+    """The request's image or array as the network's (28, 28) input, preprocessed like ``predict``."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+        except Exception:  # noqa: BLE001 - python-multipart raises several types for broken bodies
+            raise BadInput("the multipart body cannot be parsed; send the PNG in a form field named 'image'") from None
+        upload = form.get("image")
+        if upload is None or isinstance(upload, str):
+            raise BadInput("no file in the form field 'image'; send the PNG as multipart field 'image'")
+        raw = await upload.read()
+        return _preprocess(await run_in_threadpool(decode_png, raw))
+    body = await request.body()
+    if content_type.startswith("image/") or (not content_type and body[:8] == b"\x89PNG\r\n\x1a\n"):
+        return _preprocess(await run_in_threadpool(decode_png, body))
+    if not body:
+        raise BadInput("the request body is empty; send a PNG (multipart field 'image' or JSON {\"image\": base64}) "
+                       "or JSON {\"array\": 28x28 numbers}", status=400)
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
+        raise BadInput("the body is neither JSON nor an image; send JSON {\"image\": base64 PNG} or "
+                       "{\"array\": 28x28 numbers}, or a multipart PNG", status=400) from None
+    if not isinstance(payload, dict):
+        raise BadInput('the JSON body must be an object: {"image": base64 PNG} or {"array": 28x28 numbers}')
+    if "array" in payload:
+        array = parse_array(payload["array"])
+        return _preprocess(array) if payload.get("preprocess") is True else array
+    if "image" in payload:
+        return _preprocess(await run_in_threadpool(decode_png, _decode_base64(payload["image"])))
+    raise BadInput('the JSON object needs an "image" (base64 PNG) or an "array" (28x28 numbers) key')
+
+
+def _preprocess(gray: np.ndarray) -> np.ndarray:
+    try:
+        return mnist_preprocess(gray)
+    except LenetlabError as exc:
+        if "no visible digit" in str(exc):
+            raise BadInput("the image holds no visible digit; draw a digit first") from None
+        raise BadInput(str(exc)) from None
+
+
+def create_app(checkpoint_path: str | Path) -> FastAPI:
+    """The draw-a-digit app for a run directory or a ``.pt`` checkpoint.
+
+    Raises :class:`LenetlabError` when the checkpoint cannot be served.
+
+    Examples
+    --------
+    >>> from fastapi.testclient import TestClient
+    >>> client = TestClient(create_app("runs/lenet5-20261126-101500"))  # doctest: +SKIP
+    >>> client.get("/api/model").json()["parameters"]                    # doctest: +SKIP
+    61706
+    """
+    predictor = _Predictor(checkpoint_path)
+    app = FastAPI(title="lenetlab: draw a digit", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.predictor = predictor
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+
+    @app.exception_handler(BadInput)
+    async def _bad_input(request: Request, exc: BadInput) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = "no such page; the API is /api/model, /api/predict and /api/random" if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse({"error": message}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": f"invalid {where}: {first.get('msg', 'bad value')}"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # a bug, not the client's fault
+        return JSONResponse({"error": f"internal error ({exc.__class__.__name__}); the server keeps running"},
+                            status_code=500)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/api/model")
+    async def model_info() -> dict[str, Any]:
+        return predictor.describe()
+
+    @app.post("/api/predict")
+    async def predict(request: Request) -> dict[str, Any]:
+        x = await _read_input(request)
+        return await run_in_threadpool(predictor.predict, x)
+
+    @app.get("/api/random")
+    async def random_test_image(index: int | None = None) -> dict[str, Any]:
+        test = await run_in_threadpool(predictor.test_set)
+        n = len(test)
+        if index is None:
+            index = random.randrange(n)
+        elif not 0 <= index < n:
+            raise BadInput(f"index must be between 0 and {n - 1}, got {index}")
+        label = int(test.labels[index])
+        return {
+            "index": index,
+            "label": label,
+            "class_name": predictor.class_names[label] if label < len(predictor.class_names) else str(label),
+            "image": test.images[index].tolist(),  # uint8 0-255, as stored in the IDX file
+        }
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

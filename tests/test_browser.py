@@ -1,0 +1,148 @@
+"""The draw-a-digit page in a real Chromium, against a real uvicorn server started here.
+
+Needs Playwright for Python and Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`);
+Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+# CI sets LENETLAB_REQUIRE_BROWSER=1: there a missing Chromium is a failure, not a quiet skip.
+if not CHROMIUM.exists() and os.environ.get("LENETLAB_REQUIRE_BROWSER") == "1":
+    raise RuntimeError(f"LENETLAB_REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}; install it with `apt-get install -y chromium`"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed: pip install playwright")
+uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed: pip install 'lenetlab[web]'")
+
+
+@pytest.fixture(scope="module")
+def server(trained_run):
+    """uvicorn serving the trained run on a free 127.0.0.1 port, in a thread; its base URL."""
+    from lenetlab.web.app import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # bound before the server starts: no race for the port
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(trained_run), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the uvicorn server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture
+def page(server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.problems = []  # console errors, page errors and any request leaving the test server
+        page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+        page.on("request", lambda r: r.url.startswith((server, "data:")) or page.problems.append(f"request: {r.url}"))
+        yield page
+        browser.close()
+
+
+def draw(page, points: list[tuple[float, float]]) -> None:
+    """One stroke with mouse events through ``points`` (in the 280x280 pad's own pixels)."""
+    box = page.locator("#pad").bounding_box()
+    sx, sy = box["width"] / 280, box["height"] / 280
+    page.mouse.move(box["x"] + points[0][0] * sx, box["y"] + points[0][1] * sy)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * sx, box["y"] + y * sy, steps=8)
+    page.mouse.up()
+
+
+def canvas_ink(page, selector: str) -> float:
+    """Mean brightness (0-255) of a canvas as the page drew it."""
+    return page.evaluate("""(sel) => {
+        const c = document.querySelector(sel), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i]; return s / (d.length / 4); }""", selector)
+
+
+def test_draw_a_digit_then_a_random_test_image(page, server, mnist, tmp_path):
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-model='lenet5']")
+    assert "61,706 parameters" in page.text_content("#model-info")
+    assert page.text_content("#pred-label") == "–"
+
+    draw(page, [(140, 40), (140, 240)])  # a "1": one vertical stroke
+    page.wait_for_selector("body[data-predicted]")
+    page.wait_for_function("() => document.querySelectorAll('#layers .layer').length === 7")
+    assert page.text_content("#pred-label") == "1"
+    assert page.get_attribute("body", "data-predicted") == "1"
+    assert canvas_ink(page, "#input") > 5  # the 28x28 input the network saw is drawn, not black
+    counts = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#layers .layer')]
+        .map(l => [l.dataset.layer, l.querySelectorAll('canvas').length]))""")
+    assert counts == {"C1": 6, "S2": 6, "C3": 16, "S4": 16, "C5": 1, "F6": 1, "output": 1}
+    assert canvas_ink(page, "#layers [data-layer='C1'] canvas") > 5
+    widths = page.evaluate("() => [...document.querySelectorAll('.bar-fill')].map(b => parseFloat(b.style.width))")
+    assert len(widths) == 10 and max(widths) == widths[1] and abs(sum(widths) - 100) < 0.5
+
+    page.click("#clear")
+    assert page.text_content("#pred-label") == "–"
+    assert canvas_ink(page, "#pad") == 255  # white paper again
+
+    page.click("#random")
+    page.wait_for_selector("#true-label:not([hidden])")
+    page.wait_for_selector("body[data-predicted]")
+    index = int(page.get_attribute("#true-label", "data-index"))
+    label = int(page.get_attribute("#true-label", "data-label"))
+    assert label == int(mnist.test.labels[index])
+    assert f"#{index}, true label: {label}" in page.text_content("#true-label")
+    assert page.text_content("#pred-label") in [str(d) for d in range(10)]
+    assert canvas_ink(page, "#pad") < 250  # the digit is shown on the pad
+
+    shot = tmp_path / "serve.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    assert page.problems == []
+    print(f"screenshot: {shot}")
+
+
+def test_the_page_says_what_went_wrong_when_the_server_refuses(page, server):
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-model]")
+    page.evaluate("""async () => {
+        const r = await fetch('/api/predict', {method: 'POST', body: 'nonsense', headers: {'content-type': 'text/plain'}});
+        document.body.dataset.answer = r.status + ' ' + (await r.json()).error; }""")
+    answer = page.get_attribute("body", "data-answer")
+    assert answer.startswith("400 the body is neither JSON nor an image")
+
+
+def test_a_finger_draws_too(server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 400, "height": 900}, has_touch=True, is_mobile=True)
+        page = context.new_page()
+        page.goto(server + "/")
+        page.wait_for_selector("body[data-model]")
+        box = page.locator("#pad").bounding_box()
+        assert box["width"] <= 400  # the pad fits a phone's width
+        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_selector("body[data-predicted]")
+        assert canvas_ink(page, "#pad") < 255 and canvas_ink(page, "#input") > 0
+        browser.close()
