@@ -2,7 +2,7 @@ import json
 
 import torch
 
-from lenetlab.bench import NotebookDataset, format_report, matmul_peak, notebook_epoch, run_bench
+from lenetlab.bench import NotebookDataset, format_report, matmul_peak, notebook_epoch
 from lenetlab.cli import main
 from lenetlab.data import ImageSet, MNISTData
 from lenetlab.models import LeNet5

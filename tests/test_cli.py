@@ -25,7 +25,7 @@ def assert_user_error(code, err, fragment):
 
 def test_trained_run_directory_is_complete(trained_run):
     expected = {"config.json", "metrics.json", "best.pt", "last.pt", "samples.png", "loss_curves.png",
-                "predictions.png", "confusion_matrix.png", "per_class_accuracy.png"}
+                "predictions.png", "confusion_matrix.png", "per_class_accuracy.png", "report.html"}
     assert expected <= {p.name for p in trained_run.iterdir()}
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["parameters"] == 61706 and metrics["best_epoch"] == 1
@@ -37,7 +37,7 @@ def test_trained_run_directory_is_complete(trained_run):
     config = json.loads((trained_run / "config.json").read_text())
     assert config["data"]["sha256"]["train-images-idx3-ubyte"].startswith("ba891046")
     assert config["train"]["seed"] == 0 and "torch" in config["versions"]
-    for png in expected - {"config.json", "metrics.json", "best.pt", "last.pt"}:
+    for png in expected - {"config.json", "metrics.json", "best.pt", "last.pt", "report.html"}:
         assert Image.open(trained_run / png).size[0] > 300
 
 

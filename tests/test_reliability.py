@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import idx_bytes
 
+from conftest import idx_bytes
 from lenetlab.data import bundled_data_dir, read_idx
 
 NUMBERS = ("epoch", "train_loss", "valid_loss", "valid_accuracy")

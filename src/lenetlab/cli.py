@@ -40,7 +40,8 @@ def _add_train(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Train LeNet-5 (or another registered model) on MNIST and write a run directory "
                                    "with checkpoints, metrics and figures.")
-    p.add_argument("--model", default="lenet5", help="lenet5 (default), lenet5-modern or mlp")
+    p.add_argument("--model", default="lenet5",
+                   help="lenet5 (default), lenet5-modern, mlp, linear, fcnet, lenet1 or lenet4")
     p.add_argument("--preset", default="default", help="seed: the notebook's recipe; default: the project's (default)")
     p.add_argument("--epochs", type=int, help="number of epochs (preset: seed 15, default 20)")
     p.add_argument("--batch-size", type=int, help="training batch size (preset: seed 256, default 128)")
@@ -80,11 +81,12 @@ def _add_train(sub: Any) -> None:
     arch.add_argument("--batch-norm", action="store_true", default=None, help="batch norm after each convolution")
     arch.add_argument("--hidden-1", type=int, help="MLP: units of the first hidden layer (120)")
     arch.add_argument("--hidden-2", type=int, help="MLP: units of the second hidden layer (84)")
+    arch.add_argument("--hidden", help="fcnet: hidden-layer widths, comma-separated (300,100)")
     p.set_defaults(handler=_train)
 
 
 _ARCH_ARGS = ("c1_channels", "c3_channels", "c5_channels", "f6_units", "kernel_size", "stride", "padding",
-              "pooling", "pool_size", "activation", "batch_norm", "hidden_1", "hidden_2")
+              "pooling", "pool_size", "activation", "batch_norm", "hidden_1", "hidden_2", "hidden")
 _RECIPE_ARGS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
                 "label_smoothing", "augment", "channels_last", "precision", "compile")
 

@@ -5,6 +5,7 @@
     RUN/best.pt       weights of the epoch with the lowest validation loss (used for evaluation)
     RUN/last.pt       weights of the last epoch, with optimizer and RNG state for --resume
     RUN/*.png         samples, loss curves, predictions, confusion matrix, per-class accuracy
+    RUN/report.html   all of it in one self-contained page
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .data import MNISTData, load_mnist
 from .errors import LenetlabError, TrainingInterrupted
 from .models import build_model, count_parameters
 from .preprocess import mnist_preprocess, open_image
+from .report import write_report
 from .training import (
     EvalResult,
     TrainConfig,
@@ -42,7 +44,7 @@ from .training import (
 
 RUN_ARTIFACTS = (
     "config.json", "metrics.json", "best.pt", "last.pt", "samples.png", "loss_curves.png",
-    "predictions.png", "confusion_matrix.png", "per_class_accuracy.png",
+    "predictions.png", "confusion_matrix.png", "per_class_accuracy.png", "report.html",
 )
 
 
@@ -198,6 +200,7 @@ def train_run(
     }
     _write_json(run_dir / "metrics.json", metrics)
     write_figures(run_dir, data, history, test)
+    write_report(run_dir, evaluation=(data, test))
     distributed.shutdown()
     if log is not None:
         log(f"test accuracy {100 * test.accuracy:.2f}% (best epoch {state.best_epoch}, loss {test.loss:.4f}); "
