@@ -11,6 +11,7 @@ Everything is measured in one invocation on the bundled data, so the ratios comp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import resource
@@ -156,6 +157,9 @@ def run_bench(
     epochs: int = 1,
     notebook: bool = True,
     progress: bool = True,
+    channels_last: bool = True,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> dict[str, Any]:
     """Measure everything ``lenetlab bench`` prints; returns the numbers as a dict.
 
@@ -172,7 +176,8 @@ def run_bench(
 
     dev = resolve_device(device)
     data = load_mnist()
-    config = TrainConfig.from_preset("seed", model=model, epochs=epochs, batch_size=batch_size, device=str(dev))
+    config = TrainConfig.from_preset("seed", model=model, epochs=epochs, batch_size=batch_size, device=str(dev),
+                                     channels_last=channels_last, precision=precision, compile=compile)
     macs = layer_table(build_model(model))["total_macs"]
     # Training costs about three forward passes (forward, and backward for inputs and weights).
     flops_per_epoch = 2 * macs * (3 * len(data.train) + len(data.valid))
@@ -187,6 +192,7 @@ def run_bench(
         },
         "versions": {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__},
         "settings": {"model": model, "batch_size": batch_size, "epochs": epochs, "recipe": "seed (SGD 0.01)",
+                     "channels_last": channels_last, "precision": precision, "compile": compile,
                      "train_images": len(data.train), "valid_images": len(data.valid)},
         "macs_per_image": macs,
         "gflop_per_epoch": round(flops_per_epoch / 1e9, 2),
@@ -199,7 +205,14 @@ def run_bench(
         peak["bf16_gflops"] = round(matmul_peak(dev, torch.bfloat16), 1)
     result["matmul_peak"] = peak
 
-    say(f"training {epochs} epoch(s) with lenetlab's in-memory pipeline ...", file=sys.stderr)
+    say(f"training {epochs} epoch(s) with lenetlab's in-memory pipeline, plain NCHW layout ...", file=sys.stderr)
+    torch.manual_seed(0)
+    plain = fit(build_model(model).to(dev), data, dataclasses.replace(config, channels_last=False),
+                progress=progress, log=None).history[-1]
+    result["in_memory_plain"] = {"train_seconds": plain.train_seconds, "valid_seconds": plain.valid_seconds,
+                                 "epoch_seconds": round(plain.train_seconds + plain.valid_seconds, 3)}
+
+    say(f"training {epochs} epoch(s) with lenetlab's in-memory pipeline as `train` runs it ...", file=sys.stderr)
     torch.manual_seed(0)
     net = build_model(model).to(dev)
     state = fit(net, data, config, progress=progress, log=None)
@@ -236,8 +249,10 @@ def format_report(r: dict[str, Any]) -> str:
         f" images per epoch, {r['gflop_per_epoch']} GFLOP per epoch ({r['macs_per_image']:,} MACs per image)",
         f"matmul peak  {r['matmul_peak']['fp32_gflops']} GFLOP/s fp32"
         + (f", {r['matmul_peak']['bf16_gflops']} GFLOP/s bf16" if "bf16_gflops" in r["matmul_peak"] else ""),
+        f"in memory    {r['in_memory_plain']['epoch_seconds']:.2f} s per epoch with the plain NCHW layout",
         f"lenetlab     {ours['epoch_seconds']:.2f} s per epoch (train {ours['train_seconds']:.2f} s, "
-        f"valid {ours['valid_seconds']:.2f} s)",
+        f"valid {ours['valid_seconds']:.2f} s) with channels_last={s['channels_last']}, "
+        f"precision={s['precision']}, compile={s['compile']}",
         f"             {ours['train_images_per_s']:,} training images/s, {ours['inference_images_per_s']:,} inference images/s",
         f"             {ours['achieved_gflops']} GFLOP/s achieved = {100 * ours['share_of_fp32_peak']:.0f}% of the fp32 matmul peak",
     ]
@@ -260,6 +275,9 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--epochs", type=int, default=1, help="epochs of lenetlab's pipeline; the last one is reported")
     p.add_argument("--no-notebook", action="store_true", help="skip the notebook-pipeline epoch")
+    p.add_argument("--no-channels-last", action="store_true", help="measure lenetlab's pipeline in NCHW layout")
+    p.add_argument("--precision", default="fp32", help="fp32 (default) or bf16 autocast")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (with --epochs 2 or more: the first epoch includes compiling)")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(handler=_bench)
 
@@ -268,6 +286,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.epochs < 1 or args.batch_size < 1:
         raise LenetlabError("--epochs and --batch-size must be at least 1")
     result = run_bench(args.model, args.device, args.batch_size, args.epochs, not args.no_notebook,
-                       progress=not args.json)
+                       progress=not args.json, channels_last=not args.no_channels_last,
+                       precision=args.precision, compile=args.compile)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0

@@ -43,7 +43,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--model", default="lenet5",
                    help="lenet5 (default), lenet5-modern, mlp, linear, fcnet, lenet1 or lenet4")
     p.add_argument("--preset", default="default", help="seed: the notebook's recipe; default: the project's (default)")
-    p.add_argument("--epochs", type=int, help="number of epochs (preset: seed 15, default 20)")
+    p.add_argument("--epochs", type=int, help="number of epochs (preset: seed 15, default 40)")
     p.add_argument("--batch-size", type=int, help="training batch size (preset: seed 256, default 128)")
     p.add_argument("--lr", type=float, help="learning rate, the peak one for one-cycle (preset: seed 0.01, default 0.05)")
     p.add_argument("--optimizer", help="sgd, adam or adamw")

@@ -33,7 +33,7 @@ CHECKPOINT_FORMAT = "lenetlab-checkpoint/1"
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": dict(epochs=15, batch_size=256, lr=0.01, optimizer="sgd", momentum=0.0, nesterov=False,
                  weight_decay=0.0, schedule="constant", label_smoothing=0.0, augment="none"),
-    "default": dict(epochs=20, batch_size=128, lr=0.05, optimizer="sgd", momentum=0.9, nesterov=True,
+    "default": dict(epochs=40, batch_size=128, lr=0.05, optimizer="sgd", momentum=0.9, nesterov=True,
                     weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1, augment="shift"),
 }
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -58,7 +58,7 @@ class TrainConfig:
     model: str = "lenet5"
     model_args: dict[str, Any] = field(default_factory=dict)
     preset: str = "default"
-    epochs: int = 20
+    epochs: int = 40
     batch_size: int = 128
     lr: float = 0.05
     optimizer: str = "sgd"
@@ -75,8 +75,9 @@ class TrainConfig:
     eval_batch_size: int = 500
     keep_filters: bool = False
     deterministic: bool = False
-    # Speed options, all off by default; `lenetlab bench` measures what each buys (README: Performance).
-    channels_last: bool = False
+    # Speed options; `lenetlab bench` measures what each buys (README: Performance). channels_last
+    # changes no number, only the memory layout, and saves 20% of a CPU epoch, so it is on.
+    channels_last: bool = True
     precision: str = "fp32"
     compile: bool = False
 
