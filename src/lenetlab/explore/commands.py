@@ -165,7 +165,7 @@ def register(subparsers: Any) -> None:
                                           "LeNet-4, LeNet-5, LeNet-5 with distortions) and print the paper's test error "
                                           "next to ours; writes paper.md, paper.json, paper.png. Resumable. Our training "
                                           "differs from 1998 (optimiser, 48k/12k split, epochs): the output says how. "
-                                          "The default 5 epochs took 6 minutes on 2 busy CPU cores (see docs/explore.md).")
+                                          "The default 5 epochs took 6 minutes on 2 busy CPU cores (see the README, section Explore).")
     p.add_argument("--models", help="comma-separated subset: linear, nn-300, nn-1000, nn-300-100, nn-500-150, lenet1, "
                                     "lenet4, lenet5, lenet5-distortions (default: all)")
     p.add_argument("--out", type=Path, default=Path("runs/paper"), help="folder (default runs/paper)")
