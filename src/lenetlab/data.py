@@ -129,7 +129,14 @@ def _find_idx(data_dir: Path, stem: str) -> Path:
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Images as uint8 tensors (N, 28, 28) and their int64 labels, in memory."""
+    """Images as uint8 tensors (N, 28, 28) and their int64 labels, in memory.
+
+    Examples
+    --------
+    >>> test = load_mnist().test
+    >>> test.images.dtype, test.as_float(0, 2).shape
+    (torch.uint8, torch.Size([2, 1, 28, 28]))
+    """
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -147,7 +154,14 @@ class ImageSet:
 
 @dataclass(frozen=True)
 class MNISTData:
-    """A data set split the notebook's way: train / valid from the 60,000, test held out."""
+    """A data set split the notebook's way: train / valid from the 60,000, test held out.
+
+    Examples
+    --------
+    >>> data = load_mnist()
+    >>> data.n_classes, data.source
+    (10, 'bundled MNIST')
+    """
 
     train: ImageSet
     valid: ImageSet

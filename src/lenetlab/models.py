@@ -426,9 +426,14 @@ MODELS: dict[str, tuple[Any, str]] = {
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build a registered model by name, e.g. ``build_model("lenet5", activation="relu")``.
+    """Build a registered model by name; unknown names and invalid architectures raise :class:`LenetlabError`.
 
-    Unknown names and invalid architectures raise :class:`LenetlabError` with the fix.
+    Examples
+    --------
+    >>> build_model("lenet5", activation="relu").config["activation"]
+    'relu'
+    >>> sorted(MODELS)[:3]
+    ['fcnet', 'lenet1', 'lenet4']
     """
     if name not in MODELS:
         raise LenetlabError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
@@ -442,5 +447,11 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
+    """Number of trainable parameters.
+
+    Examples
+    --------
+    >>> count_parameters(LeNet5()), count_parameters(MLP())
+    (61706, 105214)
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -241,7 +241,14 @@ def _signals_raise_interrupt() -> Iterator[None]:
 
 
 def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "auto") -> tuple[EvalResult, tuple[str, ...]]:
-    """Evaluate a run's ``best.pt`` (or any checkpoint) on the test set."""
+    """Evaluate a run's ``best.pt`` (or any checkpoint) on the test set; returns the result and class names.
+
+    Examples
+    --------
+    >>> result, names = evaluate_run("runs/lenet5-20261126-101500")  # doctest: +SKIP
+    >>> round(result.accuracy, 4), result.per_class_accuracy[:2]      # doctest: +SKIP
+    (0.9934, [0.997959, 0.998238])
+    """
     model, checkpoint = load_checkpoint(path, resolve_device(device))
     data = load_mnist(data_dir)
     expected = checkpoint["model_args"].get("n_classes", 10)
@@ -255,6 +262,11 @@ def predict_images(path: str | Path, images: list[str | Path], device: str = "au
     """Classify image files with a checkpoint, after MNIST's own preprocessing.
 
     Returns one dict per image: ``path``, ``label``, ``class_name``, ``probability``, ``probabilities``.
+
+    Examples
+    --------
+    >>> [r["label"] for r in predict_images("runs/lenet5-20261126-101500", ["my_seven.png"])]  # doctest: +SKIP
+    [7]
     """
     model, checkpoint = load_checkpoint(path, resolve_device(device))
     expected_size = int(checkpoint["model_args"].get("input_size", 28))

@@ -124,7 +124,14 @@ class EpochRecord:
 
 @dataclass
 class EvalResult:
-    """Test-set numbers, the notebook's per-class table included."""
+    """Test-set numbers, the notebook's per-class table included (``to_dict`` drops the tensors).
+
+    Examples
+    --------
+    >>> from lenetlab import load_mnist, LeNet5
+    >>> sorted(evaluate(LeNet5(), load_mnist().test).to_dict())
+    ['accuracy', 'confusion_matrix', 'loss', 'per_class_accuracy']
+    """
 
     loss: float
     accuracy: float
@@ -469,7 +476,14 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
     resume: dict[str, Any] | None = None,
 ) -> None:
-    """Write the model's weights, registry name and constructor arguments, atomically."""
+    """Write the model's weights, registry name and constructor arguments, atomically.
+
+    Examples
+    --------
+    >>> save_checkpoint("lenet5.pt", LeNet5(), "lenet5", [str(d) for d in range(10)])  # doctest: +SKIP
+    >>> load_checkpoint("lenet5.pt")[1]["model"]                                      # doctest: +SKIP
+    'lenet5'
+    """
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if any(v.is_floating_point() and not torch.isfinite(v).all() for v in state_dict.values()):
         raise DivergedError(f"refusing to write non-finite weights to {path}; lower --lr and start again")
