@@ -264,20 +264,11 @@ def load_mnist(data_dir: str | Path | None = None, valid_fraction: float = 0.2, 
 
 
 def iterate_batches(
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    batch_size: int,
-    *,
-    shuffle: bool = False,
-    generator: torch.Generator | None = None,
+    images: torch.Tensor, labels: torch.Tensor, batch_size: int
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (float inputs, labels) batches by indexing in-memory tensors, on their device."""
-    n = labels.shape[0]
-    if shuffle:
-        order = torch.randperm(n, generator=generator).to(images.device)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            yield to_input(images[idx]), labels[idx]
-    else:
-        for start in range(0, n, batch_size):
-            yield to_input(images[start : start + batch_size]), labels[start : start + batch_size]
+    """Yield (float inputs, labels) batches in order by slicing in-memory tensors, on their device.
+
+    (Training draws its shuffled batches by indexing in ``training.fit``, augmentation included.)
+    """
+    for start in range(0, labels.shape[0], batch_size):
+        yield to_input(images[start : start + batch_size]), labels[start : start + batch_size]

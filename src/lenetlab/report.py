@@ -151,7 +151,7 @@ def _wrong_section(run_dir: Path, config: dict[str, Any], class_names: list[str]
     else:
         model, _ = load_checkpoint(run_dir / "best.pt")
         data = load_mnist(config.get("train", {}).get("data_dir"))
-        result = evaluate(model, data.test, 2000, len(class_names))
+        result = evaluate(model, data.test, n_classes=len(class_names))
     wrong = confidently_wrong(result.probabilities, data.test.labels, N_WRONG)
     n_wrong = int((result.predictions != data.test.labels).sum())
     if not wrong:

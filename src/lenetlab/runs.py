@@ -255,7 +255,7 @@ def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "a
     if data.n_classes > expected:
         raise LenetlabError(f"the data set has {data.n_classes} classes but the checkpoint predicts {expected}; "
                             "use the --data-dir it was trained on")
-    return evaluate(model, data.test, 2000, expected), tuple(checkpoint.get("class_names") or data.class_names)
+    return evaluate(model, data.test, n_classes=expected), tuple(checkpoint.get("class_names") or data.class_names)
 
 
 def predict_images(path: str | Path, images: list[str | Path], device: str = "auto") -> list[dict[str, Any]]:
