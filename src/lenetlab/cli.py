@@ -166,20 +166,14 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-# Commands that live beside the modules they drive; each module defines ``register(subparsers)``.
-COMMAND_MODULES = ("lenetlab.bench", "lenetlab.explore.commands", "lenetlab.report", "lenetlab.web.commands")
+def _register_others(sub: Any) -> None:
+    """Commands that live beside the modules they drive; each defines ``register(subparsers)`` and
+    imports its heavy or optional dependencies (scikit-learn, FastAPI) only when it runs."""
+    from . import bench, report
+    from .explore import commands as explore_commands
+    from .web import commands as web_commands
 
-
-def _register_optional(sub: Any) -> None:
-    import importlib
-
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):  # the module itself is not written yet
-                continue
-            raise
+    for module in (bench, explore_commands, report, web_commands):
         module.register(sub)
 
 
@@ -192,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_add_train, _add_evaluate, _add_predict):
         add(sub)
-    _register_optional(sub)
+    _register_others(sub)
     return parser
 
 
