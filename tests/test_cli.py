@@ -81,15 +81,26 @@ def test_bad_inputs_give_one_line_and_exit_2(capsys, tmp_path, trained_run):
         (("train", "--preset", "turbo"), "unknown preset"),
         (("evaluate", tmp_path / "missing"), "no checkpoint at"),
         (("predict", trained_run, tmp_path / "missing.png"), "no image at"),
+        (("predict", "--device", "gpu", trained_run, tmp_path / "x.png"), "--device 'gpu' is not a device"),
+        (("evaluate", "--device", "CPU", trained_run), "--device 'CPU' is not a device"),
+        (("train", "--valid-fraction", "0", "--out", tmp_path / "e"), "--valid-fraction must be in (0, 1)"),
+        (("train", "--momentum", "1.5", "--out", tmp_path / "f"), "--momentum must be in [0, 1)"),
+        (("train", "--out", tmp_path / "notes.txt" / "run"), "cannot create --out"),
+        (("train", "--resume", trained_run, "--epochs", "3"), "--resume continues a run with its own settings"),
+        (("predict", tmp_path / "notes.txt", trained_run), "not a loadable lenetlab checkpoint"),
     ]
+    (tmp_path / "notes.txt").write_text("a file where a folder is expected")
     for argv, fragment in cases:
         code, _, err = run_cli(capsys, *argv)
         assert_user_error(code, err, fragment)
-    for name in "abcd":
+    for name in "abcdef":
         assert not (tmp_path / name).exists()  # a refused run leaves nothing behind
     (tmp_path / "notes.png").write_text("not an image")
     code, _, err = run_cli(capsys, "predict", trained_run, tmp_path / "notes.png")
     assert_user_error(code, err, "cannot read")
+    Image.new("L", (40, 40), 255).save(tmp_path / "blank.png")
+    code, _, err = run_cli(capsys, "predict", trained_run, tmp_path / "blank.png")
+    assert_user_error(code, err, f"{tmp_path / 'blank.png'}: the image holds no visible digit")
     (tmp_path / "model.pt").write_bytes(b"garbage")
     code, _, err = run_cli(capsys, "evaluate", tmp_path / "model.pt")
     assert_user_error(code, err, "not a loadable lenetlab checkpoint")

@@ -52,6 +52,19 @@ def test_transparent_png_counts_as_paper(tmp_path):
     assert x.max() == pytest.approx(1.0) and x[0].max() == 0
 
 
+def test_white_ink_on_a_transparent_canvas(tmp_path):
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[10:54, 28:36] = (255, 255, 255, 255)  # white stroke, as a dark-mode drawing app saves it
+    path = tmp_path / "white_stroke.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    black = rgba.copy()
+    black[10:54, 28:36, :3] = 0
+    Image.fromarray(black, "RGBA").save(tmp_path / "black_stroke.png")
+    white_x = mnist_preprocess(open_image(path))
+    assert white_x.max() == pytest.approx(1.0) and white_x[0].max() == 0
+    assert np.allclose(white_x, mnist_preprocess(open_image(tmp_path / "black_stroke.png")))
+
+
 def test_blank_and_unreadable_images(tmp_path):
     with pytest.raises(LenetlabError, match="no visible digit"):
         mnist_preprocess(np.full((50, 50), 255, np.uint8))

@@ -269,10 +269,12 @@ def format_report(r: dict[str, Any]) -> str:
 def register(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure training and inference speed against the hardware and the notebook",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="lenet5")
+                       description="Measure, in one run on the bundled data: the matrix-product peak, one epoch of "
+                                   "the notebook's per-sample PIL pipeline, the same epoch from in-memory tensors "
+                                   "(plain and as `lenetlab train` runs it), inference speed, GFLOP/s and memory.")
+    p.add_argument("--model", default="lenet5", help="registered model to time (default lenet5)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=256, help="training batch size (default 256, the notebook's)")
     p.add_argument("--epochs", type=int, default=1, help="epochs of lenetlab's pipeline; the last one is reported")
     p.add_argument("--no-notebook", action="store_true", help="skip the notebook-pipeline epoch")
     p.add_argument("--no-channels-last", action="store_true", help="measure lenetlab's pipeline in NCHW layout")

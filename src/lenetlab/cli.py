@@ -64,7 +64,9 @@ def _add_train(sub: Any) -> None:
                    help="use PyTorch's deterministic algorithms (CPU runs are deterministic anyway)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
     speed = p.add_argument_group("speed (see README: Performance for what each buys)")
-    speed.add_argument("--channels-last", action="store_true", default=None, help="NHWC memory layout for the convolutions")
+    speed.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None,
+                       help="keep the plain NCHW layout (channels_last, the default, is 20%% faster on CPU)")
+    speed.add_argument("--threads", type=int, help="PyTorch CPU threads (default: all cores; use 1 on a busy machine)")
     speed.add_argument("--precision", help="fp32 (default) or bf16 (autocast; fast on CPUs with AMX/AVX512-BF16)")
     speed.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (eager if it fails)")
     arch = p.add_argument_group("architecture (defaults: the notebook's values)")
@@ -95,7 +97,12 @@ def _train(args: argparse.Namespace) -> int:
     from .runs import train_run
     from .training import TrainConfig
 
+    _set_threads(args.threads)
     if args.resume is not None:
+        given = [f"--{k.replace('_', '-')}" for k in _ARCH_ARGS + _RECIPE_ARGS if getattr(args, k) is not None]
+        if given:
+            raise LenetlabError(f"--resume continues a run with its own settings, so {', '.join(given)} would be "
+                                "ignored; drop them, or start a new run with --out")
         train_run(TrainConfig(), args.resume, resume=True, progress=not args.no_progress)
         return 0
     config = TrainConfig.from_preset(
@@ -112,6 +119,16 @@ def _train(args: argparse.Namespace) -> int:
     )
     train_run(config, args.out, force=args.force, progress=not args.no_progress)
     return 0
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise LenetlabError(f"--threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _add_evaluate(sub: Any) -> None:

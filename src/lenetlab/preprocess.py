@@ -34,7 +34,7 @@ def open_image(path: str | Path) -> Image.Image:
 
 
 def to_grayscale(image: Image.Image | np.ndarray) -> np.ndarray:
-    """float32 (H, W) in [0, 1]; transparent pixels count as white paper."""
+    """float32 (H, W) in [0, 1]. On a transparent background the opacity is the ink, whatever its colour."""
     if isinstance(image, np.ndarray):
         array = np.asarray(image, dtype=np.float32)
         if array.ndim != 2:
@@ -44,6 +44,10 @@ def to_grayscale(image: Image.Image | np.ndarray) -> np.ndarray:
         return array / 255.0 if array.max(initial=0) > 1.0 else array
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
+        border = np.concatenate([alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]])
+        if np.median(border) < 0.5:  # strokes on a transparent canvas: white ink and black ink alike
+            return alpha
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0

@@ -27,12 +27,14 @@ import numpy as np
 import torch
 
 from . import distributed, plots
+from ._fs import ensure_folder
 from .data import MNISTData, load_mnist
 from .errors import LenetlabError, TrainingInterrupted
 from .models import build_model, count_parameters
 from .preprocess import mnist_preprocess, open_image
 from .report import write_report
 from .training import (
+    DivergedError,
     EvalResult,
     TrainConfig,
     evaluate,
@@ -71,8 +73,6 @@ def default_run_dir(model: str) -> Path:
 
 def prepare_run_dir(run_dir: Path, force: bool) -> None:
     """Create the run directory; never overwrite an existing run without ``force``."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise LenetlabError(f"--out {run_dir} is a file, not a folder; choose another --out")
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not force:
             raise LenetlabError(
@@ -82,7 +82,7 @@ def prepare_run_dir(run_dir: Path, force: bool) -> None:
         for name in RUN_ARTIFACTS:
             (run_dir / name).unlink(missing_ok=True)
         shutil.rmtree(run_dir / "filters", ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(run_dir)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -150,7 +150,8 @@ def train_run(
         if resume_state is None:
             raise LenetlabError(f"{run_dir / 'last.pt'} carries no training state; it cannot be resumed")
         if int(resume_state["epoch"]) >= config.epochs and (run_dir / "metrics.json").is_file():
-            raise LenetlabError(f"{run_dir} already finished all {config.epochs} epochs; nothing to resume")
+            raise LenetlabError(f"{run_dir} already finished all {config.epochs} epochs; nothing to resume. To train "
+                                f"longer, start a new run: lenetlab train --epochs N --out NEW_DIR")
         model.train()
     elif not resume and rank == 0:  # only now, with data and architecture known to be valid, touch the disk
         prepare_run_dir(run_dir, force)
@@ -179,9 +180,12 @@ def train_run(
         except KeyboardInterrupt as exc:
             done = _last_complete_epoch(run_dir)
             code = 143 if isinstance(exc, _Terminated) else 130
-            raise TrainingInterrupted(
-                f"interrupted; {run_dir / 'last.pt'} holds epoch {done} of {config.epochs}. "
-                f"Continue with: lenetlab train --resume {run_dir}", code) from None
+            saved = (f"{run_dir / 'last.pt'} holds epoch {done} of {config.epochs}" if done
+                     else "no epoch had finished yet (--resume starts it over)")
+            raise TrainingInterrupted(f"interrupted; {saved}. Continue with: lenetlab train --resume {run_dir}",
+                                      code) from None
+        except DivergedError as exc:
+            raise LenetlabError(f"{exc} (add --force to reuse {run_dir})") from None
 
     if rank != 0:
         distributed.shutdown()
@@ -258,6 +262,15 @@ def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "a
     return evaluate(model, data.test, n_classes=expected), tuple(checkpoint.get("class_names") or data.class_names)
 
 
+def _preprocess_file(path: str | Path) -> np.ndarray:
+    try:
+        return mnist_preprocess(open_image(path))
+    except LenetlabError as exc:
+        if str(path) in str(exc):
+            raise
+        raise LenetlabError(f"{path}: {exc}; give an image with a dark digit on light paper or the reverse") from None
+
+
 def predict_images(path: str | Path, images: list[str | Path], device: str = "auto") -> list[dict[str, Any]]:
     """Classify image files with a checkpoint, after MNIST's own preprocessing.
 
@@ -273,7 +286,7 @@ def predict_images(path: str | Path, images: list[str | Path], device: str = "au
     if expected_size != 28:
         raise LenetlabError(f"this checkpoint expects {expected_size}x{expected_size} inputs; predict only handles 28x28")
     names = checkpoint.get("class_names") or [str(i) for i in range(10)]
-    batch = np.stack([mnist_preprocess(open_image(p)) for p in images])
+    batch = np.stack([_preprocess_file(p) for p in images])
     inputs = torch.from_numpy(batch).unsqueeze(1).to(next(model.parameters()).device)
     with torch.inference_mode():
         probs = model(inputs).softmax(1).cpu()

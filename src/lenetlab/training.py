@@ -98,10 +98,14 @@ class TrainConfig:
             (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}"),
             (self.augment in AUGMENTS, f"unknown augmentation {self.augment!r}; choose one of: {', '.join(AUGMENTS)}"),
             (0.0 <= self.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (0.0 <= self.valid_fraction < 1.0, f"--valid-fraction must be in [0, 1), got {self.valid_fraction}"),
+            (0.0 < self.valid_fraction < 1.0,
+             f"--valid-fraction must be in (0, 1), got {self.valid_fraction}: the validation images choose best.pt; "
+             "use for example 0.2"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
-            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
-             f"--device must be auto, cpu or cuda, got {self.device!r}"),
+            (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit()),
+             f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}"),
+            (0.0 <= self.momentum < 1.0, f"--momentum must be in [0, 1), got {self.momentum}"),
+            (self.weight_decay >= 0.0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -153,6 +157,8 @@ def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when present, else the CPU; asking for CUDA without one is a user error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name != "cpu" and not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise LenetlabError(f"--device {name!r} is not a device lenetlab knows; use auto, cpu, cuda or cuda:N")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise LenetlabError("--device cuda was asked for but PyTorch sees no CUDA GPU; use --device cpu or auto")
     return torch.device(name)
@@ -509,14 +515,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise LenetlabError(f"no checkpoint at {path}; give a run directory (holding best.pt) or a .pt file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not a safe lenetlab checkpoint"
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception:  # noqa: BLE001 - any failure here means "not a safe lenetlab checkpoint"
         raise LenetlabError(
-            f"{path} is not a loadable lenetlab checkpoint ({first_line[:160]}); "
-            "only weights-only checkpoints written by lenetlab are accepted"
+            f"{path} is not a loadable lenetlab checkpoint (it does not load safely as weights only); give a run "
+            "directory or its best.pt, written by `lenetlab train` (the checkpoint comes first, then the images)"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise LenetlabError(f"{path} is not a lenetlab checkpoint (no '{CHECKPOINT_FORMAT}' marker); train one with `lenetlab train`")
+        raise LenetlabError(f"{path} is not a lenetlab checkpoint (no '{CHECKPOINT_FORMAT}' marker); give a run "
+                            "directory or its best.pt, written by `lenetlab train`")
     return payload
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from torch import nn
 
+from .._fs import ensure_folder
 from ..errors import LenetlabError
 
 
@@ -21,10 +22,7 @@ def output_dir(run: str | Path | None, out: str | Path | None) -> Path:
         folder = (run if run.is_dir() else run.parent) / "explore"
     else:
         raise LenetlabError("no output folder; pass --out DIR")
-    if folder.exists() and not folder.is_dir():
-        raise LenetlabError(f"{folder} is a file, not a folder; choose another --out")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return ensure_folder(folder)
 
 
 def write_json(path: Path, obj: Any) -> Path:
