@@ -138,6 +138,10 @@ def test_bad_settings_are_named(override, message):
 
 def test_config_defaults_are_the_default_preset():
     assert TrainConfig() == TrainConfig.from_preset("default")
+    modern = TrainConfig.from_preset("default", model="lenet5-modern")
+    assert modern.label_smoothing == 0.0 and modern.epochs == 40
+    assert TrainConfig.from_preset("default", model="lenet5-modern", label_smoothing=0.05).label_smoothing == 0.05
+    assert TrainConfig.from_preset("seed", model="lenet5-modern").label_smoothing == 0.0
 
 
 def _loss_and_grads(config, mnist):

@@ -36,6 +36,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": dict(epochs=40, batch_size=128, lr=0.05, optimizer="sgd", momentum=0.9, nesterov=True,
                     weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1, augment="shift"),
 }
+# Where the project's recipe differs per model. Batch norm already regularises lenet5-modern, and
+# label smoothing cost it accuracy: 99.46 % mean over 3 seeds without, 99.42 % with (README: Results).
+MODEL_RECIPES: dict[str, dict[str, Any]] = {"lenet5-modern": {"label_smoothing": 0.0}}
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine")
 AUGMENTS = ("none", "shift", "affine")
@@ -85,7 +88,9 @@ class TrainConfig:
     def from_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:
         if preset not in PRESETS:
             raise LenetlabError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-        values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        per_model = MODEL_RECIPES.get(given.get("model", "lenet5"), {}) if preset == "default" else {}
+        values = {**PRESETS[preset], **per_model, **given}
         return cls(preset=preset, **values)
 
     def __post_init__(self) -> None:
