@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 
@@ -61,12 +62,12 @@ def predictions_figure(
     return image_grid(images[:n], titles, colors, max_cols=5, suptitle="Test predictions: pred (true)")
 
 
-def loss_curves_figure(history: Sequence[dict]) -> Figure:
+def loss_curves_figure(history: Sequence[dict], train_label: str = "train") -> Figure:
     """Training and validation loss per epoch as they are (not divided by their sum), and accuracy."""
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label=train_label)
     ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label="valid")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     ax_loss.legend()
@@ -74,6 +75,8 @@ def loss_curves_figure(history: Sequence[dict]) -> Figure:
     ax_acc.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Validation accuracy")
     ax_acc.grid(alpha=0.3)
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     return fig
 
 

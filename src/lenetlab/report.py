@@ -247,7 +247,8 @@ def render_report(run_dir: str | Path, evaluation: tuple[Any, Any] | None = None
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise LenetlabError(f"no run directory at {run_dir}; give the folder `lenetlab train` wrote (runs/...)")
+        hint = f"give its folder {run_dir.parent}" if run_dir.is_file() else "give the folder `lenetlab train` wrote (runs/...)"
+        raise LenetlabError(f"no run directory at {run_dir}; {hint}")
     config = _read_json(run_dir / "config.json", "run's settings file")
     metrics = _read_json(run_dir / "metrics.json", "run's metrics file")
     if not (run_dir / "best.pt").is_file():

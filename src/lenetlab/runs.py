@@ -91,12 +91,20 @@ def _write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def write_figures(run_dir: Path, data: MNISTData, history: list[dict], test: EvalResult) -> None:
+def _train_loss_label(config: TrainConfig) -> str:
+    """Say why the training loss can sit above the validation loss: it is not measured the same way."""
+    how = ([f"label smoothing {config.label_smoothing:g}"] if config.label_smoothing else []) + (
+        [f"{config.augment} augmentation"] if config.augment != "none" else [])
+    return f"train ({', '.join(how)})" if how else "train"
+
+
+def write_figures(run_dir: Path, data: MNISTData, history: list[dict], test: EvalResult,
+                  train_label: str = "train") -> None:
     """The five figures of a run, from its data, history and test evaluation."""
     names = data.class_names
     figures = {
         "samples.png": plots.samples_figure(data.train.images[:16].numpy(), data.train.labels[:16].tolist(), names),
-        "loss_curves.png": plots.loss_curves_figure(history),
+        "loss_curves.png": plots.loss_curves_figure(history, train_label),
         "predictions.png": plots.predictions_figure(
             data.test.images[:20].numpy(), test.predictions[:20].tolist(), data.test.labels[:20].tolist(), names),
         "confusion_matrix.png": plots.confusion_matrix_figure(test.confusion_matrix, names),
@@ -203,7 +211,7 @@ def train_run(
         "test": test.to_dict(),
     }
     _write_json(run_dir / "metrics.json", metrics)
-    write_figures(run_dir, data, history, test)
+    write_figures(run_dir, data, history, test, _train_loss_label(config))
     write_report(run_dir, evaluation=(data, test))
     distributed.shutdown()
     if log is not None:
