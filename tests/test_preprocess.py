@@ -76,3 +76,19 @@ def test_blank_and_unreadable_images(tmp_path):
         open_image(tmp_path / "missing.png")
     with pytest.raises(LenetlabError, match="NaN"):
         mnist_preprocess(np.full((28, 28), np.nan, np.float32))
+
+
+def test_noisy_unevenly_lit_photo_still_yields_a_full_size_digit():
+    """Sensor noise and a lighting gradient must not become "ink" that shrinks the digit."""
+    from PIL import ImageDraw
+
+    page = Image.new("L", (1200, 900), 235)
+    ImageDraw.Draw(page).line([(500, 350), (700, 350), (600, 450), (700, 550), (500, 550)], fill=20, width=24)
+    rng = np.random.default_rng(0)
+    gradient = 30 * np.linspace(-1, 1, 1200)[None, :]
+    photo = np.clip(np.asarray(page, np.float32) + rng.normal(0, 15, (900, 1200)) + gradient, 0, 255).astype(np.uint8)
+    x = mnist_preprocess(photo)
+    rows = np.nonzero(x.max(axis=1) > 0.3)[0]
+    assert rows.max() - rows.min() + 1 == 20  # fitted to 20 px, as the clean drawing is
+    clean = mnist_preprocess(np.asarray(page))
+    assert np.corrcoef(x.ravel(), clean.ravel())[0, 1] > 0.9

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 from .errors import LenetlabError
 
@@ -73,6 +73,12 @@ def mnist_preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
     if background > 0.5:  # dark ink on light paper: invert, as MNIST digits are white on black
         gray, background = 1.0 - gray, 1.0 - background
     ink = np.clip((gray - background) / max(1.0 - background, 1e-6), 0.0, 1.0)
+    if min(ink.shape) >= 64:
+        # A photo or scan, not a 28x28 digit: a 3x3 median removes sensor noise, and pixels well below
+        # the stroke's own brightness (uneven lighting, paper texture) are paper, not ink.
+        ink = np.asarray(Image.fromarray(ink).filter(ImageFilter.MedianFilter(3)), dtype=np.float32)
+        stroke = float(np.percentile(ink, 99.9))
+        ink = np.where(ink > 0.35 * stroke, ink, 0.0).astype(np.float32)
     mask = ink > _INK_THRESHOLD
     if not mask.any():
         raise LenetlabError("the image holds no visible digit (no ink against its background)")
