@@ -199,3 +199,13 @@ def test_parallel_jobs_train_in_separate_processes(tmp_path, data_dir):
                    base={"preset": "seed", "epochs": 1, "data_dir": str(data_dir)}, log=None)
     assert [r["status"] for r in result["rows"]] == ["ok", "ok"]
     assert all((tmp_path / r["name"] / "best.pt").is_file() for r in result["rows"])
+
+
+def test_a_misspelt_key_is_refused_up_front():
+    from lenetlab import LenetlabError
+    from lenetlab.explore.sweep import check_keys
+
+    with pytest.raises(LenetlabError, match="--vary kernal_size: not a setting of lenet5"):
+        check_keys("lenet5", ["kernal_size"])
+    check_keys("lenet5", ["kernel_size", "lr"])  # a model argument and a training setting: fine
+    check_keys("mlp", ["hidden_1"])

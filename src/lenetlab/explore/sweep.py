@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import inspect
 import itertools
 import json
 import os
@@ -100,6 +101,22 @@ def _split_settings(model: str, settings: dict[str, Any]) -> Variant:
 def _slug(settings: dict[str, Any]) -> str:
     text = "_".join(f"{k}-{v}" for k, v in settings.items()) or "base"
     return re.sub(r"[^A-Za-z0-9._+-]", "-", text)
+
+
+def check_keys(model: str, keys: Sequence[str]) -> None:
+    """A key no variant can take (a typo, say) is refused up front rather than failing every variant."""
+    from ..models import MODELS
+
+    if "model" in keys or model not in MODELS:
+        return
+    params = inspect.signature(MODELS[model][0]).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return  # a wrapper such as lenet5-modern: the model itself will say what it refuses
+    known = _CONFIG_FIELDS | set(params)
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        raise LenetlabError(f"--vary {', '.join(unknown)}: not a setting of {model} or of training; "
+                            f"choose from {', '.join(sorted(set(params)))} or {', '.join(sorted(_CONFIG_FIELDS))}")
 
 
 def expand_grid(model: str, vary: dict[str, list[Any]]) -> list[Variant]:
@@ -479,6 +496,7 @@ def sweep(
     >>> result = sweep("lenet5", {"kernel_size": [3, 5, 7]}, out="runs/k", base={"epochs": 3})  # doctest: +SKIP
     >>> [r["test_accuracy"] for r in result["rows"]]                                          # doctest: +SKIP
     """
+    check_keys(model, list(vary))
     grid = expand_grid(model, vary) if vary else []
     grid += list(variants)
     if not grid:
