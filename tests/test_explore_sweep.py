@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from conftest import write_idx_folder
 from lenetlab import LenetlabError
 from lenetlab.cli import main
-from lenetlab.explore import sweep as sweep_module
+from lenetlab.explore import variants as variants_module
 from lenetlab.explore.sweep import (
     expand_grid,
     merge_sweeps,
@@ -34,7 +34,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture
 def counted(monkeypatch):
     """Count (and, when asked, interrupt) the trainings a sweep starts; training itself stays real."""
-    real = sweep_module._train_one
+    real = variants_module._train_one
     calls: list[str] = []
     state = {"stop_after": None}
 
@@ -44,7 +44,7 @@ def counted(monkeypatch):
         calls.append(run_dir.name)
         real(config, run_dir)
 
-    monkeypatch.setattr(sweep_module, "_train_one", train_one)
+    monkeypatch.setattr(variants_module, "_train_one", train_one)
     return calls, state
 
 

@@ -67,7 +67,7 @@ def test_registry():
     assert count_parameters(rebuilt) == count_parameters(modern)
     with pytest.raises(LenetlabError, match="unknown model 'resnet'"):
         build_model("resnet")
-    with pytest.raises(LenetlabError, match="does not take"):
+    with pytest.raises(LenetlabError, match="takes no argument hidden_1"):
         build_model("lenet5", hidden_1=10)
     with pytest.raises(LenetlabError, match="C5"):
         build_model("lenet5", kernel_size=7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import re
@@ -112,7 +113,7 @@ def test_report_is_self_contained_and_holds_the_runs_numbers(run_copy, mnist):
     assert (explore / "tsne_embedding.png").read_bytes() in page.images
     assert {"Settings", "Per-class accuracy", "Confusion matrix", "Most confidently wrong test images",
             "Exploration", "Feature maps", "t-SNE embedding"} <= set(page.headings)
-    assert "&quot;perplexity&quot;: 30" in text
+    assert "\"perplexity\": 30" in html.unescape(text)
 
     # The numbers are the run's.
     metrics = json.loads((run_copy / "metrics.json").read_text())

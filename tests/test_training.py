@@ -6,7 +6,9 @@ import torch
 
 from lenetlab import LeNet5, LenetlabError, TrainConfig, build_model, evaluate, fit, load_checkpoint, save_checkpoint
 from lenetlab.data import ImageSet, MNISTData
-from lenetlab.training import lr_factor, random_shift, read_checkpoint
+from lenetlab.augment import random_shift
+from lenetlab.checkpoint import read_checkpoint
+from lenetlab.training import lr_factor
 
 
 def _subset(mnist, n_train=6000, n_valid=1000):
@@ -127,7 +129,7 @@ def test_one_cycle_schedule():
 
 @pytest.mark.parametrize("override, message", [
     ({"epochs": 0}, "--epochs"), ({"lr": -1.0}, "--lr"), ({"lr": math.nan}, "--lr"),
-    ({"optimizer": "lbfgs"}, "optimizer"), ({"model": "vgg"}, "unknown model"), ({"augment": "mixup"}, "augmentation"),
+    ({"optimizer": "lbfgs"}, "optimizer"), ({"model": "vgg"}, "unknown model"), ({"augment": "mixup"}, "unknown augment"),
 ])
 def test_bad_settings_are_named(override, message):
     with pytest.raises(LenetlabError, match=message):

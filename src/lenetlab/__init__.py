@@ -7,26 +7,42 @@ The public API, small on purpose::
     model = LeNet5()
     fit(model, data, TrainConfig.from_preset("default", epochs=3))
     print(evaluate(model, data.test).accuracy)
+
+Names are imported on first use (PEP 562), so ``import lenetlab`` and ``lenetlab --help`` do not
+pay for PyTorch and matplotlib.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .data import ImageSet, MNISTData, load_mnist, read_idx  # noqa: E402
-from .errors import LenetlabError  # noqa: E402
-from .models import MLP, MODELS, FCNet, LeNet1, LeNet4, LeNet5, LinearClassifier, build_model, count_parameters  # noqa: E402
-from .preprocess import mnist_preprocess  # noqa: E402
-from .runs import evaluate_run, predict_images, train_run  # noqa: E402
-from .training import (  # noqa: E402
-    EvalResult,
-    TrainConfig,
-    evaluate,
-    fit,
-    load_checkpoint,
-    save_checkpoint,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "EvalResult", "FCNet", "ImageSet", "LeNet1", "LeNet4", "LeNet5", "LinearClassifier", "LenetlabError", "MLP", "MNISTData", "MODELS", "TrainConfig",
-    "build_model", "count_parameters", "evaluate", "evaluate_run", "fit", "load_checkpoint", "load_mnist",
-    "mnist_preprocess", "predict_images", "read_idx", "save_checkpoint", "train_run",
-]
+__version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it from here
+
+# public name -> the module that defines it
+_API = {
+    "TrainConfig": "config",
+    "ImageSet": "data", "MNISTData": "data", "load_mnist": "data", "read_idx": "data",
+    "LenetlabError": "errors",
+    "MLP": "models", "MODELS": "models", "FCNet": "models", "LeNet1": "models", "LeNet4": "models",
+    "LeNet5": "models", "LinearClassifier": "models", "build_model": "models", "count_parameters": "models",
+    "Predictor": "predict",
+    "mnist_preprocess": "preprocess",
+    "RunDir": "rundir",
+    "evaluate_run": "runs", "predict_images": "runs", "train_run": "runs",
+    "EvalResult": "training", "evaluate": "training", "fit": "training",
+    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module 'lenetlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -10,9 +10,7 @@ Everything is measured in one invocation on the bundled data, so the ratios comp
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import platform
 import resource
 import sys
@@ -24,12 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .errors import LenetlabError
-
-EXAMPLES = """examples:
-  lenetlab bench                          # CPU, LeNet-5, batch 256: about a minute
-  lenetlab bench --device cuda --epochs 3
-  lenetlab bench --no-notebook --json     # skip the slow notebook-pipeline epoch, print JSON"""
+from .config import BENCH_DEFAULTS
 
 
 def cpu_name() -> str:
@@ -152,9 +145,9 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
 
 def run_bench(
     model: str = "lenet5",
-    device: str = "cpu",
-    batch_size: int = 256,
-    epochs: int = 1,
+    device: str = BENCH_DEFAULTS["device"],
+    batch_size: int = BENCH_DEFAULTS["batch_size"],
+    epochs: int = BENCH_DEFAULTS["epochs"],
     notebook: bool = True,
     progress: bool = True,
     channels_last: bool = True,
@@ -264,31 +257,3 @@ def format_report(r: dict[str, Any]) -> str:
     lines.append(f"memory       peak resident {mem['peak_rss_mb']} MB"
                  + (f", peak GPU {mem['peak_gpu_mb']} MB" if "peak_gpu_mb" in mem else ""))
     return "\n".join(lines)
-
-
-def register(sub: Any) -> None:
-    p = sub.add_parser("bench", help="measure training and inference speed against the hardware and the notebook",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Measure, in one run on the bundled data: the matrix-product peak, one epoch of "
-                                   "the notebook's per-sample PIL pipeline, the same epoch from in-memory tensors "
-                                   "(plain and as `lenetlab train` runs it), inference speed, GFLOP/s and memory.")
-    p.add_argument("--model", default="lenet5", help="registered model to time (default lenet5)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    p.add_argument("--batch-size", type=int, default=256, help="training batch size (default 256, the notebook's)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs of lenetlab's pipeline; the last one is reported")
-    p.add_argument("--no-notebook", action="store_true", help="skip the notebook-pipeline epoch")
-    p.add_argument("--no-channels-last", action="store_true", help="measure lenetlab's pipeline in NCHW layout")
-    p.add_argument("--precision", default="fp32", help="fp32 (default) or bf16 autocast")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (with --epochs 2 or more: the first epoch includes compiling)")
-    p.add_argument("--json", action="store_true", help="print the numbers as JSON")
-    p.set_defaults(handler=_bench)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    if args.epochs < 1 or args.batch_size < 1:
-        raise LenetlabError("--epochs and --batch-size must be at least 1")
-    result = run_bench(args.model, args.device, args.batch_size, args.epochs, not args.no_notebook,
-                       progress=not args.json, channels_last=not args.no_channels_last,
-                       precision=args.precision, compile=args.compile)
-    print(json.dumps(result, indent=2) if args.json else format_report(result))
-    return 0

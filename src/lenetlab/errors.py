@@ -13,3 +13,15 @@ class TrainingInterrupted(LenetlabError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class DivergedError(LenetlabError):
+    """The loss became NaN, infinite or absurdly large: the learning rate is too high."""
+
+
+class NoDigitError(LenetlabError):
+    """An image holds no ink against its background (a blank canvas)."""
+
+
+class ImageTooLarge(LenetlabError):
+    """An image whose header declares more pixels than the caller accepts (checked before decoding)."""

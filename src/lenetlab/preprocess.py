@@ -7,29 +7,54 @@ aspect ratio, then placed in a 28x28 image so that its centre of mass sits at th
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from .errors import LenetlabError
+from .errors import ImageTooLarge, LenetlabError, NoDigitError
 
-MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo passes; the size is read from the header, before decoding
+# Only the formats a photo, a scan or a canvas comes in. Pillow decodes some others inside
+# Image.open(), before their size could be checked.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # JPEG covers the MPO files phones write
 _INK_THRESHOLD = 0.2
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """Open an image file with a clear error for anything unreadable."""
-    path = Path(path)
+def open_image(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open an image file (or its bytes), refusing anything unreadable or too large before decoding it.
+
+    Raises :class:`LenetlabError` naming the file, or :class:`ImageTooLarge` when its header
+    declares more than ``max_pixels`` pixels.
+
+    Examples
+    --------
+    >>> import io
+    >>> buffer = io.BytesIO(); Image.new("L", (3, 2), 255).save(buffer, "PNG")
+    >>> open_image(buffer.getvalue()).size
+    (3, 2)
+    """
+    name = "the image" if isinstance(source, bytes) else str(source)
+    if isinstance(source, bytes) and not source:
+        raise LenetlabError("the image is empty (0 bytes); send a PNG or JPEG")
     try:
-        image = Image.open(path)
-        if image.width * image.height > MAX_PIXELS:
-            raise LenetlabError(f"{path} is {image.width}x{image.height} pixels, too large; resize it below 40 megapixels")
-        image.load()
+        with warnings.catch_warnings():
+            # Pillow only warns between 89 and 179 megapixels; here any bomb is an error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else Path(source), formats=FORMATS)
+            if image.width * image.height > max_pixels:
+                raise ImageTooLarge(f"{name} is {image.width}x{image.height} pixels, over {max_pixels / 1e6:g} "
+                                    "megapixels; resize it (a digit needs no more than 280x280)")
+            image.load()
     except FileNotFoundError:
-        raise LenetlabError(f"no image at {path}; check the path") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise LenetlabError(f"cannot read {path} as an image ({exc.__class__.__name__}); give a PNG or JPEG file") from None
+        raise LenetlabError(f"no image at {name}; check the path") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(f"{name} is too large to decode safely; resize it (a digit needs no more than 280x280)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise LenetlabError(f"cannot read {name} as an image ({exc.__class__.__name__}); "
+                            f"give a {', '.join(FORMATS[:2])} or {FORMATS[-1]} file") from None
     return image
 
 
@@ -81,7 +106,7 @@ def mnist_preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
         ink = np.where(ink > 0.35 * stroke, ink, 0.0).astype(np.float32)
     mask = ink > _INK_THRESHOLD
     if not mask.any():
-        raise LenetlabError("the image holds no visible digit (no ink against its background)")
+        raise NoDigitError("the image holds no visible digit (no ink against its background)")
     rows, cols = np.nonzero(mask)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
 

@@ -1,24 +1,19 @@
-"""A run directory: what ``lenetlab train`` writes and everything after training reads.
+"""The glue between training and a run directory: ``train_run``, ``evaluate_run``, ``predict_images``.
 
-    RUN/config.json   every setting, the data's sha256, library versions
-    RUN/metrics.json  per-epoch history, best epoch, parameters, test numbers
-    RUN/best.pt       weights of the epoch with the lowest validation loss (used for evaluation)
-    RUN/last.pt       weights of the last epoch, with optimizer and RNG state for --resume
-    RUN/*.png         samples, loss curves, predictions, confusion matrix, per-class accuracy
-    RUN/report.html   all of it in one self-contained page
+``train_run`` loads the data, builds the model, calls :func:`~lenetlab.training.fit` (which writes
+the checkpoints), tests the best epoch and writes ``metrics.json``, the figures and the report.
+The directory's layout and files are :class:`~lenetlab.rundir.RunDir`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import os
+import hashlib
 import platform
-import shutil
 import signal
+import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,30 +22,18 @@ import numpy as np
 import torch
 
 from . import distributed, plots
-from ._fs import ensure_folder
+from .checkpoint import load_checkpoint, read_checkpoint
+from .config import TrainConfig
 from .data import MNISTData, load_mnist
-from .errors import LenetlabError, TrainingInterrupted
+from .errors import DivergedError, LenetlabError, NoDigitError, TrainingInterrupted
 from .models import build_model, count_parameters
-from .preprocess import mnist_preprocess, open_image
-from .report import write_report
-from .training import (
-    DivergedError,
-    EvalResult,
-    TrainConfig,
-    evaluate,
-    fit,
-    load_checkpoint,
-    read_checkpoint,
-    resolve_device,
-)
-
-RUN_ARTIFACTS = (
-    "config.json", "metrics.json", "best.pt", "last.pt", "samples.png", "loss_curves.png",
-    "predictions.png", "confusion_matrix.png", "per_class_accuracy.png", "report.html",
-)
+from .predict import Predictor
+from .rundir import DataInfo, Metrics, RunConfig, RunDir, default_run_dir
+from .training import EvalResult, evaluate, fit, resolve_device
 
 
 def library_versions() -> dict[str, str]:
+    """The versions a run was made with, and which lenetlab source exactly (git commit, source hash)."""
     import matplotlib
     import PIL
 
@@ -58,6 +41,7 @@ def library_versions() -> dict[str, str]:
 
     return {
         "lenetlab": __version__,
+        **source_fingerprint(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -67,28 +51,28 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def default_run_dir(model: str) -> Path:
-    return Path("runs") / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+def source_fingerprint() -> dict[str, str]:
+    """sha256 of the package's source files, and the git commit when lenetlab runs from a checkout.
 
+    The hash alone identifies the code behind a run wherever it was installed from; the commit
+    (with ``+dirty`` when files differ from it) says where to find that code.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".html", ".css", ".js", ".json") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    out = {"source_sha256": digest.hexdigest()}
 
-def prepare_run_dir(run_dir: Path, force: bool) -> None:
-    """Create the run directory; never overwrite an existing run without ``force``."""
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        if not force:
-            raise LenetlabError(
-                f"{run_dir} already holds a run; choose another --out, pass --force to overwrite it, "
-                f"or --resume {run_dir} to continue it"
-            )
-        for name in RUN_ARTIFACTS:
-            (run_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(run_dir / "filters", ignore_errors=True)
-    ensure_folder(run_dir)
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=package, capture_output=True, text=True, timeout=5,
+                              check=True).stdout.strip()
 
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        out["git_commit"] = git("rev-parse", "HEAD") + ("+dirty" if git("status", "--porcelain", "--", ".") else "")
+    except (OSError, subprocess.SubprocessError):
+        pass  # not a git checkout (an installed wheel), or no git: the hash says it all
+    return out
 
 
 def _train_loss_label(config: TrainConfig) -> str:
@@ -98,7 +82,7 @@ def _train_loss_label(config: TrainConfig) -> str:
     return f"train ({', '.join(how)})" if how else "train"
 
 
-def write_figures(run_dir: Path, data: MNISTData, history: list[dict], test: EvalResult,
+def write_figures(run_dir: Path, data: MNISTData, history: list[dict[str, Any]], test: EvalResult,
                   train_label: str = "train") -> None:
     """The five figures of a run, from its data, history and test evaluation."""
     names = data.class_names
@@ -122,13 +106,16 @@ def train_run(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    figures: bool = True,
+    report: bool = True,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, test its best epoch, and write a complete run directory.
 
     With ``resume=True``, ``run_dir``'s own ``config.json`` is used and training continues from
     ``last.pt`` (or starts over if the run died before its first epoch ended). Ctrl-C and SIGTERM
     stop after the last complete epoch's checkpoint and raise :class:`TrainingInterrupted`.
-    Returns the metrics (also in ``RUN/metrics.json``).
+    ``figures`` and ``report`` draw the run's PNGs and ``report.html`` (sweeps skip them per
+    variant). Returns the metrics (also in ``RUN/metrics.json``).
 
     Examples
     --------
@@ -136,11 +123,11 @@ def train_run(
     >>> metrics["test"]["accuracy"]                                                    # doctest: +SKIP
     0.97...
     """
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config.model)
+    run = RunDir(run_dir if run_dir is not None else default_run_dir(config.model))
     if resume:
-        if not (run_dir / "config.json").is_file():
-            raise LenetlabError(f"{run_dir} holds no run to resume (no config.json); start a new run with --out")
-        config = TrainConfig(**json.loads((run_dir / "config.json").read_text())["train"])
+        if not run.has_config():
+            raise LenetlabError(f"{run.path} holds no run to resume (no config.json); start a new run with --out")
+        config = run.config.train
     device = distributed.local_device(resolve_device(config.device))
     distributed.init(device)
     rank, world = distributed.rank_and_world()
@@ -152,81 +139,73 @@ def train_run(
     torch.manual_seed(config.seed)
     model = build_model(config.model, **model_args).to(device)
     resume_state = None
-    if resume and (run_dir / "last.pt").is_file():
-        model, checkpoint = load_checkpoint(run_dir / "last.pt", device)
+    if resume and run.last_path.is_file():
+        model, checkpoint = load_checkpoint(run.last_path, device)
         resume_state = checkpoint.get("resume")
         if resume_state is None:
-            raise LenetlabError(f"{run_dir / 'last.pt'} carries no training state; it cannot be resumed")
-        if int(resume_state["epoch"]) >= config.epochs and (run_dir / "metrics.json").is_file():
-            raise LenetlabError(f"{run_dir} already finished all {config.epochs} epochs; nothing to resume. To train "
+            raise LenetlabError(f"{run.last_path} carries no training state; it cannot be resumed")
+        if int(resume_state["epoch"]) >= config.epochs and run.is_finished():
+            raise LenetlabError(f"{run.path} already finished all {config.epochs} epochs; nothing to resume. To train "
                                 f"longer, start a new run: lenetlab train --epochs N --out NEW_DIR")
         model.train()
     elif not resume and rank == 0:  # only now, with data and architecture known to be valid, touch the disk
-        prepare_run_dir(run_dir, force)
+        run.prepare(force)
     distributed.barrier()
     parameters = count_parameters(model)
     if rank == 0:
-        _write_json(run_dir / "config.json", {
-            "train": config.to_dict(),
-            "model_args": dict(model.config),
-            "parameters": parameters,
-            "data": {"source": data.source, "sha256": data.sha256, "class_names": list(data.class_names),
-                     "train": len(data.train), "valid": len(data.valid), "test": len(data.test)},
-            "device": str(device),
-            "processes": world,
-            "versions": library_versions(),
-        })
+        run.write_config(RunConfig(
+            train=config, model_args=dict(model.config), parameters=parameters,
+            data=DataInfo(data.source, data.sha256, list(data.class_names), len(data.train), len(data.valid),
+                          len(data.test)),
+            device=str(device), processes=world, versions=library_versions()))
     if log is not None:
         start = f"resuming after epoch {resume_state['epoch']}" if resume_state else "writing"
         log(f"{config.model}: {parameters:,} parameters, {len(data.train):,} train / {len(data.valid):,} valid / "
             f"{len(data.test):,} test images from {data.source}, on {device}"
-            + (f" x {world} processes" if world > 1 else "") + f"; {start} {run_dir}")
+            + (f" x {world} processes" if world > 1 else "") + f"; {start} {run.path}")
 
     with _signals_raise_interrupt():
         try:
-            state = fit(model, data, config, run_dir, progress=progress, log=log, resume_state=resume_state)
+            state = fit(model, data, config, run.path, progress=progress, log=log, resume_state=resume_state)
         except KeyboardInterrupt as exc:
-            done = _last_complete_epoch(run_dir)
+            done = _last_complete_epoch(run)
             code = 143 if isinstance(exc, _Terminated) else 130
-            saved = (f"{run_dir / 'last.pt'} holds epoch {done} of {config.epochs}" if done
+            saved = (f"{run.last_path} holds epoch {done} of {config.epochs}" if done
                      else "no epoch had finished yet (--resume starts it over)")
-            raise TrainingInterrupted(f"interrupted; {saved}. Continue with: lenetlab train --resume {run_dir}",
+            raise TrainingInterrupted(f"interrupted; {saved}. Continue with: lenetlab train --resume {run.path}",
                                       code) from None
         except DivergedError as exc:
-            raise LenetlabError(f"{exc} (add --force to reuse {run_dir})") from None
+            raise LenetlabError(f"{exc} (add --force to reuse {run.path})") from None
 
     if rank != 0:
         distributed.shutdown()
         return {}
-    best, checkpoint = load_checkpoint(run_dir / "best.pt", device)
+    best, _ = load_checkpoint(run.best_path, device)
     test = evaluate(best, data.test, config.eval_batch_size, data.n_classes)
-    history = [dataclasses.asdict(r) for r in state.history]
-    metrics = {
-        "model": config.model,
-        "preset": config.preset,
-        "epochs": history,
-        "best_epoch": state.best_epoch,
-        "parameters": parameters,
-        "train_seconds": round(sum(h["train_seconds"] for h in history), 3),
-        "test": test.to_dict(),
-    }
-    _write_json(run_dir / "metrics.json", metrics)
-    write_figures(run_dir, data, history, test, _train_loss_label(config))
-    write_report(run_dir, evaluation=(data, test))
+    metrics = Metrics(model=config.model, preset=config.preset, epochs=state.history, best_epoch=state.best_epoch,
+                      parameters=parameters, train_seconds=round(sum(h.train_seconds for h in state.history), 3),
+                      test=test.scores())
+    run.write_metrics(metrics)
+    if figures:
+        write_figures(run.path, data, [dataclasses.asdict(h) for h in state.history], test, _train_loss_label(config))
+    if report:
+        from .report import write_report
+
+        write_report(run.path, evaluation=(data, test))
     distributed.shutdown()
     if log is not None:
         log(f"test accuracy {100 * test.accuracy:.2f}% (best epoch {state.best_epoch}, loss {test.loss:.4f}); "
-            f"run saved in {run_dir}")
-    return metrics
+            f"run saved in {run.path}")
+    return dataclasses.asdict(metrics)
 
 
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (a KeyboardInterrupt so the same clean-up path runs)."""
 
 
-def _last_complete_epoch(run_dir: Path) -> int:
+def _last_complete_epoch(run: RunDir) -> int:
     try:
-        return int(read_checkpoint(run_dir / "last.pt").get("epoch", 0))
+        return int(read_checkpoint(run.last_path).get("epoch", 0))
     except LenetlabError:
         return 0
 
@@ -252,8 +231,12 @@ def _signals_raise_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "auto") -> tuple[EvalResult, tuple[str, ...]]:
+def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "auto",
+                 log: Callable[[str], None] | None = None) -> tuple[EvalResult, tuple[str, ...]]:
     """Evaluate a run's ``best.pt`` (or any checkpoint) on the test set; returns the result and class names.
+
+    The test set is the one the run was trained on (its recorded ``data_dir``) unless ``data_dir``
+    is given; ``log`` is told which.
 
     Examples
     --------
@@ -262,21 +245,25 @@ def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "a
     (0.9934, [0.997959, 0.998238])
     """
     model, checkpoint = load_checkpoint(path, resolve_device(device))
+    data_dir = data_dir if data_dir is not None else recorded_data_dir(path)
     data = load_mnist(data_dir)
-    expected = checkpoint["model_args"].get("n_classes", 10)
+    if log is not None:
+        log(f"test set: {len(data.test):,} images of {data.source}")
+    expected = int(checkpoint["model_args"].get("n_classes", 10))
     if data.n_classes > expected:
         raise LenetlabError(f"the data set has {data.n_classes} classes but the checkpoint predicts {expected}; "
                             "use the --data-dir it was trained on")
+    size = int(checkpoint["model_args"].get("input_size", 28))
+    if tuple(data.test.images.shape[1:]) != (size, size):
+        raise LenetlabError(f"the checkpoint expects {size}x{size} images but the data set holds "
+                            f"{'x'.join(map(str, data.test.images.shape[1:]))}; use the --data-dir it was trained on")
     return evaluate(model, data.test, n_classes=expected), tuple(checkpoint.get("class_names") or data.class_names)
 
 
-def _preprocess_file(path: str | Path) -> np.ndarray:
-    try:
-        return mnist_preprocess(open_image(path))
-    except LenetlabError as exc:
-        if str(path) in str(exc):
-            raise
-        raise LenetlabError(f"{path}: {exc}; give an image with a dark digit on light paper or the reverse") from None
+def recorded_data_dir(path: str | Path) -> str | None:
+    """The data folder recorded in the run that holds ``path`` (``None``: bundled MNIST, or no run)."""
+    config = RunDir.containing(path).config_or_none()
+    return config.train.data_dir if config is not None else None
 
 
 def predict_images(path: str | Path, images: list[str | Path], device: str = "auto") -> list[dict[str, Any]]:
@@ -289,20 +276,17 @@ def predict_images(path: str | Path, images: list[str | Path], device: str = "au
     >>> [r["label"] for r in predict_images("runs/lenet5-20261126-101500", ["my_seven.png"])]  # doctest: +SKIP
     [7]
     """
-    model, checkpoint = load_checkpoint(path, resolve_device(device))
-    expected_size = int(checkpoint["model_args"].get("input_size", 28))
-    if expected_size != 28:
-        raise LenetlabError(f"this checkpoint expects {expected_size}x{expected_size} inputs; predict only handles 28x28")
-    names = checkpoint.get("class_names") or [str(i) for i in range(10)]
-    batch = np.stack([_preprocess_file(p) for p in images])
-    inputs = torch.from_numpy(batch).unsqueeze(1).to(next(model.parameters()).device)
-    with torch.inference_mode():
-        probs = model(inputs).softmax(1).cpu()
+    predictor = Predictor.load(path, resolve_device(device))
+    inputs = []
+    for image in images:
+        try:
+            inputs.append(predictor.preprocess(image))
+        except NoDigitError as exc:
+            raise LenetlabError(f"{image}: {exc}; give an image with a dark digit on light paper or the reverse") from None
     results = []
-    for p, row in zip(images, probs):
+    for image, row in zip(images, predictor.probabilities(np.stack(inputs))):
         label = int(row.argmax())
-        results.append({"path": str(p), "label": label, "class_name": names[label],
+        results.append({"path": str(image), "label": label, "class_name": predictor.class_names[label],
                         "probability": round(float(row[label]), 6),
                         "probabilities": [round(float(v), 6) for v in row]})
     return results
-

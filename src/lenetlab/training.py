@@ -1,8 +1,10 @@
-"""fit / evaluate, the presets, and checkpoints (atomic writes, weights-only loads).
+"""fit and evaluate: the training loop and the test-set numbers.
 
 The loop is the familiar one from pytorch/examples, with the notebook's bugs fixed: the
 validation loss is summed over every batch (the notebook overwrote it each batch), and on a
-GPU the per-step loss stays on the device (no ``.item()`` sync per step).
+GPU the per-step loss stays on the device (no ``.item()`` sync per step). The settings are
+:class:`~lenetlab.config.TrainConfig`, augmentation is :mod:`lenetlab.augment`, the files a run
+writes each epoch are :mod:`lenetlab.checkpoint`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,112 +24,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
+from .augment import random_affine, random_shift
+from .checkpoint import save_checkpoint, save_filter_snapshot
+from .config import TrainConfig
 from .data import ImageSet, MNISTData, iterate_batches, to_input
-from .errors import LenetlabError
-from .models import MODELS, build_model
-
-CHECKPOINT_FORMAT = "lenetlab-checkpoint/1"
-
-# The notebook's recipe to the letter, and the project's own. Measured results are in the README.
-PRESETS: dict[str, dict[str, Any]] = {
-    "seed": dict(epochs=15, batch_size=256, lr=0.01, optimizer="sgd", momentum=0.0, nesterov=False,
-                 weight_decay=0.0, schedule="constant", label_smoothing=0.0, augment="none"),
-    "default": dict(epochs=40, batch_size=128, lr=0.05, optimizer="sgd", momentum=0.9, nesterov=True,
-                    weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1, augment="shift"),
-}
-# Where the project's recipe differs per model. Batch norm already regularises lenet5-modern, and
-# label smoothing cost it accuracy: 99.46 % mean over 3 seeds without, 99.42 % with (README: Results).
-MODEL_RECIPES: dict[str, dict[str, Any]] = {"lenet5-modern": {"label_smoothing": 0.0}}
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "onecycle", "cosine")
-AUGMENTS = ("none", "shift", "affine")
-PRECISIONS = ("fp32", "bf16")
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a training run; serialised as-is to ``config.json``.
-
-    Build one from a preset with :meth:`from_preset`, overriding any field.
-
-    Examples
-    --------
-    >>> cfg = TrainConfig.from_preset("seed", epochs=2)
-    >>> cfg.lr, cfg.batch_size, cfg.epochs
-    (0.01, 256, 2)
-    """
-
-    model: str = "lenet5"
-    model_args: dict[str, Any] = field(default_factory=dict)
-    preset: str = "default"
-    epochs: int = 40
-    batch_size: int = 128
-    lr: float = 0.05
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    label_smoothing: float = 0.1
-    augment: str = "shift"
-    seed: int = 0
-    valid_fraction: float = 0.2
-    data_dir: str | None = None
-    device: str = "auto"
-    eval_batch_size: int = 500
-    keep_filters: bool = False
-    deterministic: bool = False
-    # Speed options; `lenetlab bench` measures what each buys (README: Performance). channels_last
-    # changes no number, only the memory layout, and saves 20% of a CPU epoch, so it is on.
-    channels_last: bool = True
-    precision: str = "fp32"
-    compile: bool = False
-
-    @classmethod
-    def from_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:
-        if preset not in PRESETS:
-            raise LenetlabError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-        given = {k: v for k, v in overrides.items() if v is not None}
-        per_model = MODEL_RECIPES.get(given.get("model", "lenet5"), {}) if preset == "default" else {}
-        values = {**PRESETS[preset], **per_model, **given}
-        return cls(preset=preset, **values)
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.model in MODELS, f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}"),
-            (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (math.isfinite(self.lr) and self.lr > 0, f"--lr must be a positive number, got {self.lr}"),
-            (self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}"),
-            (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}"),
-            (self.augment in AUGMENTS, f"unknown augmentation {self.augment!r}; choose one of: {', '.join(AUGMENTS)}"),
-            (0.0 <= self.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (0.0 < self.valid_fraction < 1.0,
-             f"--valid-fraction must be in (0, 1), got {self.valid_fraction}: the validation images choose best.pt; "
-             "use for example 0.2"),
-            (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
-            (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit()),
-             f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}"),
-            (0.0 <= self.momentum < 1.0, f"--momentum must be in [0, 1), got {self.momentum}"),
-            (self.weight_decay >= 0.0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise LenetlabError(message)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    valid_loss: float
-    valid_accuracy: float
-    train_seconds: float
-    valid_seconds: float
-    lr: float
+from .errors import DivergedError, LenetlabError
+from .rundir import EpochRecord, Scores
 
 
 @dataclass
@@ -149,13 +50,12 @@ class EvalResult:
     predictions: torch.Tensor
     probabilities: torch.Tensor
 
+    def scores(self) -> Scores:
+        """The numbers without the tensors, as ``metrics.json`` keeps them."""
+        return Scores(self.loss, self.accuracy, self.per_class_accuracy, self.confusion_matrix)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "loss": self.loss,
-            "accuracy": self.accuracy,
-            "per_class_accuracy": self.per_class_accuracy,
-            "confusion_matrix": self.confusion_matrix,
-        }
+        return dataclasses.asdict(self.scores())
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -168,38 +68,6 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise LenetlabError("--device cuda was asked for but PyTorch sees no CUDA GPU; use --device cpu or auto")
     return torch.device(name)
 
-
-# ---------------------------------------------------------------------------------------------
-# Augmentation, per batch on the device (the paper's "distortions", cheaply)
-# ---------------------------------------------------------------------------------------------
-
-def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each uint8 image (N, H, W) by up to ``max_shift`` pixels in x and y, filling with 0."""
-    n, h, w = images.shape
-    padded = F.pad(images, (max_shift,) * 4)
-    shifts = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(images.device)
-    rows = torch.arange(h, device=images.device)[None, :] + shifts[0][:, None]
-    cols = torch.arange(w, device=images.device)[None, :] + shifts[1][:, None]
-    batch = torch.arange(n, device=images.device)[:, None, None]
-    return padded[batch, rows[:, :, None], cols[:, None, :]]
-
-
-def random_affine(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Small random rotation (±10°), scale (0.9-1.1) and shift (±2 px) of float inputs (N, 1, H, W)."""
-    n, _, h, _ = inputs.shape
-    r = torch.rand(4, n, generator=generator).to(inputs.device)
-    angle = (r[0] * 2 - 1) * math.radians(10)
-    scale = 0.9 + 0.2 * r[1]
-    tx, ty = (r[2] * 2 - 1) * (4.0 / h), (r[3] * 2 - 1) * (4.0 / h)  # 2 px in [-1, 1] coordinates
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(inputs.shape), align_corners=False)
-    return F.grid_sample(inputs, grid, align_corners=False, padding_mode="zeros")
-
-
-# ---------------------------------------------------------------------------------------------
-# Training
-# ---------------------------------------------------------------------------------------------
 
 def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
@@ -264,10 +132,6 @@ def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classe
 
 def _n_outputs(model: nn.Module) -> int:
     return int(getattr(model, "config", {}).get("n_classes", 10))
-
-
-class DivergedError(LenetlabError):
-    """The loss became NaN or infinite."""
 
 
 @dataclass
@@ -449,105 +313,3 @@ def _check_finite(loss: torch.Tensor, epoch: int, step: int) -> None:
             f"training diverged: the loss is {float(loss):.4g} at epoch {epoch}, step {step}; "
             "lower --lr (for example by 10x) and start again"
         )
-
-
-def save_filter_snapshot(run_dir: Path, model: nn.Module, epoch: int) -> None:
-    """Keep C1's kernels at this epoch (``train --keep-filters``) so one can watch them form."""
-    c1 = getattr(getattr(model, "feature_extractor", None), "C1", None)
-    if c1 is None:
-        return
-    folder = run_dir / "filters"
-    folder.mkdir(exist_ok=True)
-    _atomic_torch_save({"epoch": epoch, "C1": c1.conv.weight.detach().cpu().clone()}, folder / f"epoch_{epoch:03d}.pt")
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints: plain dicts of tensors and numbers, loaded with weights_only=True
-# ---------------------------------------------------------------------------------------------
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_checkpoint(
-    path: str | Path,
-    model: nn.Module,
-    model_name: str,
-    class_names: tuple[str, ...] | list[str],
-    extra: dict[str, Any] | None = None,
-    resume: dict[str, Any] | None = None,
-) -> None:
-    """Write the model's weights, registry name and constructor arguments, atomically.
-
-    Examples
-    --------
-    >>> save_checkpoint("lenet5.pt", LeNet5(), "lenet5", [str(d) for d in range(10)])  # doctest: +SKIP
-    >>> load_checkpoint("lenet5.pt")[1]["model"]                                      # doctest: +SKIP
-    'lenet5'
-    """
-    state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    if any(v.is_floating_point() and not torch.isfinite(v).all() for v in state_dict.values()):
-        raise DivergedError(f"refusing to write non-finite weights to {path}; lower --lr and start again")
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "model": model_name,
-        "model_args": dict(model.config),
-        "class_names": list(class_names),
-        "state_dict": state_dict,
-        **(extra or {}),
-    }
-    if resume is not None:
-        payload["resume"] = resume
-    _atomic_torch_save(payload, Path(path))
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint's contents without ever unpickling arbitrary objects (``weights_only=True``)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.is_file():
-        raise LenetlabError(f"no checkpoint at {path}; give a run directory (holding best.pt) or a .pt file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - any failure here means "not a safe lenetlab checkpoint"
-        raise LenetlabError(
-            f"{path} is not a loadable lenetlab checkpoint (it does not load safely as weights only); give a run "
-            "directory or its best.pt, written by `lenetlab train` (the checkpoint comes first, then the images)"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise LenetlabError(f"{path} is not a lenetlab checkpoint (no '{CHECKPOINT_FORMAT}' marker); give a run "
-                            "directory or its best.pt, written by `lenetlab train`")
-    return payload
-
-
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model a checkpoint describes and load its weights. Returns ``(model, checkpoint)``.
-
-    Examples
-    --------
-    >>> model, ckpt = load_checkpoint("runs/lenet5")  # doctest: +SKIP
-    >>> ckpt["model"], ckpt["class_names"][:3]        # doctest: +SKIP
-    ('lenet5', ['0', '1', '2'])
-    """
-    payload = read_checkpoint(path)
-    model = build_model(payload["model"], **payload["model_args"])
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise LenetlabError(
-            f"{path}: its weights do not fit a {payload['model']} with the stored arguments ({str(exc).splitlines()[0]}); "
-            "the checkpoint is damaged or was edited"
-        ) from None
-    model.to(device).eval()
-    return model, payload

@@ -11,19 +11,29 @@ Examples
 416520
 """
 
-from .compare import explore_compare
-from .embeddings import explore_embeddings, separation_scores
-from .feature_maps import explore_feature_maps
-from .filters import best_matches, classic_filters, cosine_similarity, explore_filters
-from .paper import PAPER_MODELS, paper_table
-from .params import layer_table, params_report
+from __future__ import annotations
 
-# exported as run_sweep so that ``lenetlab.explore.sweep`` stays the module
-from .sweep import merge_sweeps
-from .sweep import sweep as run_sweep
+import importlib
+from typing import Any
 
-__all__ = [
-    "PAPER_MODELS", "best_matches", "classic_filters", "cosine_similarity", "explore_compare", "explore_embeddings",
-    "explore_feature_maps", "explore_filters", "layer_table", "merge_sweeps", "paper_table", "params_report",
-    "run_sweep", "separation_scores",
-]
+# public name -> (module, name there). Imported on first use, as in lenetlab/__init__.py, so that the
+# command line can read the defaults of compare, paper and sweep without importing PyTorch.
+_API = {
+    "PAPER_MODELS": ("paper", "PAPER_MODELS"), "paper_table": ("paper", "paper_table"),
+    "explore_compare": ("compare", "explore_compare"),
+    "explore_embeddings": ("embeddings", "explore_embeddings"), "separation_scores": ("embeddings", "separation_scores"),
+    "explore_feature_maps": ("feature_maps", "explore_feature_maps"),
+    "best_matches": ("filters", "best_matches"), "classic_filters": ("filters", "classic_filters"),
+    "cosine_similarity": ("filters", "cosine_similarity"), "explore_filters": ("filters", "explore_filters"),
+    "layer_table": ("params", "layer_table"), "params_report": ("params", "params_report"),
+    "merge_sweeps": ("sweep", "merge_sweeps"),
+    "run_sweep": ("sweep", "sweep"),  # run_sweep, so that ``lenetlab.explore.sweep`` stays the module
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module 'lenetlab.explore' has no attribute {name!r}")
+    module, attribute = _API[name]
+    return getattr(importlib.import_module(f".{module}", __name__), attribute)

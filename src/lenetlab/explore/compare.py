@@ -6,9 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..models import FCNet, build_model, count_parameters
-from .params import FC_EQUAL_DEPTH_HIDDEN
-from .sweep import Variant, run_variants
+from .variants import Variant, run_variants
 
 DEFAULT_EPOCHS = 10
 
@@ -31,6 +29,9 @@ def matching_mlp_hidden(target: int, n_inputs: int = 784, n_classes: int = 10, r
 
 def compare_variants(lenet_args: dict[str, Any] | None = None) -> list[tuple[Variant, str]]:
     """LeNet-5 (with ``lenet_args``), the MLP of about its parameter count, the FC net of its depth."""
+    from ..models import build_model, count_parameters
+    from .params import FC_EQUAL_DEPTH_HIDDEN
+
     lenet_args = dict(lenet_args or {})
     target = count_parameters(build_model("lenet5", **lenet_args))
     hidden = matching_mlp_hidden(target)
@@ -63,7 +64,7 @@ def explore_compare(
     [('lenet5', 61706), ('mlp-same-params', 61599), ('fc-same-depth', 1453094)]
     """
     from .. import plots
-    from ._common import write_json
+    from .._fs import write_json
     from .figures import bars_figure
 
     out = Path(out)
@@ -89,4 +90,4 @@ def explore_compare(
     return result
 
 
-__all__ = ["FCNet", "compare_variants", "explore_compare", "matching_mlp_hidden"]
+__all__ = ["compare_variants", "explore_compare", "matching_mlp_hidden"]

@@ -109,8 +109,9 @@ def explore_embeddings(
     True
     """
     from .. import plots
+    from .._fs import write_json
     from ..data import load_mnist
-    from ._common import load_run_model, output_dir, write_json
+    from ._common import load_run_model, output_dir
     from .figures import embeddings_figure
 
     if method not in METHODS:
@@ -120,7 +121,9 @@ def explore_embeddings(
     _sklearn()
     lenet, lenet_ckpt = load_run_model(run_lenet)
     mlp, mlp_ckpt = load_run_model(run_mlp)
-    test = load_mnist(data_dir).test
+    from ..runs import recorded_data_dir
+
+    test = load_mnist(data_dir if data_dir is not None else recorded_data_dir(run_lenet)).test
     n = min(n, len(test))
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
     images = test.as_float()[order]

@@ -6,24 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..errors import LenetlabError
-
-
-def layer_activations(model: torch.nn.Module, image: np.ndarray) -> dict[str, np.ndarray]:
-    """``model.activations`` for one float (28, 28) image, batch dimension dropped, as numpy arrays.
-
-    Examples
-    --------
-    >>> from lenetlab import LeNet5
-    >>> maps = layer_activations(LeNet5().eval(), np.zeros((28, 28), np.float32))
-    >>> {k: v.shape for k, v in maps.items()}["S2"]
-    (6, 14, 14)
-    """
-    x = torch.as_tensor(np.asarray(image, np.float32))[None, None]
-    with torch.no_grad():
-        return {name: value[0].cpu().numpy() for name, value in model.activations(x).items()}
+from ..predict import layer_activations  # noqa: F401 - re-exported: the notebook uses it from here
 
 
 def explore_feature_maps(
@@ -47,42 +32,42 @@ def explore_feature_maps(
     (9, 9)
     """
     from .. import plots
+    from .._fs import write_json
     from ..data import load_mnist
-    from ..preprocess import mnist_preprocess, open_image
-    from ._common import load_run_model, output_dir, write_json
+    from ..predict import Predictor
+    from ..runs import recorded_data_dir
+    from ._common import output_dir
     from .figures import feature_maps_figure
 
     if index is not None and image_path is not None:
         raise LenetlabError("give --index or --image, not both")
-    model, checkpoint = load_run_model(run)
-    if not hasattr(model, "feature_extractor"):
-        raise LenetlabError(f"a {checkpoint['model']} has no feature maps; pass a convolutional run "
+    predictor = Predictor.load(run)
+    if predictor.model.stage("C1") is None:
+        raise LenetlabError(f"a {predictor.name} has no feature maps; pass a convolutional run "
                             "(lenet5, lenet5-modern, lenet1, lenet4)")
-    size = int(checkpoint["model_args"].get("input_size", 28))
-    names = checkpoint.get("class_names") or [str(i) for i in range(10)]
+    names = predictor.class_names
     label = None
     if image_path is not None:
-        if size != 28:
-            raise LenetlabError(f"this model expects {size}x{size} inputs; --image only handles 28x28 models")
-        image = mnist_preprocess(open_image(image_path))
+        image = predictor.preprocess(image_path)
         source, stem = str(image_path), f"feature_maps_{_safe_stem(Path(image_path).stem)}"
     else:
-        test = load_mnist(data_dir).test
+        test = load_mnist(data_dir if data_dir is not None else recorded_data_dir(run)).test
         index = 0 if index is None else index
         if not 0 <= index < len(test):
             raise LenetlabError(f"--index {index} is outside the test set; choose 0 to {len(test) - 1}")
         image = test.images[index].numpy().astype(np.float32) / 255.0
         label = int(test.labels[index])
         source, stem = f"test image {index}", "feature_maps" if index == 0 else f"feature_maps_{index}"
-    maps = layer_activations(model, image)
-    probabilities = torch.softmax(torch.as_tensor(maps.pop("output")), 0).numpy()
-    prediction = int(probabilities.argmax())
-    caption = (f"{checkpoint['model']} on {source}: predicts {names[prediction]} ({100 * probabilities[prediction]:.1f}%)"
+    prediction = predictor.predict_array(image, activations=True)
+    maps = dict(prediction.activations or {})
+    maps.pop("output")
+    probabilities = prediction.probabilities
+    caption = (f"{predictor.name} on {source}: predicts {names[prediction.label]} ({100 * prediction.probability:.1f}%)"
                + (f", label {names[label]}" if label is not None else ""))
     folder = output_dir(run, out)
     png = plots.save(feature_maps_figure(image, maps, caption), folder / f"{stem}.png")
     result = {
-        "model": checkpoint["model"], "source": source, "index": index, "label": label, "prediction": prediction,
+        "model": predictor.name, "source": source, "index": index, "label": label, "prediction": prediction.label,
         "probabilities": [round(float(p), 6) for p in probabilities],
         "layers": {name: {"shape": list(v.shape), "mean": round(float(v.mean()), 6), "min": round(float(v.min()), 6),
                           "max": round(float(v.max()), 6), "fraction_active": round(float((np.abs(v) > 0.1).mean()), 6)}

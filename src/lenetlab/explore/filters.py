@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import LenetlabError
+from ..rundir import RunDir
 
 
 def _binomial(n: int) -> np.ndarray:
@@ -106,7 +107,7 @@ def best_matches(kernels: np.ndarray, bank: dict[str, np.ndarray] | None = None)
 
 def conv_weights(model: torch.nn.Module, layer: str) -> np.ndarray:
     """The (out, in, k, k) weights of a convolutional stage (``C1``, ``C3``...) as a numpy array."""
-    stage = getattr(getattr(model, "feature_extractor", None), layer, None)
+    stage = model.stage(layer) if hasattr(model, "stage") else None
     conv = getattr(stage, "conv", None)
     if conv is None:
         raise LenetlabError(f"this model has no convolutional layer {layer}; explore filters needs a LeNet run "
@@ -119,7 +120,7 @@ def filter_snapshots(run: str | Path, epochs: list[int] | None = None, max_rows:
 
     Returns ``[]`` when the run kept none.
     """
-    folder = Path(run) / "filters"
+    folder = RunDir.containing(run).filters_dir
     files = {int(p.stem.split("_")[1]): p for p in sorted(folder.glob("epoch_*.pt"))} if folder.is_dir() else {}
     if not files:
         return []
@@ -152,16 +153,18 @@ def explore_filters(run: str | Path, out: str | Path | None = None, epochs: list
     [('gabor_90_odd', 0.83)]
     """
     from .. import plots
-    from ._common import load_run_model, output_dir, write_json
+    from .._fs import write_json
+    from ._common import load_run_model, output_dir
     from .figures import filters_figure, filters_over_epochs_figure, kernel_grid_figure
 
     model, checkpoint = load_run_model(run)
-    folder = output_dir(run, out)
+    snapshots = filter_snapshots(run, epochs)  # a wrong --epochs fails here, before any file is written
     c1 = conv_weights(model, "C1")
     size = c1.shape[-1]
     if c1.shape[1] != 1:
         raise LenetlabError(f"C1 reads {c1.shape[1]} channels; the comparison with classic filters needs grayscale input")
     bank = classic_filters(size)
+    folder = output_dir(run, out)
     matches = best_matches(c1[:, 0], bank)
     files = [plots.save(filters_figure(c1[:, 0], matches, bank, f"C1 of {checkpoint['model']}: {len(c1)} learned "
                                        f"{size}x{size} kernels"), folder / "filters_c1.png")]
@@ -177,7 +180,6 @@ def explore_filters(run: str | Path, out: str | Path | None = None, epochs: list
                                                    f"{c3.shape[2]}x{c3.shape[3]} kernels (one shared scale)", "C3", "S2"),
                                 folder / "filters_c3.png"))
         result["C3_shape"] = list(c3.shape)
-    snapshots = filter_snapshots(run if Path(run).is_dir() else Path(run).parent, epochs)
     if snapshots:
         files.append(plots.save(filters_over_epochs_figure(snapshots), folder / "filters_epochs.png"))
         last = snapshots[-1][1][:, 0]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .sweep import Variant, run_variants
+from .variants import Variant, run_variants
 
 # name -> (label, paper's test error in %, model, model_args, recipe overrides)
 PAPER_MODELS: dict[str, tuple[str, float, str, dict[str, Any], dict[str, Any]]] = {
@@ -69,7 +69,7 @@ def paper_table(
     import torch
 
     from .. import plots
-    from ._common import write_json
+    from .._fs import write_json
     from .figures import bars_figure
 
     out = Path(out)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..models import FCNet, build_model, count_parameters
-from ._common import stage_modules
+from ._common import named_stages
 
 # Each fully connected layer outputs as many numbers as the LeNet-5 stage it stands for:
 # S2 6x14x14 = 1176, S4 16x5x5 = 400, C5 120, F6 84. Same depth (5 weight layers), no weight sharing.
@@ -44,7 +44,7 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int] = (1, 28, 28
     model.eval()
     macs: dict[str, int] = {}
     hooks = []
-    stages = stage_modules(model)
+    stages = named_stages(model)
     for name, stage in stages:
         macs[name] = 0
         for leaf in stage.modules():

@@ -9,61 +9,22 @@ the grid; :func:`merge_sweeps` gathers the shards' tables into one ``sweep.csv``
 from __future__ import annotations
 
 import csv
-import dataclasses
-import inspect
 import itertools
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import FIELDS, parse_value
 from ..errors import LenetlabError
-from ..training import TrainConfig
+from .variants import NAME_RE, Variant, run_variants
 
-_CONFIG_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model", "model_args"}
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+DEFAULT_EPOCHS = 5  # per variant: enough to rank variants, short enough for a grid on a laptop
+_CONFIG_FIELDS = set(FIELDS) - {"model", "model_args"}
 CSV_COLUMNS = ("name", "status", "model", "settings", "parameters", "macs", "best_epoch", "best_valid_accuracy",
                "test_accuracy", "test_error", "seconds", "message")
-
-
-@dataclass
-class Variant:
-    """One point of a sweep: a model, its constructor arguments and recipe overrides."""
-
-    name: str
-    model: str
-    model_args: dict[str, Any] = field(default_factory=dict)
-    recipe: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return {**self.model_args, **self.recipe}
-
-
-def parse_value(text: str) -> Any:
-    """``"5"`` -> 5, ``"0.1"`` -> 0.1, ``"true"`` -> True, anything else stays a string.
-
-    Examples
-    --------
-    >>> parse_value("5"), parse_value("1e-3"), parse_value("yes"), parse_value("max")
-    (5, 0.001, True, 'max')
-    """
-    low = text.strip().lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text.strip()
 
 
 def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -105,18 +66,15 @@ def _slug(settings: dict[str, Any]) -> str:
 
 def check_keys(model: str, keys: Sequence[str]) -> None:
     """A key no variant can take (a typo, say) is refused up front rather than failing every variant."""
-    from ..models import MODELS
+    from ..registry import MODELS
 
     if "model" in keys or model not in MODELS:
         return
-    params = inspect.signature(MODELS[model][0]).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return  # a wrapper such as lenet5-modern: the model itself will say what it refuses
-    known = _CONFIG_FIELDS | set(params)
-    unknown = [k for k in keys if k not in known]
+    params = MODELS[model].argument_names()
+    unknown = [k for k in keys if k not in _CONFIG_FIELDS and k not in params]
     if unknown:
         raise LenetlabError(f"--vary {', '.join(unknown)}: not a setting of {model} or of training; "
-                            f"choose from {', '.join(sorted(set(params)))} or {', '.join(sorted(_CONFIG_FIELDS))}")
+                            f"choose from {', '.join(sorted(params))} or {', '.join(sorted(_CONFIG_FIELDS))}")
 
 
 def expand_grid(model: str, vary: dict[str, list[Any]]) -> list[Variant]:
@@ -150,7 +108,7 @@ def parse_variant(spec: str, model: str) -> Variant:
     """
     name, sep, body = spec.partition(":")
     name = name.strip()
-    if not sep or not _NAME_RE.match(name):
+    if not sep or not NAME_RE.match(name):
         raise LenetlabError(f"--variant {spec!r} is not NAME:KEY=V,...; write it like --variant small:c1_channels=4 "
                             "(NAME of letters, digits, . _ + -)")
     pieces: list[list[str]] = []
@@ -202,195 +160,6 @@ def select_shard(variants: Sequence[Variant], shard: tuple[int, int] | None) -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# Training one variant (in this process or a spawned worker)
-# ---------------------------------------------------------------------------------------------
-
-def check_variant(variant: Variant, base: dict[str, Any], n_classes: int = 10, input_size: int = 28) -> TrainConfig:
-    """The variant's TrainConfig, after building its model once: invalid settings raise LenetlabError."""
-    from ..models import build_model
-
-    if not _NAME_RE.match(variant.name):
-        raise LenetlabError(f"variant name {variant.name!r} must be letters, digits, . _ + -; rename it")
-    config = TrainConfig.from_preset(base.get("preset", "default"), **{
-        **{k: v for k, v in base.items() if k != "preset"}, **variant.recipe,
-        "model": variant.model, "model_args": dict(variant.model_args)})
-    build_model(config.model, **{"n_classes": n_classes, "input_size": input_size, **config.model_args})
-    return config
-
-
-def _train_in_worker(config: dict[str, Any], run_dir: str, threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    _train_one(TrainConfig(**config), Path(run_dir))
-
-
-def _train_one(config: TrainConfig, run_dir: Path) -> None:
-    """Train one variant into its run directory (tests replace this to count what is trained)."""
-    from ..runs import train_run
-
-    # force: a folder without metrics.json is an interrupted variant, to be trained again from scratch
-    train_run(config, run_dir, force=True, progress=False, log=None)
-
-
-def row_from_run(variant: Variant, run_dir: Path) -> dict[str, Any]:
-    """One line of the sweep table from a finished run directory."""
-    from ..training import load_checkpoint
-    from .params import layer_table
-
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    model, _ = load_checkpoint(run_dir, "cpu")
-    config = json.loads((run_dir / "config.json").read_text())
-    size = int(config.get("model_args", {}).get("input_size", 28))
-    channels = int(config.get("model_args", {}).get("in_channels", 1))
-    epochs = metrics["epochs"]
-    return {
-        "name": variant.name,
-        "status": "ok",
-        "model": variant.model,
-        "settings": variant.settings,
-        "parameters": metrics["parameters"],
-        "macs": layer_table(model, (channels, size, size))["total_macs"],
-        "epochs": len(epochs),
-        "best_epoch": metrics["best_epoch"],
-        "best_valid_accuracy": max(e["valid_accuracy"] for e in epochs),
-        "test_accuracy": metrics["test"]["accuracy"],
-        "test_error": round(1 - metrics["test"]["accuracy"], 6),
-        "seconds": round(sum(e["train_seconds"] + e["valid_seconds"] for e in epochs), 2),
-        "run_dir": str(run_dir),
-        "message": "",
-    }
-
-
-def run_variants(
-    variants: Sequence[Variant],
-    out: str | Path,
-    base: dict[str, Any] | None = None,
-    *,
-    jobs: int = 1,
-    threads: int | None = None,
-    log: Callable[[str], None] | None = print,
-) -> list[dict[str, Any]]:
-    """Train every variant not yet finished in ``OUT/NAME/`` and return one row per variant.
-
-    ``base`` holds the recipe shared by all (``preset``, ``epochs``, ``data_dir``, ...). Invalid
-    variants and ones that diverge become rows with ``status`` "invalid" / "failed"; nothing crashes.
-    ``jobs`` processes train at once, each with ``threads`` PyTorch threads (default: the cores
-    divided by ``jobs``; on a machine shared with other work, 1 thread is often much faster).
-
-    Examples
-    --------
-    >>> rows = run_variants(expand_grid("lenet5", {"kernel_size": [3, 5]}), "runs/sweep", {"epochs": 2})  # doctest: +SKIP
-    >>> [(r["name"], r["test_accuracy"]) for r in rows]                                               # doctest: +SKIP
-    """
-    out = Path(out)
-    base = dict(base or {})
-    if int(jobs) < 1 or (threads is not None and int(threads) < 1):
-        raise LenetlabError(f"--jobs and --threads must be at least 1, got {jobs} and {threads}; try --jobs 1")
-    jobs = int(jobs)
-    names = [v.name for v in variants]
-    if len(set(names)) != len(names):
-        duplicate = next(n for n in names if names.count(n) > 1)
-        raise LenetlabError(f"two variants are named {duplicate!r}; give each --variant its own name")
-    if out.exists() and not out.is_dir():
-        raise LenetlabError(f"{out} is a file, not a folder; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    data_classes, data_size = _data_shape(base.get("data_dir"))
-
-    rows: dict[str, dict[str, Any]] = {}
-    todo: list[tuple[Variant, TrainConfig]] = []
-    for variant in variants:
-        try:
-            config = check_variant(variant, base, data_classes, data_size)
-        except LenetlabError as exc:
-            rows[variant.name] = _status_row(variant, "invalid", str(exc))
-            if log:
-                log(f"skip {variant.name}: {exc}")
-            continue
-        if (out / variant.name / "metrics.json").is_file():
-            _check_same_settings(config, out / variant.name)
-            rows[variant.name] = row_from_run(variant, out / variant.name)
-            if log:
-                log(f"done already: {variant.name} (test accuracy {100 * rows[variant.name]['test_accuracy']:.2f}%)")
-            continue
-        todo.append((variant, config))
-
-    def finished(variant: Variant, error: BaseException | None) -> None:
-        if error is None:
-            rows[variant.name] = row_from_run(variant, out / variant.name)
-            r = rows[variant.name]
-            message = f"test accuracy {100 * r['test_accuracy']:.2f}%, {r['parameters']:,} parameters, {r['seconds']:.1f}s"
-        else:
-            rows[variant.name] = _status_row(variant, "failed", str(error).splitlines()[0])
-            message = f"failed: {rows[variant.name]['message']}"
-        if log:
-            log(f"[{len(rows)}/{len(variants)}] {variant.name}: {message}")
-
-    if log and todo:
-        log(f"training {len(todo)} of {len(variants)} variants into {out} ({jobs} job{'s' if jobs > 1 else ''})")
-    # Each job gets its share of the cores: threads fighting over the same cores slow down badly.
-    threads = max(1, int(threads)) if threads else max(1, (os.cpu_count() or 1) // jobs)
-    if jobs == 1 or len(todo) <= 1:
-        import torch
-
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            for variant, config in todo:
-                try:
-                    _train_one(config, out / variant.name)
-                except LenetlabError as exc:  # diverged, bad data...: report it, go on with the others
-                    finished(variant, exc)
-                else:
-                    finished(variant, None)
-        finally:
-            torch.set_num_threads(previous)
-    else:
-        import multiprocessing
-
-        # spawn, because fork and PyTorch's threads do not mix
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_train_in_worker, config.to_dict(), str(out / variant.name), threads): variant
-                       for variant, config in todo}
-            from concurrent.futures import as_completed
-
-            for future in as_completed(futures):
-                error = future.exception()
-                if error is not None and not isinstance(error, LenetlabError):
-                    raise error
-                finished(futures[future], error)
-    return [rows[v.name] for v in variants]
-
-
-# Settings that change what a finished run means; device and the like do not.
-_COMPARED = ("model", "model_args", "preset", "epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov",
-             "weight_decay", "schedule", "label_smoothing", "augment", "seed", "valid_fraction", "data_dir")
-
-
-def _check_same_settings(config: TrainConfig, run_dir: Path) -> None:
-    """Refuse to reuse a finished variant that was trained with other settings (say, fewer epochs)."""
-    saved = json.loads((run_dir / "config.json").read_text()).get("train", {})
-    wanted = config.to_dict()
-    differ = [f"{k} {saved.get(k)!r} there, {wanted[k]!r} now" for k in _COMPARED if saved.get(k) != wanted[k]]
-    if differ:
-        raise LenetlabError(f"{run_dir} holds a finished run with other settings ({'; '.join(differ[:3])}); "
-                            "use another --out, or delete that folder to train it again")
-
-
-def _status_row(variant: Variant, status: str, message: str) -> dict[str, Any]:
-    return {"name": variant.name, "status": status, "model": variant.model, "settings": variant.settings,
-            "parameters": None, "macs": None, "epochs": None, "best_epoch": None, "best_valid_accuracy": None,
-            "test_accuracy": None, "test_error": None, "seconds": None, "run_dir": None, "message": message}
-
-
-def _data_shape(data_dir: str | None) -> tuple[int, int]:
-    from ..data import load_mnist
-
-    data = load_mnist(data_dir)
-    return data.n_classes, int(data.train.images.shape[-1])
-
-
-# ---------------------------------------------------------------------------------------------
 # The table, the plots, the merge
 # ---------------------------------------------------------------------------------------------
 
@@ -401,7 +170,7 @@ def shard_stem(shard: tuple[int, int] | None) -> str:
 def write_table(rows: Sequence[dict[str, Any]], out: Path, stem: str = "sweep", meta: dict[str, Any] | None = None,
                 plots: bool = True) -> list[Path]:
     """``STEM.json`` (meta + rows), ``STEM.csv`` and, for full tables, the two accuracy plots."""
-    from ._common import write_json
+    from .._fs import write_json
 
     written = [write_json(out / f"{stem}.json", {**(meta or {}), "rows": list(rows)})]
     with open(out / f"{stem}.csv", "w", newline="") as f:

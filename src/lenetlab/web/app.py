@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
+import io  # noqa: F401 - decode_png's doctest uses it
 import json
 import random
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -33,10 +31,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import LenetlabError
+from ..errors import ImageTooLarge, LenetlabError, NoDigitError
 from ..models import count_parameters
-from ..preprocess import mnist_preprocess
-from ..training import load_checkpoint
+from ..predict import Predictor
+from ..preprocess import mnist_preprocess, open_image, to_grayscale
+from ..rundir import RunDir
 
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a 280x280 canvas PNG is ~10 KB; 5 MB leaves room for photos
@@ -112,23 +111,6 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
-def _run_dir_of(checkpoint_path: Path) -> Path | None:
-    if checkpoint_path.is_dir():
-        return checkpoint_path
-    parent = checkpoint_path.parent
-    return parent if (parent / "config.json").is_file() or (parent / "metrics.json").is_file() else None
-
-
-def _read_json_or_none(path: Path | None) -> dict[str, Any] | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def decode_png(raw: bytes) -> np.ndarray:
     """Bytes of an image file -> float32 (H, W) grayscale in [0, 1], refusing bombs before decoding.
 
@@ -139,30 +121,12 @@ def decode_png(raw: bytes) -> np.ndarray:
     >>> decode_png(buffer.getvalue()).shape
     (2, 3)
     """
-    from PIL import Image, UnidentifiedImageError
-
-    from ..preprocess import to_grayscale
-
-    if not raw:
-        raise BadInput("the image is empty (0 bytes); draw a digit, or send a PNG")
     try:
-        with warnings.catch_warnings():
-            # PIL only warns between 89 and 179 megapixels; here any bomb is an error.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))  # reads the header only
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise BadInput(f"the image is {image.width}x{image.height} pixels, over "
-                               f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; send a smaller one (280x280 is enough)",
-                               status=413)
-            image.load()
-            return to_grayscale(image)
-    except BadInput:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadInput("the image is too large to decode safely; send a smaller one (280x280 is enough)",
-                       status=413) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise BadInput(f"the body is not a readable image ({exc.__class__.__name__}); send a PNG or JPEG") from None
+        return to_grayscale(open_image(raw, MAX_IMAGE_PIXELS))
+    except ImageTooLarge as exc:
+        raise BadInput(f"{exc}; send a smaller one", status=413) from None
+    except LenetlabError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def parse_array(value: Any) -> np.ndarray:
@@ -202,40 +166,29 @@ def _decode_base64(text: Any) -> bytes:
         raise BadInput('"image" is not valid base64; send the PNG as base64 or as a data: URI') from None
 
 
-class _Predictor:
-    """The model and what the API says about it."""
+class _Served:
+    """The model the page talks to, and what the API says about its run."""
 
     def __init__(self, checkpoint_path: str | Path) -> None:
-        path = Path(checkpoint_path)
-        self.model, payload = load_checkpoint(path)
-        args = payload["model_args"]
-        if int(args.get("input_size", INPUT_SIZE)) != INPUT_SIZE or int(args.get("in_channels", 1)) != 1:
-            raise LenetlabError(f"{path}: this checkpoint expects {args.get('in_channels', 1)}-channel "
-                                f"{args.get('input_size')}x{args.get('input_size')} inputs; the page draws 28x28 "
-                                "grayscale digits, so serve a model trained on MNIST-sized images")
-        self.name: str = payload["model"]
-        self.arguments: dict[str, Any] = dict(args)
-        self.class_names: list[str] = list(payload.get("class_names") or [str(i) for i in range(10)])
-        self.run_dir = _run_dir_of(path)
-        self.config = _read_json_or_none(self.run_dir / "config.json" if self.run_dir else None)
-        self.metrics = _read_json_or_none(self.run_dir / "metrics.json" if self.run_dir else None)
-        self.checkpoint = str(path / "best.pt" if path.is_dir() else path)
-        self.epoch = payload.get("epoch")
+        self.predictor = Predictor.load(checkpoint_path)
+        self.predictor.require_digit_input()  # the page draws 28x28 grayscale digits
+        run = RunDir.containing(checkpoint_path)
+        self.metrics = run.metrics if run.is_finished() else None
+        self.data_dir = run.data_dir if run.has_config() else None
+        self.checkpoint = str(self.predictor.source)
+        self.layers = [{"name": k, "shape": v} for k, v in self.predictor.layer_shapes().items()]
         self._test = None
-        with torch.inference_mode():
-            shapes = self.model.activations(torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE))
-        self.layers = [{"name": k, "shape": list(v.shape[1:])} for k, v in shapes.items()]
 
     def describe(self) -> dict[str, Any]:
-        test = (self.metrics or {}).get("test") or {}
+        p = self.predictor
         return {
-            "name": self.name,
-            "arguments": self.arguments,
-            "parameters": count_parameters(self.model),
-            "class_names": self.class_names,
+            "name": p.name,
+            "arguments": p.arguments,
+            "parameters": count_parameters(p.model),
+            "class_names": p.class_names,
             "layers": self.layers,
-            "test_accuracy": test.get("accuracy"),
-            "best_epoch": (self.metrics or {}).get("best_epoch", self.epoch),
+            "test_accuracy": self.metrics.test.accuracy if self.metrics else None,
+            "best_epoch": self.metrics.best_epoch if self.metrics else p.epoch,
             "checkpoint": self.checkpoint,
         }
 
@@ -244,32 +197,26 @@ class _Predictor:
         if self._test is None:
             from ..data import load_mnist
 
-            data_dir = ((self.config or {}).get("train") or {}).get("data_dir")
-            self._test = load_mnist(data_dir).test
+            self._test = load_mnist(self.data_dir).test
         return self._test
 
     def predict(self, x: np.ndarray) -> dict[str, Any]:
-        inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(1, 1, INPUT_SIZE, INPUT_SIZE)
-        with torch.inference_mode():
-            acts = self.model.activations(inputs)
-        probabilities = acts["output"][0].softmax(0)
-        label = int(probabilities.argmax())
+        prediction = self.predictor.predict_array(x, activations=True)
         activations = {}
-        for name, value in acts.items():
-            v = value[0].float()
+        for name, v in (prediction.activations or {}).items():
             if v.ndim == 3 and v.shape[1] * v.shape[2] == 1:  # C5 is 120 maps of 1x1: a strip, not maps
-                v = v.flatten()
+                v = v.reshape(-1)
             activations[name] = {
                 "kind": "maps" if v.ndim == 3 else "vector",
                 "shape": list(v.shape),
                 "min": round(float(v.min()), 5),
                 "max": round(float(v.max()), 5),
-                "values": np.round(v.double().numpy(), 3).tolist(),
+                "values": np.round(v.astype(np.float64), 3).tolist(),
             }
         return {
-            "label": label,
-            "class_name": self.class_names[label] if label < len(self.class_names) else str(label),
-            "probabilities": [round(float(p), 6) for p in probabilities],
+            "label": prediction.label,
+            "class_name": prediction.class_name,
+            "probabilities": [round(float(p), 6) for p in prediction.probabilities],
             "input": np.round(x.astype(np.float64), 4).tolist(),
             "activations": activations,
         }
@@ -312,9 +259,9 @@ async def _read_input(request: Request) -> np.ndarray:
 def _preprocess(gray: np.ndarray) -> np.ndarray:
     try:
         return mnist_preprocess(gray)
+    except NoDigitError:
+        raise BadInput("the image holds no visible digit; draw a digit first") from None
     except LenetlabError as exc:
-        if "no visible digit" in str(exc):
-            raise BadInput("the image holds no visible digit; draw a digit first") from None
         raise BadInput(str(exc)) from None
 
 
@@ -330,9 +277,9 @@ def create_app(checkpoint_path: str | Path) -> FastAPI:
     >>> client.get("/api/model").json()["parameters"]                    # doctest: +SKIP
     61706
     """
-    predictor = _Predictor(checkpoint_path)
+    served = _Served(checkpoint_path)
     app = FastAPI(title="lenetlab: draw a digit", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.predictor = predictor
+    app.state.served = served
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(BadInput)
@@ -361,16 +308,16 @@ def create_app(checkpoint_path: str | Path) -> FastAPI:
 
     @app.get("/api/model")
     async def model_info() -> dict[str, Any]:
-        return predictor.describe()
+        return served.describe()
 
     @app.post("/api/predict")
     async def predict(request: Request) -> dict[str, Any]:
         x = await _read_input(request)
-        return await run_in_threadpool(predictor.predict, x)
+        return await run_in_threadpool(served.predict, x)
 
     @app.get("/api/random")
     async def random_test_image(index: int | None = None) -> dict[str, Any]:
-        test = await run_in_threadpool(predictor.test_set)
+        test = await run_in_threadpool(served.test_set)
         n = len(test)
         if index is None:
             index = random.randrange(n)
@@ -380,7 +327,7 @@ def create_app(checkpoint_path: str | Path) -> FastAPI:
         return {
             "index": index,
             "label": label,
-            "class_name": predictor.class_names[label] if label < len(predictor.class_names) else str(label),
+            "class_name": served.predictor.class_names[label] if label < len(served.predictor.class_names) else str(label),
             "image": test.images[index].tolist(),  # uint8 0-255, as stored in the IDX file
         }
 

@@ -1,0 +1,128 @@
+"""The checkpoint format: plain dicts of tensors, numbers and strings, written atomically and
+loaded with ``weights_only=True`` (never unpickling arbitrary objects).
+
+    {"format": "lenetlab-checkpoint/1", "model": registry name, "model_args": model.config,
+     "class_names": [...], "state_dict": {...}, "epoch": ..., "valid_loss": ..., "valid_accuracy": ...,
+     "resume": {optimizer, RNG states, history...}   # last.pt only, for --resume}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._fs import atomic_write
+from .errors import DivergedError, LenetlabError
+from .models import build_model
+
+CHECKPOINT_FORMAT = "lenetlab-checkpoint/1"
+_HINT = "give a run directory or its best.pt, written by `lenetlab train`"
+
+
+def torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` through the atomic writer."""
+    return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    model_name: str,
+    class_names: tuple[str, ...] | list[str],
+    extra: dict[str, Any] | None = None,
+    resume: dict[str, Any] | None = None,
+) -> None:
+    """Write the model's weights, registry name and constructor arguments, atomically.
+
+    Examples
+    --------
+    >>> save_checkpoint("lenet5.pt", LeNet5(), "lenet5", [str(d) for d in range(10)])  # doctest: +SKIP
+    >>> load_checkpoint("lenet5.pt")[1]["model"]                                      # doctest: +SKIP
+    'lenet5'
+    """
+    state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if any(v.is_floating_point() and not torch.isfinite(v).all() for v in state_dict.values()):
+        raise DivergedError(f"refusing to write non-finite weights to {path}; lower --lr and start again")
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "model": model_name,
+        "model_args": dict(model.config),
+        "class_names": list(class_names),
+        "state_dict": state_dict,
+        **(extra or {}),
+    }
+    if resume is not None:
+        payload["resume"] = resume
+    torch_save(payload, path)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's contents, checked for the fields every reader relies on.
+
+    ``path`` may be a run directory (its ``best.pt`` is read). Anything that is not a whole,
+    well-formed lenetlab checkpoint is a one-line :class:`LenetlabError`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise LenetlabError(f"no checkpoint at {path}; give a run directory (holding best.pt) or a .pt file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any failure here means "not a safe lenetlab checkpoint"
+        raise LenetlabError(
+            f"{path} is not a loadable lenetlab checkpoint (it does not load safely as weights only); {_HINT} "
+            "(the checkpoint comes first, then the images)"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise LenetlabError(f"{path} is not a lenetlab checkpoint (no '{CHECKPOINT_FORMAT}' marker); {_HINT}")
+    problems = [
+        (isinstance(payload.get("model"), str), "'model' is not a model name"),
+        (isinstance(payload.get("model_args"), dict) and all(isinstance(k, str) for k in payload["model_args"]),
+         "'model_args' is not a mapping of argument names"),
+        (isinstance(payload.get("state_dict"), dict)
+         and all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values()),
+         "'state_dict' is not a mapping of tensors"),
+        (isinstance(payload.get("class_names", []), list)
+         and all(isinstance(n, str) for n in payload.get("class_names", [])), "'class_names' is not a list of names"),
+    ]
+    for ok, what in problems:
+        if not ok:
+            raise LenetlabError(f"{path} is damaged: {what}; {_HINT}")
+    return payload
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model a checkpoint describes and load its weights. Returns ``(model, checkpoint)``.
+
+    Examples
+    --------
+    >>> model, ckpt = load_checkpoint("runs/lenet5")  # doctest: +SKIP
+    >>> ckpt["model"], ckpt["class_names"][:3]        # doctest: +SKIP
+    ('lenet5', ['0', '1', '2'])
+    """
+    payload = read_checkpoint(path)
+    try:
+        model = build_model(payload["model"], **payload["model_args"])
+    except LenetlabError as exc:
+        raise LenetlabError(f"{path}: {exc}; the checkpoint is damaged or comes from another version") from None
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise LenetlabError(
+            f"{path}: its weights do not fit a {payload['model']} with the stored arguments ({str(exc).splitlines()[0]}); "
+            "the checkpoint is damaged or was edited"
+        ) from None
+    model.to(device).eval()
+    return model, payload
+
+
+def save_filter_snapshot(run_dir: Path, model: nn.Module, epoch: int) -> None:
+    """Keep C1's kernels at this epoch (``train --keep-filters``) so one can watch them form."""
+    c1 = model.stage("C1") if hasattr(model, "stage") else None
+    if c1 is None:
+        return
+    torch_save({"epoch": epoch, "C1": c1.conv.weight.detach().cpu().clone()}, run_dir / "filters" / f"epoch_{epoch:03d}.pt")

@@ -1,0 +1,54 @@
+"""The ``lenetlab`` command line: argument parsing only, each command a thin layer over the Python API.
+
+One module per family of commands (``train``, ``explore``, ``pages``, ``bench``), one convention
+(``_parser.add_command``), and the training flags generated from ``TrainConfig``'s fields. Building
+the parser imports neither PyTorch nor matplotlib: ``lenetlab --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import LenetlabError
+from . import bench, explore, pages, train
+from ._parser import Parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = Parser(prog="lenetlab", description="Train LeNet-5 and the MLP of the course notebook on real MNIST, "
+                    "offline, and look inside what they learned.",
+                    epilog="examples:\n  lenetlab train\n  lenetlab evaluate runs/lenet5-20261126-101500\n"
+                           "  lenetlab report runs/lenet5-20261126-101500 --open\n  lenetlab COMMAND --help",
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"lenetlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for module in (train, pages, explore, bench):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return args.handler(args)
+    except LenetlabError as exc:
+        print(f"lenetlab: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\nlenetlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `lenetlab evaluate --json | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The one convention every command follows, and the flags generated from ``TrainConfig``'s fields.
+
+Each command is ``add_command(sub, name, handler, help=..., description=..., examples=...)`` plus
+its own arguments; flags are named exactly like the keywords of the function the handler calls
+(as openai/whisper's ``cli()``), so handlers pass them on without a mapping.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from ..config import FIELD_TYPES, FIELDS, PRESETS, parse_value
+from ..errors import LenetlabError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage mistakes are LenetlabErrors: one line with the fix, exit status 2, as any other."""
+
+    def error(self, message: str) -> NoReturn:
+        raise LenetlabError(f"{message}; see `{self.prog} --help`")
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # The same words as TrainConfig's own check: "unknown model 'vgg'; choose one of: ..."
+        if action.choices is not None and value not in action.choices:
+            noun = (action.dest or "value").replace("_", " ")
+            raise argparse.ArgumentError(None, f"unknown {noun} {value!r}; choose one of: "
+                                               f"{', '.join(map(str, action.choices))}")
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each flag's help (but not an empty one), examples kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        switch = action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction)  # --force, --json
+        if action.default is None or switch:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def add_command(sub: Any, name: str, handler: Callable[[argparse.Namespace], int], *, help: str,
+                description: str = "", examples: str = "") -> argparse.ArgumentParser:
+    """A subcommand whose ``handler(args)`` returns the exit status."""
+    p = sub.add_parser(name, help=help, description=description or help.capitalize() + ".",
+                       epilog=f"examples:\n{examples}" if examples else None, formatter_class=Formatter)
+    p.set_defaults(handler=handler)
+    return p
+
+
+def add_config_flags(parser: argparse.ArgumentParser | Any, names: Iterable[str] | None = None,
+                     defaults: dict[str, Any] | None = None) -> None:
+    """A flag for each TrainConfig field (or those ``names``), from its type, help and choices.
+
+    Fields a preset sets default to "not given" (the preset decides, and the help says what each
+    preset uses) unless ``defaults`` gives this command's own default.
+    """
+    defaults = defaults or {}
+    for name in FIELDS if names is None else names:
+        meta = FIELDS[name].metadata
+        if not meta["cli"]:
+            continue
+        kind = FIELD_TYPES[name]
+        help_text = meta["help"]
+        if name in defaults:
+            default = defaults[name]
+        elif meta["preset"]:
+            default = argparse.SUPPRESS
+            help_text += f" (preset default: {FIELDS[name].default}; seed: {PRESETS['seed'][name]})"
+        else:
+            default = FIELDS[name].default
+        kwargs: dict[str, Any] = {"dest": name, "default": default, "help": help_text}
+        if kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs.update(type=kind, choices=meta["choices"], metavar=None if meta["choices"] else name.upper())
+        parser.add_argument("--" + name.replace("_", "-"), **kwargs)
+
+
+def given_config(args: argparse.Namespace, parser_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The TrainConfig settings the user gave on the command line (a preset flag left out is not given)."""
+    defaults = parser_defaults or {}
+    return {k: v for k, v in vars(args).items()
+            if k in FIELDS and v is not None and (k not in defaults or v != defaults[k])}
+
+
+class ArchAction(argparse.Action):
+    """``--arch KEY=VALUE`` (repeatable) into ``args.model_args``; the old per-argument flags too."""
+
+    def __init__(self, option_strings: list[str], dest: str, key: str | None = None, **kwargs: Any) -> None:
+        self.key = key
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        arch = dict(getattr(namespace, self.dest, None) or {})
+        if self.key is not None:  # an old flag such as --c1-channels 12, or --batch-norm
+            arch[self.key] = True if self.nargs == 0 else values
+        else:
+            key, sep, value = str(values).partition("=")
+            if not sep or not key.strip():
+                parser.error(f"--arch {values!r} is not KEY=VALUE; write it like --arch kernel_size=3")
+            arch[key.strip().replace("-", "_")] = parse_value(value)
+        setattr(namespace, self.dest, arch)
+
+
+def int_list(text: str) -> list[int]:
+    """``"1,5,20"`` -> ``[1, 5, 20]`` (an argparse type)."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers like 1,5,20") from None

@@ -1,0 +1,129 @@
+"""``lenetlab train``, ``evaluate`` and ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import LenetlabError
+from ._parser import ArchAction, add_command, add_config_flags, given_config
+
+# The architecture flags of earlier releases, kept working for one more release: use --arch KEY=VALUE.
+_OLD_ARCH_FLAGS = {"c1_channels": int, "c3_channels": int, "c5_channels": int, "f6_units": int, "kernel_size": int,
+                   "stride": int, "padding": int, "pooling": str, "pool_size": int, "activation": str,
+                   "batch_norm": None, "hidden_1": int, "hidden_2": int, "hidden": str}
+
+
+def register(sub: Any) -> None:
+    p = add_command(sub, "train", _train, help="train a model and write a run directory",
+                    description="Train LeNet-5 (or another registered model) on MNIST and write a run directory with "
+                                "checkpoints, metrics, figures and report.html. Every setting below is a field of "
+                                "lenetlab.TrainConfig; a preset sets the recipe, any flag overrides it.",
+                    examples="""\
+  lenetlab train                                   # LeNet-5, the project's recipe, bundled MNIST
+  lenetlab train --preset seed                     # the course notebook's recipe to the letter
+  lenetlab train --model mlp --epochs 5 --out runs/mlp
+  lenetlab train --arch activation=relu --arch pooling=max --arch c1_channels=12
+  lenetlab train --model fcnet --arch hidden=300,100
+  lenetlab train --data-dir ~/data/FashionMNIST/raw --out runs/fashion
+  lenetlab train --resume runs/lenet5-20261126-101500""")
+    add_config_flags(p)
+    p.add_argument("--arch", action=ArchAction, dest="model_args", metavar="KEY=VALUE",
+                   help="a constructor argument of the model, repeatable: kernel_size=3, c1_channels=12, "
+                        "activation=relu, pooling=max, batch_norm=true, hidden=300,100 (MLP/fcnet) ... "
+                        "`lenetlab explore params --model NAME` shows the layers")
+    for key, kind in _OLD_ARCH_FLAGS.items():
+        extra = {"nargs": 0} if kind is None else {"type": kind}
+        p.add_argument("--" + key.replace("_", "-"), action=ArchAction, dest="model_args", key=key,
+                       help=argparse.SUPPRESS, **extra)
+    run = p.add_argument_group("the run")
+    run.add_argument("--out", type=Path, help="run directory (default: runs/MODEL-DATE-TIME)")
+    run.add_argument("--force", action="store_true", help="overwrite the run directory if it holds a run")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its last.pt")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
+    run.add_argument("--threads", type=int, help="PyTorch CPU threads (default: all cores; use 1 on a busy machine)")
+
+    p = add_command(sub, "evaluate", _evaluate, help="test a trained model: per-class table and accuracy",
+                    description="Evaluate a run's best.pt (or any checkpoint) on the test set of the data it was "
+                                "trained on, and print the notebook's per-class table.",
+                    examples="""\
+  lenetlab evaluate runs/lenet5-20261126-101500
+  lenetlab evaluate runs/lenet5-20261126-101500/best.pt --json""")
+    p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT", type=Path)
+    p.add_argument("--data-dir", help="folder of IDX files to test on (default: the data the run was trained on)")
+    add_config_flags(p, ["device"])
+    p.add_argument("--json", action="store_true", help="print the test numbers as JSON")
+
+    p = add_command(sub, "predict", _predict, help="classify your own images of digits",
+                    description="Classify PNG/JPEG images of any size, dark-on-light or light-on-dark, after MNIST's "
+                                "own preprocessing (crop to the ink, fit in 20x20, centre by mass in 28x28).",
+                    examples="""\
+  lenetlab predict runs/lenet5-20261126-101500 my_digit.png
+  lenetlab predict runs/lenet5-20261126-101500/best.pt photo1.jpg photo2.png --json""")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", type=Path, help="a run directory or a .pt file")
+    p.add_argument("images", metavar="IMAGE", nargs="+", type=Path)
+    add_config_flags(p, ["device"])
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise LenetlabError(f"--threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..config import FIELDS, TrainConfig
+    from ..runs import train_run
+
+    set_threads(args.threads)
+    given = given_config(args, {k: f.default for k, f in FIELDS.items()})
+    if args.resume is not None:
+        if given:
+            flags = ", ".join("--" + ("arch" if k == "model_args" else k.replace("_", "-")) for k in given)
+            raise LenetlabError(f"--resume continues a run with its own settings, so {flags} would be "
+                                "ignored; drop them, or start a new run with --out")
+        train_run(TrainConfig(), args.resume, resume=True, progress=not args.no_progress)
+        return 0
+    preset = given.pop("preset", "default")
+    train_run(TrainConfig.from_preset(preset, **given), args.out, force=args.force, progress=not args.no_progress)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..runs import evaluate_run
+
+    result, names = evaluate_run(args.checkpoint, args.data_dir, args.device,
+                                 log=lambda line: print(line, file=sys.stderr))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    counts = [sum(row) for row in result.confusion_matrix]
+    width = max(8, max(len(n) for n in names))
+    for i, name in enumerate(names[: len(counts)]):
+        correct = result.confusion_matrix[i][i]
+        print(f"Test accuracy of {name:>{width}}: {100 * result.per_class_accuracy[i]:6.2f}% ({correct:5d}/{counts[i]:5d})")
+    total = sum(counts)
+    correct = sum(result.confusion_matrix[i][i] for i in range(len(counts)))
+    print(f"\nTest accuracy (overall): {100 * result.accuracy:.2f}% ({correct}/{total})   test loss {result.loss:.4f}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from ..runs import predict_images
+
+    results = predict_images(args.checkpoint, args.images, args.device)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print(f"{r['path']}: {r['class_name']} ({100 * r['probability']:.1f}%)")
+    return 0

@@ -1,0 +1,53 @@
+"""The registered models and how to build one by name.
+
+Every model is a :class:`~lenetlab.models.base.StagedModel`: named stages, one ``forward`` and one
+``activations``, and ``model.config`` holding its constructor arguments (what checkpoints store).
+The registry itself (names, classes, defaults) is :mod:`lenetlab.registry`, which imports no torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from ..errors import LenetlabError
+from ..registry import MODELS, check_model_args, model_spec
+from .base import StagedModel
+from .dense import MLP, FCNet, LinearClassifier, parse_hidden
+from .lenet import LeNet1, LeNet4, LeNet5
+
+
+def build_model(name: str, **kwargs: Any) -> StagedModel:
+    """Build a registered model by name; unknown names and invalid architectures raise :class:`LenetlabError`.
+
+    Examples
+    --------
+    >>> build_model("lenet5", activation="relu").config["activation"]
+    'relu'
+    >>> build_model("lenet5-modern").config["pooling"]
+    'max'
+    >>> sorted(MODELS)[:3]
+    ['fcnet', 'lenet1', 'lenet4']
+    """
+    spec = model_spec(name)
+    check_model_args(name, kwargs, flag="argument")
+    try:
+        return spec.constructor(**{**spec.defaults, **kwargs})
+    except (TypeError, ValueError) as exc:
+        raise LenetlabError(f"invalid {name} architecture: {exc}") from None
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters.
+
+    Examples
+    --------
+    >>> count_parameters(LeNet5()), count_parameters(MLP())
+    (61706, 105214)
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+__all__ = ["FCNet", "LeNet1", "LeNet4", "LeNet5", "LinearClassifier", "MLP", "MODELS", "StagedModel", "build_model",
+           "count_parameters", "parse_hidden"]

@@ -1,0 +1,75 @@
+"""The model registry: registry name -> where the class lives, its defaults, a one-line description.
+
+Torch-free on purpose: the command line lists the models and builds ``--help`` from this table
+without importing PyTorch; the class is imported only when a model is built. Checkpoints store
+the registry name and ``model.config`` (every constructor argument), so that ``evaluate``,
+``predict``, ``explore``, ``report`` and ``serve`` rebuild exactly the trained model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import LenetlabError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model: ``target`` is ``"module:Class"``; ``defaults`` override the class's own."""
+
+    target: str
+    description: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def constructor(self) -> Any:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def argument_names(self) -> list[str]:
+        """The keyword arguments the constructor takes (what ``--arch KEY=VALUE`` accepts)."""
+        params = inspect.signature(self.constructor).parameters
+        return [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+MODELS: dict[str, ModelSpec] = {
+    "lenet5": ModelSpec("lenetlab.models.lenet:LeNet5",
+                        "LeNet-5 exactly as the notebook (tanh, average pooling), 61,706 parameters"),
+    "lenet5-modern": ModelSpec("lenetlab.models.lenet:LeNet5", "LeNet-5 widths with ReLU, max pooling and batch norm",
+                               {"activation": "relu", "pooling": "max", "batch_norm": True}),
+    "mlp": ModelSpec("lenetlab.models.dense:MLP", "the notebook's MLP 784-120-84-10 with ReLU, 105,214 parameters"),
+    "linear": ModelSpec("lenetlab.models.dense:LinearClassifier",
+                        "a linear classifier, pixels to the 10 outputs (1998: 12.0 % error), 7,850 parameters"),
+    "fcnet": ModelSpec("lenetlab.models.dense:FCNet", "a fully connected network of any widths (--arch hidden=300,100), tanh"),
+    "lenet1": ModelSpec("lenetlab.models.lenet:LeNet1", "LeNet-1: 4 and 12 maps of 5x5, average pooling, 3,246 parameters"),
+    "lenet4": ModelSpec("lenetlab.models.lenet:LeNet4",
+                        "LeNet-4: 4 and 16 maps, 120 fully connected units, 51,050 parameters"),
+}
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registry entry of ``name``; an unknown name is a one-line error listing the known ones."""
+    if name not in MODELS:
+        raise LenetlabError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch") -> None:
+    """Refuse an argument the model's constructor does not take, naming the ones it does.
+
+    Examples
+    --------
+    >>> check_model_args("lenet5", {"kernel_size": 3})
+    >>> check_model_args("mlp", {"kernel_size": 3})
+    Traceback (most recent call last):
+    ...
+    lenetlab.errors.LenetlabError: mlp takes no --arch kernel_size; it takes: hidden_1, hidden_2, n_classes, input_size, in_channels, activation
+    """
+    known = model_spec(name).argument_names()
+    unknown = [k for k in args if k not in known]
+    if unknown:
+        raise LenetlabError(f"{name} takes no {flag} {', '.join(unknown)}; it takes: {', '.join(known)}")

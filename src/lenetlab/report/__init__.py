@@ -1,0 +1,243 @@
+"""``RUN/report.html``: one self-contained page that shows what a run learned.
+
+Everything is inside the file (images as base64 ``data:`` URIs, CSS inline, no script, no network),
+so it can be mailed, archived with the run, opened offline, and printed. Sections: the summary
+numbers, the settings, the loss and accuracy curves, the per-class accuracy table, the confusion
+matrix, sample predictions, the most confidently wrong test images, and the exploration figures
+(``RUN/explore/*.png``) when present. The page is ``template.html`` and ``style.css`` beside this
+file, rendered by Jinja2 (which escapes every value); this module only gathers what they show.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._fs import write_text
+from ..errors import LenetlabError
+from ..rundir import RunDir
+
+_HERE = Path(__file__).parent
+N_WRONG = 12
+# The figures train_run writes, in the order the report shows them, with the heading of each.
+RUN_FIGURES = (
+    ("loss_curves.png", "Loss and accuracy curves"),
+    ("per_class_accuracy.png", "Per-class test accuracy"),
+    ("confusion_matrix.png", "Confusion matrix"),
+    ("samples.png", "Training samples"),
+    ("predictions.png", "Sample test predictions"),
+)
+# Small JSON files of RUN/explore/ are shown folded at the end of the report; big ones are only named.
+MAX_INLINE_JSON = 4_000
+
+
+@dataclass(frozen=True)
+class WrongPrediction:
+    """A misclassified test image: its index in the test set, the prediction, the truth, the confidence."""
+
+    index: int
+    predicted: int
+    true: int
+    confidence: float
+
+
+def confidently_wrong(probabilities: Any, labels: Any, k: int = N_WRONG) -> list[WrongPrediction]:
+    """The ``k`` misclassified images the model was most sure about, most confident first.
+
+    ``probabilities`` is (N, n_classes), ``labels`` is (N,) (tensors or arrays). Ties keep test-set order.
+
+    Examples
+    --------
+    >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]])
+    >>> [(w.index, w.predicted, w.true) for w in confidently_wrong(probs, np.array([1, 1, 0, 0]), k=2)]
+    [(0, 0, 1), (3, 1, 0)]
+    """
+    probs = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = probs.argmax(1)
+    confidence = probs.max(1)
+    wrong = np.nonzero(predicted != labels)[0]
+    order = wrong[np.argsort(-confidence[wrong], kind="stable")][:k]
+    return [WrongPrediction(int(i), int(predicted[i]), int(labels[i]), float(confidence[i])) for i in order]
+
+
+_WORDS = {"tsne": "t-SNE", "pca": "PCA", "mlp": "MLP", "lenet5": "LeNet-5", "fc": "FC", "vs": "vs"}
+
+
+def heading_from_filename(name: str) -> str:
+    """``"filters_c1.png"`` -> ``"Filters C1"``: the heading of an exploration figure.
+
+    Layer names (C1, S2, ..., F6, H1, H2) and a few acronyms are written the way the course writes them.
+
+    Examples
+    --------
+    >>> heading_from_filename("embeddings_tsne-c5.png")
+    'Embeddings t-SNE C5'
+    """
+    words = Path(name).stem.replace("_", " ").replace("-", " ").split()
+    words = [w.upper() if re.fullmatch(r"[cshfCSHF]\d", w) else _WORDS.get(w.lower(), w) for w in words]
+    if words and words[0] not in _WORDS.values():  # "t-SNE" keeps its small t
+        words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words) or Path(name).stem
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _png_of_digit(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _figure(path: Path, alt: str, caption: str = "") -> dict[str, str]:
+    uri = _data_uri(path.read_bytes()) if path.is_file() else ""
+    return {"name": path.name, "uri": uri, "alt": alt, "caption": caption}
+
+
+def _wrong_section(run: RunDir, class_names: list[str], evaluation: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """The test images best.pt got wrong with the most confidence (evaluating it unless given)."""
+    from ..checkpoint import load_checkpoint
+    from ..data import load_mnist
+    from ..training import evaluate
+
+    if evaluation is not None:  # train_run has just evaluated best.pt: no need to do it twice
+        data, result = evaluation
+    else:
+        model, _ = load_checkpoint(run.best_path)
+        data = load_mnist(run.data_dir)
+        result = evaluate(model, data.test, n_classes=len(class_names))
+    wrong = confidently_wrong(result.probabilities, data.test.labels, N_WRONG)
+    digits = [{"uri": _data_uri(_png_of_digit(data.test.images[w.index].numpy())), "index": w.index,
+               "predicted": class_names[w.predicted], "true": class_names[w.true],
+               "confidence": f"{100 * w.confidence:.1f}"} for w in wrong]
+    return {"error": None, "digits": digits, "n_wrong": f"{int((result.predictions != data.test.labels).sum()):,}",
+            "n_test": f"{len(data.test):,}"}
+
+
+def _explore_section(run: RunDir) -> dict[str, Any] | None:
+    folder = run.explore_dir
+    pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    if not pngs:
+        return None
+    numbers = []
+    for path in sorted(folder.glob("*.json")):
+        size = path.stat().st_size
+        text = path.read_text(errors="replace") if size <= MAX_INLINE_JSON else None
+        numbers.append({"name": path.name, "size": f"{size:,}", "text": text})
+    return {"figures": [_figure(png, heading_from_filename(png.name), f"explore/{png.name}") for png in pngs],
+            "numbers": numbers}
+
+
+def _class_rows(test: Any, class_names: list[str]) -> list[dict[str, Any]]:
+    """Per class: accuracy, correct / total and the most frequent confusion, from the confusion matrix."""
+    matrix = np.asarray(test.confusion_matrix, dtype=np.int64)
+    rows = []
+    for i, acc in enumerate(test.per_class_accuracy):
+        row = matrix[i].copy()
+        total, correct = int(row.sum()), int(row[i])
+        row[i] = -1
+        j = int(row.argmax()) if len(row) > 1 else i
+        confused = f"{class_names[j]} ({int(matrix[i, j])})" if j != i and matrix[i, j] > 0 else "—"
+        rows.append({"name": class_names[i], "accuracy": f"{100 * acc:.2f}", "correct": f"{correct:,}",
+                     "total": f"{total:,}", "confused": confused, "bad": acc < test.accuracy - 0.01})
+    return rows
+
+
+def render_report(run_dir: str | Path, evaluation: tuple[Any, Any] | None = None) -> str:
+    """The report of a run directory as an HTML string (see :func:`write_report`).
+
+    Examples
+    --------
+    >>> html_text = render_report("runs/lenet5-20261126-101500")  # doctest: +SKIP
+    >>> html_text.startswith("<!DOCTYPE html>")                    # doctest: +SKIP
+    True
+    """
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        hint = (f"give its folder {run.path.parent}" if run.path.is_file()
+                else "give the folder `lenetlab train` wrote (runs/...)")
+        raise LenetlabError(f"no run directory at {run.path}; {hint}")
+    config, metrics = run.config, run.metrics
+    if not run.best_path.is_file():
+        raise LenetlabError(f"{run.path} holds no best.pt; give a finished run directory (train one with `lenetlab train`)")
+    test = metrics.test
+    class_names = run.class_names
+    class_names += [str(i) for i in range(len(class_names), len(test.per_class_accuracy))]
+    try:
+        wrong = _wrong_section(run, class_names, evaluation)
+    except LenetlabError as exc:  # the rest of the report is still worth having; say what is missing and why
+        wrong = {"error": str(exc), "digits": []}
+    context = {
+        "title": f"{metrics.model} — {run.path.name}",
+        "css": (_HERE / "style.css").read_text(encoding="utf-8"),
+        "run_path": str(run.path),
+        "data_source": config.data.source,
+        "test_images": config.data.test,
+        "device": config.device,
+        "model_name": metrics.model,
+        "cards": [
+            ("test accuracy", f"{100 * test.accuracy:.2f} %"),
+            ("test loss", f"{test.loss:.4f}"),
+            ("best epoch", f"{metrics.best_epoch} / {len(metrics.epochs)}"),
+            ("parameters", f"{metrics.parameters:,}"),
+            ("training time", f"{metrics.train_seconds:.1f} s"),
+        ],
+        # Settings: the recipe, the architecture and the library versions, as recorded.
+        "recipe": [(k, _format_value(v)) for k, v in config.train.to_dict().items() if k != "model_args"],
+        "architecture": [(k, _format_value(v)) for k, v in config.model_args.items()],
+        "versions": list(config.versions.items()),
+        "epochs": [(e.epoch, f"{e.train_loss:.4f}", f"{e.valid_loss:.4f}", f"{100 * e.valid_accuracy:.2f}",
+                    f"{e.train_seconds:.1f}", f"{e.lr:.4g}") for e in metrics.epochs],
+        "figures": {name: _figure(run.path / name, heading) for name, heading in RUN_FIGURES},
+        "classes": _class_rows(test, class_names),
+        "wrong": wrong,
+        "explore": _explore_section(run),
+    }
+    return _template().render(**context)
+
+
+@functools.cache
+def _template() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE), autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("template.html")
+
+
+def write_report(run_dir: str | Path, evaluation: tuple[Any, Any] | None = None) -> Path:
+    """Write ``RUN/report.html``, one self-contained page (no network needed), and return its path.
+
+    Evaluates ``best.pt`` on the test set (a second or two on a CPU) for the most confidently wrong
+    images; embeds every figure of the run and every ``RUN/explore/*.png``. Rewrites an earlier report.
+
+    Examples
+    --------
+    >>> path = write_report("runs/lenet5-20261126-101500")  # doctest: +SKIP
+    >>> path.name                                            # doctest: +SKIP
+    'report.html'
+    """
+    run = RunDir(run_dir)
+    return write_text(run.report_path, render_report(run.path, evaluation))

@@ -1,0 +1,275 @@
+"""A run directory: what ``lenetlab train`` writes, and the one reader everything after training uses.
+
+    RUN/config.json   RunConfig: every setting, the data's sha256, library versions, the source's hash
+    RUN/metrics.json  Metrics: per-epoch history, best epoch, parameters, test numbers
+    RUN/best.pt       weights of the epoch with the lowest validation loss (used for evaluation)
+    RUN/last.pt       weights of the last epoch, with optimizer and RNG state for --resume
+    RUN/*.png         samples, loss curves, predictions, confusion matrix, per-class accuracy
+    RUN/report.html   all of it in one self-contained page
+    RUN/explore/      what the explore commands write for this run
+    RUN/filters/      C1's kernels after every epoch (train --keep-filters)
+
+The JSON files are typed here (``RunConfig``, ``Metrics``): they are written with ``asdict`` and
+read back through one validating reader, so a damaged or foreign file is one line naming the file
+and the fix, and no other module reads them by string keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from ._fs import ensure_folder, write_json
+from .config import FIELDS, TrainConfig
+from .errors import LenetlabError
+
+
+@dataclass
+class EpochRecord:
+    """One line of the training history (losses are mean cross-entropies; seconds are wall time)."""
+
+    epoch: int
+    train_loss: float
+    valid_loss: float
+    valid_accuracy: float
+    train_seconds: float
+    valid_seconds: float
+    lr: float = 0.0
+
+
+@dataclass
+class Scores:
+    """The test-set numbers of ``best.pt``: the notebook's per-class table and the confusion matrix."""
+
+    loss: float
+    accuracy: float
+    per_class_accuracy: list[float]
+    confusion_matrix: list[list[int]]
+
+
+@dataclass
+class Metrics:
+    """``metrics.json``."""
+
+    model: str
+    preset: str
+    epochs: list[EpochRecord]
+    best_epoch: int
+    parameters: int
+    train_seconds: float
+    test: Scores
+
+
+@dataclass
+class DataInfo:
+    """Which data a run was trained on: where from, its content hashes, class names and split sizes."""
+
+    source: str
+    sha256: dict[str, str]
+    class_names: list[str]
+    train: int
+    valid: int
+    test: int
+
+
+@dataclass
+class RunConfig:
+    """``config.json``: the settings (``train``), the model as built, the data, where it ran."""
+
+    train: TrainConfig
+    model_args: dict[str, Any]
+    parameters: int
+    data: DataInfo
+    device: str
+    processes: int = 1
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+RUN_FIGURES = ("samples.png", "loss_curves.png", "predictions.png", "confusion_matrix.png", "per_class_accuracy.png")
+RUN_ARTIFACTS = ("config.json", "metrics.json", "best.pt", "last.pt", *RUN_FIGURES, "report.html")
+
+
+class RunDir:
+    """The paths of a run directory and validated reads of its files (each read once, then cached).
+
+    Examples
+    --------
+    >>> run = RunDir("runs/lenet5")           # doctest: +SKIP
+    >>> run.metrics.test.accuracy             # doctest: +SKIP
+    0.9934
+    >>> run.config.train.epochs, run.class_names[:2]  # doctest: +SKIP
+    (40, ['0', '1'])
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._config: RunConfig | None = None
+        self._metrics: Metrics | None = None
+
+    @classmethod
+    def containing(cls, path: str | Path) -> RunDir:
+        """The run directory ``path`` is, or holds ``path`` (a checkpoint inside a run)."""
+        path = Path(path)
+        return cls(path if path.is_dir() or not path.suffix else path.parent)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # paths
+    config_path = property(lambda self: self.path / "config.json")
+    metrics_path = property(lambda self: self.path / "metrics.json")
+    best_path = property(lambda self: self.path / "best.pt")
+    last_path = property(lambda self: self.path / "last.pt")
+    report_path = property(lambda self: self.path / "report.html")
+    explore_dir = property(lambda self: self.path / "explore")
+    filters_dir = property(lambda self: self.path / "filters")
+
+    def has_config(self) -> bool:
+        return self.config_path.is_file()
+
+    def is_finished(self) -> bool:
+        return self.metrics_path.is_file()
+
+    @property
+    def config(self) -> RunConfig:
+        if self._config is None:
+            self._config = _read(self.config_path, RunConfig, "settings")
+        return self._config
+
+    @property
+    def metrics(self) -> Metrics:
+        if self._metrics is None:
+            metrics = _read(self.metrics_path, Metrics, "metrics")
+            matrix, n = metrics.test.confusion_matrix, len(metrics.test.per_class_accuracy)
+            if len(matrix) != n or any(len(row) != n for row in matrix):
+                raise _damaged(self.metrics_path, f"test.confusion_matrix is not {n}x{n}", "metrics")
+            self._metrics = metrics
+        return self._metrics
+
+    def config_or_none(self) -> RunConfig | None:
+        """The run's settings, or ``None`` when the folder holds no config.json (a bare checkpoint)."""
+        return self.config if self.has_config() else None
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.config.data.class_names)
+
+    @property
+    def data_dir(self) -> str | None:
+        """The data folder the run was trained on (``None``: the bundled MNIST)."""
+        return self.config.train.data_dir
+
+    def write_config(self, config: RunConfig) -> None:
+        write_json(self.config_path, dataclasses.asdict(config))
+        self._config = config
+
+    def write_metrics(self, metrics: Metrics) -> None:
+        write_json(self.metrics_path, dataclasses.asdict(metrics))
+        self._metrics = metrics
+
+    def prepare(self, force: bool) -> None:
+        """Create the folder for a new run; never overwrite an existing run without ``force``."""
+        if self.path.is_dir() and any(self.path.iterdir()):
+            if not force:
+                raise LenetlabError(
+                    f"{self.path} already holds a run; choose another --out, pass --force to overwrite it, "
+                    f"or --resume {self.path} to continue it"
+                )
+            for name in RUN_ARTIFACTS:
+                (self.path / name).unlink(missing_ok=True)
+            shutil.rmtree(self.filters_dir, ignore_errors=True)
+        ensure_folder(self.path)
+
+
+def default_run_dir(model: str) -> Path:
+    return Path("runs") / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The validating reader: JSON -> the dataclasses above, or one line naming the file and the field
+# ---------------------------------------------------------------------------------------------
+
+def _damaged(path: Path, what: str, kind: str) -> LenetlabError:
+    return LenetlabError(f"{path} is damaged ({what}); it is not the {kind} file `lenetlab train` writes: "
+                         "train the run again, or restore the file")
+
+
+def _read(path: Path, cls: type, kind: str) -> Any:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LenetlabError(f"{path.parent} holds no {path.name}; give a finished run directory "
+                            "(train one with `lenetlab train`)") from None
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise LenetlabError(f"{path} is not valid JSON ({exc.__class__.__name__}); the {kind} file is damaged, "
+                            "train the run again") from None
+    try:
+        return _convert(raw, cls, "")
+    except _Mismatch as exc:
+        raise _damaged(path, str(exc), kind) from None
+
+
+class _Mismatch(Exception):
+    pass
+
+
+_SCALARS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    """``value`` (parsed JSON) as ``hint`` says, or :class:`_Mismatch` naming the place that differs."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):  # Optional[X]
+        if value is None and type(None) in args:
+            return None
+        return _convert(value, next(a for a in args if a is not type(None)), where)
+    if hint is Any:
+        return value
+    if dataclasses.is_dataclass(hint):
+        return _convert_dataclass(value, hint, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise _Mismatch(f"{where or 'the file'} is not a list")
+        return [_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise _Mismatch(f"{where or 'the file'} is not an object")
+        kind = args[1] if args else Any
+        return {k: _convert(v, kind, f"{where}.{k}") for k, v in value.items()}
+    if hint in _SCALARS:
+        ok = isinstance(value, hint) and not (hint is not bool and isinstance(value, bool))
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            ok, value = True, float(value)
+        if not ok:
+            raise _Mismatch(f"{where} is not {_SCALARS[hint]}")
+        return value
+    raise TypeError(f"no JSON conversion for {hint!r}")  # a bug in this module, not in the file
+
+
+def _convert_dataclass(value: Any, cls: type, where: str) -> Any:
+    if not isinstance(value, dict):
+        raise _Mismatch(f"{where or 'the file'} is not an object")
+    if cls is TrainConfig:  # its own checks give the better message; unknown keys come from another version
+        unknown = sorted(set(value) - set(FIELDS))
+        if unknown:
+            raise _Mismatch(f"{where} has unknown settings {', '.join(unknown)}, from another lenetlab version")
+        try:
+            return TrainConfig(**value)
+        except (LenetlabError, TypeError) as exc:
+            raise _Mismatch(f"{where}: {exc}") from None
+    hints = get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        name = f"{where}.{f.name}" if where else f.name
+        if f.name not in value:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise _Mismatch(f"{name} is missing")
+            continue
+        kwargs[f.name] = _convert(value[f.name], hints[f.name], name)
+    return cls(**kwargs)
