@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 from lenetlab.bench import NotebookDataset, format_report, matmul_peak, notebook_epoch
@@ -28,6 +29,7 @@ def test_matmul_peak_is_positive():
     assert matmul_peak(torch.device("cpu"), size=128, seconds=0.05) > 0
 
 
+@pytest.mark.slow  # two real epochs (plain and as `train` runs it) on the full data: ~15 s on 2 cores
 def test_bench_smoke(capsys):
     """One real epoch on the bundled data, notebook pipeline skipped: every number is present and sane."""
     code = main(["bench", "--no-notebook", "--json"])

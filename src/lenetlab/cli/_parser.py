@@ -1,13 +1,14 @@
 """The one convention every command follows, and the flags generated from ``TrainConfig``'s fields.
 
-Each command is ``add_command(sub, name, handler, help=..., description=..., examples=...)`` plus
-its own arguments; flags are named exactly like the keywords of the function the handler calls
+Each command is ``add_command(sub, name, handler)`` plus its own arguments, its help text the
+handler's docstring; flags are named exactly like the keywords of the function the handler calls
 (as openai/whisper's ``cli()``), so handlers pass them on without a mapping.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
@@ -34,15 +35,21 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         switch = action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction)  # --force, --json
-        if action.default is None or switch:
+        if action.default is None or action.default == [] or switch:
             return action.help
         return super()._get_help_string(action)
 
 
-def add_command(sub: Any, name: str, handler: Callable[[argparse.Namespace], int], *, help: str,
-                description: str = "", examples: str = "") -> argparse.ArgumentParser:
-    """A subcommand whose ``handler(args)`` returns the exit status."""
-    p = sub.add_parser(name, help=help, description=description or help.capitalize() + ".",
+def add_command(sub: Any, name: str, handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """A subcommand whose ``handler(args)`` returns the exit status.
+
+    The handler's docstring is the command's text: its first line the one-line help, then the
+    description, then an ``examples:`` block, so what a command says sits beside what it does.
+    """
+    doc = inspect.cleandoc(handler.__doc__ or name)
+    summary, _, rest = doc.partition("\n")
+    description, _, examples = rest.partition("examples:\n")
+    p = sub.add_parser(name, help=summary, description=" ".join(description.split()) or summary.capitalize() + ".",
                        epilog=f"examples:\n{examples}" if examples else None, formatter_class=Formatter)
     p.set_defaults(handler=handler)
     return p

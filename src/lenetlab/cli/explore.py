@@ -34,49 +34,21 @@ def _check_training_options(args: argparse.Namespace) -> None:
 
 
 def register(sub: Any) -> None:
-    explore = add_command(sub, "explore", lambda args: (explore.print_help(), 2)[1],
-                          help="look inside: parameters, filters, feature maps, embeddings, sweeps, comparisons",
-                          description="Each command writes PNGs and a JSON of the numbers behind them into "
-                                      "RUN/explore/ (or --out).",
-                          examples="""\
-  lenetlab explore params
-  lenetlab explore filters runs/lenet5
-  lenetlab explore feature-maps runs/lenet5 --index 7
-  lenetlab explore embeddings runs/lenet5 runs/mlp --method both --n 5000
-  lenetlab explore sweep --model lenet5 --vary kernel_size=3,5,7 --vary c1_channels=4,6,12 --epochs 5
-  lenetlab explore compare --epochs 10""")
+    explore = add_command(sub, "explore", _explore)
+    explore.set_defaults(explore_parser=explore)
     esub = explore.add_subparsers(dest="explore_command", metavar="EXPLORE_COMMAND", parser_class=Parser)
 
-    p = add_command(esub, "params", _params, help="parameters, MACs and output shape of every layer",
-                    description="Parameters per layer and in total, multiply-accumulates per image and output shape "
-                                "of every layer of LeNet-5, the notebook's MLP and a fully connected network of "
-                                "LeNet-5's depth (or of the --model given).",
-                    examples="""\
-  lenetlab explore params                     # LeNet-5, the MLP, the FC network of LeNet-5's depth
-  lenetlab explore params --out runs/params   # also params.json and params.png there
-  lenetlab explore params --json""")
+    p = add_command(esub, "params", _params)
     p.add_argument("--model", action="append", metavar="NAME", help="a registered model instead (repeatable)")
     p.add_argument("--out", type=Path, help="also write params.json and params.png into this folder")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
 
-    p = add_command(esub, "filters", _filters, help="learned C1/C3 kernels beside classic filters",
-                    description="Draw the learned C1 kernels next to the closest classic filter (Sobel, Prewitt, "
-                                "Laplacian, Gaussian, Gabor; sign-invariant cosine), C3 as a grid, and C1 at selected "
-                                "epochs when the run was trained with --keep-filters.",
-                    examples="""\
-  lenetlab explore filters runs/lenet5
-  lenetlab train --keep-filters --out runs/k && lenetlab explore filters runs/k --epochs 1,5,20""")
+    p = add_command(esub, "filters", _filters)
     p.add_argument("run", metavar="RUN", type=Path, help="a run directory (or its best.pt)")
     p.add_argument("--epochs", type=int_list, help="epochs to show from RUN/filters (default: up to 6, evenly)")
     p.add_argument("--out", type=Path, help="output folder (default RUN/explore)")
 
-    p = add_command(esub, "feature-maps", _feature_maps, help="activations of C1, S2, C3, S4, C5 for one image",
-                    description="Draw every layer's activations for one test image, or for your own image after the "
-                                "same preprocessing as `lenetlab predict`.",
-                    examples="""\
-  lenetlab explore feature-maps runs/lenet5              # test image 0
-  lenetlab explore feature-maps runs/lenet5 --index 7
-  lenetlab explore feature-maps runs/lenet5 --image my_digit.png""")
+    p = add_command(esub, "feature-maps", _feature_maps)
     p.add_argument("run", metavar="RUN", type=Path)
     which = p.add_mutually_exclusive_group()
     which.add_argument("--index", type=int, help="index of a test image (default 0)")
@@ -84,13 +56,7 @@ def register(sub: Any) -> None:
     p.add_argument("--data-dir", help="folder of IDX files for --index (default: the data the run was trained on)")
     p.add_argument("--out", type=Path, help="output folder (default RUN/explore)")
 
-    p = add_command(esub, "embeddings", _embeddings, help="PCA / t-SNE of the MLP's H1 and LeNet-5's C5, F6, with scores",
-                    description="Project the MLP's first hidden layer, LeNet-5's C5 and F6, and the raw pixels to 2-d, "
-                                "and score each in its own space: 5-NN accuracy (5-fold CV) and silhouette.",
-                    examples="""\
-  lenetlab train --model mlp --out runs/mlp
-  lenetlab explore embeddings runs/lenet5 runs/mlp                 # PCA and t-SNE of 5000 test images
-  lenetlab explore embeddings runs/lenet5 runs/mlp --method pca --n 2000""")
+    p = add_command(esub, "embeddings", _embeddings)
     p.add_argument("run_lenet", metavar="RUN_LENET", type=Path)
     p.add_argument("run_mlp", metavar="RUN_MLP", type=Path)
     p.add_argument("--method", default="both", choices=("pca", "tsne", "both"), help="projection")
@@ -99,20 +65,7 @@ def register(sub: Any) -> None:
     p.add_argument("--data-dir", help="folder of IDX files (default: the data RUN_LENET was trained on)")
     p.add_argument("--out", type=Path, help="output folder (default RUN_LENET/explore)")
 
-    p = add_command(esub, "sweep", _sweep, help="train a grid of variants, resumably; sweep.csv/json and plots",
-                    description="Train every combination of the --vary values (and any named --variant) into "
-                                "OUT/NAME/. A variant whose run already has metrics.json is not trained again, so an "
-                                "interrupted sweep is resumed by running the same command. Invalid combinations are "
-                                "reported and skipped. KEYs are model arguments (kernel_size, c1_channels, pooling, "
-                                "...) or any `lenetlab train` setting (lr, batch_size, optimizer, augment, ...).",
-                    examples="""\
-  lenetlab explore sweep --model lenet5 --vary kernel_size=3,5,7 --vary c1_channels=4,6,12 --epochs 5
-  lenetlab explore sweep --vary pooling=avg,max --vary activation=tanh,relu --jobs 2 --threads 1
-  lenetlab explore sweep --variant small:c1_channels=4,c3_channels=8 --variant wide:c1_channels=12
-  lenetlab explore sweep --model fcnet --vary "hidden=300;1000;300,100;500,150"
-  # on a cluster: one shard per array task, then merge
-  lenetlab explore sweep --vary kernel_size=3,5,7 --shard $SLURM_ARRAY_TASK_ID/4 --out runs/sweep
-  lenetlab explore sweep-merge runs/sweep""")
+    p = add_command(esub, "sweep", _sweep)
     add_config_flags(p, ["model"])
     p.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
                    help="values of one setting (repeatable; separate with ';' when a value holds commas)")
@@ -121,41 +74,49 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, help="sweep folder (default runs/sweep-MODEL)")
     _training_options(p, SWEEP_EPOCHS)
 
-    p = add_command(esub, "sweep-merge", _sweep_merge, help="gather sweep shards into one sweep.csv / sweep.json",
-                    description="Read the sweep-shard-I-of-N.json files in the folders and write one sweep.json, "
-                                "sweep.csv and the plots; report shards that are missing.",
-                    examples="""\
-  lenetlab explore sweep-merge runs/sweep
-  lenetlab explore sweep-merge node1/sweep node2/sweep --out runs/sweep-all""")
+    p = add_command(esub, "sweep-merge", _sweep_merge)
     p.add_argument("folders", metavar="DIR", nargs="+", type=Path)
     p.add_argument("--out", type=Path, help="where to write the merged table (default: the first DIR)")
 
-    p = add_command(esub, "compare", _compare, help="LeNet-5 vs an MLP of its size vs an FC net of its depth",
-                    description="Train LeNet-5, an MLP with about as many parameters, and a fully connected network "
-                                "of LeNet-5's depth, with one recipe on the same data; one table, one figure.",
-                    examples="""\
-  lenetlab explore compare                    # 10 epochs each, the default recipe
-  lenetlab explore compare --epochs 20 --out runs/compare20""")
+    p = add_command(esub, "compare", _compare)
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder")
     _training_options(p, COMPARE_EPOCHS)
 
-    p = add_command(sub, "paper", _paper, help="LeCun et al. 1998's MNIST table, reproduced side by side",
-                    description="Train the paper's 9 models (linear, 4 fully connected nets, LeNet-1, LeNet-4, LeNet-5, "
-                                "LeNet-5 with distortions) and print the paper's test error next to ours; writes "
-                                "paper.md, paper.json, paper.png. Resumable. Our training differs from 1998 (optimiser, "
-                                "48k/12k split, epochs): the output says how. The default 5 epochs took 6 minutes on 2 "
-                                "busy CPU cores (docs/explore.md).",
-                    examples="""\
-  lenetlab paper                              # 9 models, 5 epochs each, into runs/paper
-  lenetlab paper --epochs 20 --threads 1 --out runs/paper20
-  lenetlab paper --models lenet1,lenet5 --epochs 3""")
+    p = add_command(sub, "paper", _paper)
     p.add_argument("--models", help="comma-separated subset: linear, nn-300, nn-1000, nn-300-100, nn-500-150, lenet1, "
                                     "lenet4, lenet5, lenet5-distortions (default: all)")
     p.add_argument("--out", type=Path, default=Path("runs/paper"), help="folder")
     _training_options(p, PAPER_EPOCHS, preset=False)
 
 
+def _explore(args: argparse.Namespace) -> int:
+    """look inside: parameters, filters, feature maps, embeddings, sweeps, comparisons
+
+    Each command writes PNGs and a JSON of the numbers behind them into RUN/explore/ (or --out).
+
+    examples:
+      lenetlab explore params
+      lenetlab explore filters runs/lenet5
+      lenetlab explore feature-maps runs/lenet5 --index 7
+      lenetlab explore embeddings runs/lenet5 runs/mlp --method both --n 5000
+      lenetlab explore sweep --model lenet5 --vary kernel_size=3,5,7 --vary c1_channels=4,6,12 --epochs 5
+      lenetlab explore compare --epochs 10
+    """
+    args.explore_parser.print_help()
+    return 2
+
+
 def _params(args: argparse.Namespace) -> int:
+    """parameters, MACs and output shape of every layer
+
+    Parameters per layer and in total, multiply-accumulates per image and output shape of every layer of
+    LeNet-5, the notebook's MLP and a fully connected network of LeNet-5's depth (or of the --model given).
+
+    examples:
+      lenetlab explore params                     # LeNet-5, the MLP, the FC network of LeNet-5's depth
+      lenetlab explore params --out runs/params   # also params.json and params.png there
+      lenetlab explore params --json
+    """
     from ..explore.params import default_models, format_table, params_report
     from ..models import build_model
 
@@ -180,6 +141,16 @@ def _params(args: argparse.Namespace) -> int:
 
 
 def _filters(args: argparse.Namespace) -> int:
+    """learned C1/C3 kernels beside classic filters
+
+    Draw the learned C1 kernels next to the closest classic filter (Sobel, Prewitt, Laplacian, Gaussian,
+    Gabor; sign-invariant cosine), C3 as a grid, and C1 at selected epochs when the run was trained with
+    --keep-filters.
+
+    examples:
+      lenetlab explore filters runs/lenet5
+      lenetlab train --keep-filters --out runs/k && lenetlab explore filters runs/k --epochs 1,5,20
+    """
     from ..explore.filters import explore_filters
 
     result = explore_filters(args.run, args.out, args.epochs)
@@ -193,6 +164,16 @@ def _filters(args: argparse.Namespace) -> int:
 
 
 def _feature_maps(args: argparse.Namespace) -> int:
+    """activations of C1, S2, C3, S4, C5 for one image
+
+    Draw every layer's activations for one test image, or for your own image after the same preprocessing as
+    `lenetlab predict`.
+
+    examples:
+      lenetlab explore feature-maps runs/lenet5              # test image 0
+      lenetlab explore feature-maps runs/lenet5 --index 7
+      lenetlab explore feature-maps runs/lenet5 --image my_digit.png
+    """
     from ..explore.feature_maps import explore_feature_maps
 
     result = explore_feature_maps(args.run, args.out, index=args.index, image_path=args.image, data_dir=args.data_dir)
@@ -206,6 +187,16 @@ def _feature_maps(args: argparse.Namespace) -> int:
 
 
 def _embeddings(args: argparse.Namespace) -> int:
+    """PCA / t-SNE of the MLP's H1 and LeNet-5's C5, F6, with scores
+
+    Project the MLP's first hidden layer, LeNet-5's C5 and F6, and the raw pixels to 2-d, and score each in
+    its own space: 5-NN accuracy (5-fold CV) and silhouette.
+
+    examples:
+      lenetlab train --model mlp --out runs/mlp
+      lenetlab explore embeddings runs/lenet5 runs/mlp                 # PCA and t-SNE of 5000 test images
+      lenetlab explore embeddings runs/lenet5 runs/mlp --method pca --n 2000
+    """
     from ..explore.embeddings import explore_embeddings
 
     result = explore_embeddings(args.run_lenet, args.run_mlp, args.out, method=args.method, n=args.n, seed=args.seed,
@@ -215,6 +206,22 @@ def _embeddings(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    """train a grid of variants, resumably; sweep.csv/json and plots
+
+    Train every combination of the --vary values (and any named --variant) into OUT/NAME/. A variant whose
+    run already has metrics.json is not trained again, so an interrupted sweep is resumed by running the
+    same command. Invalid combinations are reported and skipped. KEYs are model arguments (kernel_size,
+    c1_channels, pooling, ...) or any `lenetlab train` setting (lr, batch_size, optimizer, augment, ...).
+
+    examples:
+      lenetlab explore sweep --model lenet5 --vary kernel_size=3,5,7 --vary c1_channels=4,6,12 --epochs 5
+      lenetlab explore sweep --vary pooling=avg,max --vary activation=tanh,relu --jobs 2 --threads 1
+      lenetlab explore sweep --variant small:c1_channels=4,c3_channels=8 --variant wide:c1_channels=12
+      lenetlab explore sweep --model fcnet --vary "hidden=300;1000;300,100;500,150"
+      # on a cluster: one shard per array task, then merge
+      lenetlab explore sweep --vary kernel_size=3,5,7 --shard $SLURM_ARRAY_TASK_ID/4 --out runs/sweep
+      lenetlab explore sweep-merge runs/sweep
+    """
     from ..explore.sweep import format_rows, parse_shard, parse_variant, parse_vary, shard_stem, sweep
 
     _check_training_options(args)
@@ -232,6 +239,15 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep_merge(args: argparse.Namespace) -> int:
+    """gather sweep shards into one sweep.csv / sweep.json
+
+    Read the sweep-shard-I-of-N.json files in the folders and write one sweep.json, sweep.csv and the plots;
+    report shards that are missing.
+
+    examples:
+      lenetlab explore sweep-merge runs/sweep
+      lenetlab explore sweep-merge node1/sweep node2/sweep --out runs/sweep-all
+    """
     from ..explore.sweep import format_rows, merge_sweeps
 
     merged = merge_sweeps(args.folders, args.out)
@@ -245,6 +261,15 @@ def _sweep_merge(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    """LeNet-5 vs an MLP of its size vs an FC net of its depth
+
+    Train LeNet-5, an MLP with about as many parameters, and a fully connected network of LeNet-5's depth,
+    with one recipe on the same data; one table, one figure.
+
+    examples:
+      lenetlab explore compare                    # 10 epochs each, the default recipe
+      lenetlab explore compare --epochs 20 --out runs/compare20
+    """
     from ..explore.compare import explore_compare
 
     _check_training_options(args)
@@ -256,6 +281,18 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _paper(args: argparse.Namespace) -> int:
+    """LeCun et al. 1998's MNIST table, reproduced side by side
+
+    Train the paper's 9 models (linear, 4 fully connected nets, LeNet-1, LeNet-4, LeNet-5, LeNet-5 with
+    distortions) and print the paper's test error next to ours; writes paper.md, paper.json, paper.png.
+    Resumable. Our training differs from 1998 (optimiser, 48k/12k split, epochs): the output says how. The
+    default 5 epochs took 6 minutes on 2 busy CPU cores (docs/explore.md).
+
+    examples:
+      lenetlab paper                              # 9 models, 5 epochs each, into runs/paper
+      lenetlab paper --epochs 20 --threads 1 --out runs/paper20
+      lenetlab paper --models lenet1,lenet5 --epochs 3
+    """
     from ..explore.paper import PAPER_MODELS, paper_table
 
     _check_training_options(args)

@@ -10,25 +10,11 @@ from ._parser import add_command
 
 
 def register(sub: Any) -> None:
-    p = add_command(sub, "report", _report, help="write RUN/report.html, a self-contained page of a run",
-                    description="Write RUN/report.html: settings, curves, per-class table, confusion matrix, sample "
-                                "predictions, the most confidently wrong test images and the exploration figures, in "
-                                "one file that needs no network and prints.",
-                    examples="""\
-  lenetlab report runs/lenet5-20261126-101500          # writes runs/lenet5-20261126-101500/report.html
-  lenetlab report runs/lenet5-20261126-101500 --open   # ... and opens it in the web browser""")
+    p = add_command(sub, "report", _report)
     p.add_argument("run_dir", metavar="RUN", type=Path, help="a run directory written by `lenetlab train`")
     p.add_argument("--open", action="store_true", help="open the report in the web browser")
 
-    p = add_command(sub, "serve", _serve, help="a local page to draw a digit and watch every layer",
-                    description="Start a local web page (FastAPI + uvicorn, `pip install 'lenetlab[web]'`): draw a "
-                                "digit with the mouse or a finger, see the 28x28 image the network sees, the ten "
-                                "probabilities and the activations of every layer; or load a random MNIST test digit. "
-                                "Stop it with Ctrl+C.",
-                    examples="""\
-  lenetlab serve runs/lenet5-20261126-101500              # then open http://127.0.0.1:8000
-  lenetlab serve runs/mlp-20261126-103000/best.pt --port 8001 --open
-  lenetlab serve runs/lenet5-20261126-101500 --host 0.0.0.0   # reachable from other machines: take care""")
+    p = add_command(sub, "serve", _serve)
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", type=Path, help="a run directory or a .pt file")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
@@ -36,6 +22,15 @@ def register(sub: Any) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    """write RUN/report.html, a self-contained page of a run
+
+    Write RUN/report.html: settings, curves, per-class table, confusion matrix, sample predictions, the most
+    confidently wrong test images and the exploration figures, in one file that needs no network and prints.
+
+    examples:
+      lenetlab report runs/lenet5-20261126-101500          # writes runs/lenet5-20261126-101500/report.html
+      lenetlab report runs/lenet5-20261126-101500 --open   # ... and opens it in the web browser
+    """
     from ..report import write_report
 
     path = write_report(args.run_dir)
@@ -49,6 +44,17 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """a local page to draw a digit and watch every layer
+
+    Start a local web page (FastAPI + uvicorn, `pip install 'lenetlab[web]'`): draw a digit with the mouse
+    or a finger, see the 28x28 image the network sees, the ten probabilities and the activations of every
+    layer; or load a random MNIST test digit. Stop it with Ctrl+C.
+
+    examples:
+      lenetlab serve runs/lenet5-20261126-101500              # then open http://127.0.0.1:8000
+      lenetlab serve runs/mlp-20261126-103000/best.pt --port 8001 --open
+      lenetlab serve runs/lenet5-20261126-101500 --host 0.0.0.0   # reachable from other machines: take care
+    """
     from ..web.server import serve
 
     serve(args.checkpoint, args.host, args.port, open_browser=args.open)

@@ -17,18 +17,7 @@ _OLD_ARCH_FLAGS = {"c1_channels": int, "c3_channels": int, "c5_channels": int, "
 
 
 def register(sub: Any) -> None:
-    p = add_command(sub, "train", _train, help="train a model and write a run directory",
-                    description="Train LeNet-5 (or another registered model) on MNIST and write a run directory with "
-                                "checkpoints, metrics, figures and report.html. Every setting below is a field of "
-                                "lenetlab.TrainConfig; a preset sets the recipe, any flag overrides it.",
-                    examples="""\
-  lenetlab train                                   # LeNet-5, the project's recipe, bundled MNIST
-  lenetlab train --preset seed                     # the course notebook's recipe to the letter
-  lenetlab train --model mlp --epochs 5 --out runs/mlp
-  lenetlab train --arch activation=relu --arch pooling=max --arch c1_channels=12
-  lenetlab train --model fcnet --arch hidden=300,100
-  lenetlab train --data-dir ~/data/FashionMNIST/raw --out runs/fashion
-  lenetlab train --resume runs/lenet5-20261126-101500""")
+    p = add_command(sub, "train", _train)
     add_config_flags(p)
     p.add_argument("--arch", action=ArchAction, dest="model_args", metavar="KEY=VALUE",
                    help="a constructor argument of the model, repeatable: kernel_size=3, c1_channels=12, "
@@ -45,23 +34,13 @@ def register(sub: Any) -> None:
     run.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
     run.add_argument("--threads", type=int, help="PyTorch CPU threads (default: all cores; use 1 on a busy machine)")
 
-    p = add_command(sub, "evaluate", _evaluate, help="test a trained model: per-class table and accuracy",
-                    description="Evaluate a run's best.pt (or any checkpoint) on the test set of the data it was "
-                                "trained on, and print the notebook's per-class table.",
-                    examples="""\
-  lenetlab evaluate runs/lenet5-20261126-101500
-  lenetlab evaluate runs/lenet5-20261126-101500/best.pt --json""")
+    p = add_command(sub, "evaluate", _evaluate)
     p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT", type=Path)
     p.add_argument("--data-dir", help="folder of IDX files to test on (default: the data the run was trained on)")
     add_config_flags(p, ["device"])
     p.add_argument("--json", action="store_true", help="print the test numbers as JSON")
 
-    p = add_command(sub, "predict", _predict, help="classify your own images of digits",
-                    description="Classify PNG/JPEG images of any size, dark-on-light or light-on-dark, after MNIST's "
-                                "own preprocessing (crop to the ink, fit in 20x20, centre by mass in 28x28).",
-                    examples="""\
-  lenetlab predict runs/lenet5-20261126-101500 my_digit.png
-  lenetlab predict runs/lenet5-20261126-101500/best.pt photo1.jpg photo2.png --json""")
+    p = add_command(sub, "predict", _predict)
     p.add_argument("checkpoint", metavar="CHECKPOINT", type=Path, help="a run directory or a .pt file")
     p.add_argument("images", metavar="IMAGE", nargs="+", type=Path)
     add_config_flags(p, ["device"])
@@ -79,6 +58,21 @@ def set_threads(threads: int | None) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """train a model and write a run directory
+
+    Train LeNet-5 (or another registered model) on MNIST and write a run directory with checkpoints,
+    metrics, figures and report.html. Every setting below is a field of lenetlab.TrainConfig; a preset sets
+    the recipe, any flag overrides it.
+
+    examples:
+      lenetlab train                                   # LeNet-5, the project's recipe, bundled MNIST
+      lenetlab train --preset seed                     # the course notebook's recipe to the letter
+      lenetlab train --model mlp --epochs 5 --out runs/mlp
+      lenetlab train --arch activation=relu --arch pooling=max --arch c1_channels=12
+      lenetlab train --model fcnet --arch hidden=300,100
+      lenetlab train --data-dir ~/data/FashionMNIST/raw --out runs/fashion
+      lenetlab train --resume runs/lenet5-20261126-101500
+    """
     from ..config import FIELDS, TrainConfig
     from ..runs import train_run
 
@@ -97,6 +91,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    """test a trained model: per-class table and accuracy
+
+    Evaluate a run's best.pt (or any checkpoint) on the test set of the data it was trained on, and print
+    the notebook's per-class table.
+
+    examples:
+      lenetlab evaluate runs/lenet5-20261126-101500
+      lenetlab evaluate runs/lenet5-20261126-101500/best.pt --json
+    """
     import sys
 
     from ..runs import evaluate_run
@@ -118,6 +121,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    """classify your own images of digits
+
+    Classify PNG/JPEG images of any size, dark-on-light or light-on-dark, after MNIST's own preprocessing
+    (crop to the ink, fit in 20x20, centre by mass in 28x28).
+
+    examples:
+      lenetlab predict runs/lenet5-20261126-101500 my_digit.png
+      lenetlab predict runs/lenet5-20261126-101500/best.pt photo1.jpg photo2.png --json
+    """
     from ..runs import predict_images
 
     results = predict_images(args.checkpoint, args.images, args.device)

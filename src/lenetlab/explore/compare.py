@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .variants import Variant, run_variants
+from .variants import Variant, train_variants
 
 DEFAULT_EPOCHS = 10
 
@@ -44,18 +43,11 @@ def compare_variants(lenet_args: dict[str, Any] | None = None) -> list[tuple[Var
     ]
 
 
-def explore_compare(
-    out: str | Path = "runs/compare",
-    epochs: int = DEFAULT_EPOCHS,
-    *,
-    preset: str = "default",
-    seed: int = 0,
-    data_dir: str | None = None,
-    jobs: int = 1,
-    threads: int | None = None,
-    log: Callable[[str], None] | None = print,
-) -> dict[str, Any]:
+def explore_compare(out: str | Path = "runs/compare", epochs: int = DEFAULT_EPOCHS, *, preset: str = "default",
+                    **training: Any) -> dict[str, Any]:
     """Train the three networks with one recipe (resumably, in ``OUT/NAME/``); write compare.json/.md/.png.
+
+    ``training``: ``seed``, ``data_dir``, ``jobs``, ``threads``, ``log``, as :func:`train_variants` takes them.
 
     Examples
     --------
@@ -64,13 +56,13 @@ def explore_compare(
     [('lenet5', 61706), ('mlp-same-params', 61599), ('fc-same-depth', 1453094)]
     """
     from .. import plots
-    from .._fs import write_json
+    from .._fs import write_json, write_text
     from .figures import bars_figure
 
     out = Path(out)
     pairs = compare_variants()
-    base = {"preset": preset, "epochs": epochs, "seed": seed, "data_dir": data_dir}
-    rows = run_variants([v for v, _ in pairs], out, base, jobs=jobs, threads=threads, log=log)
+    rows = train_variants([v for v, _ in pairs], out, epochs, preset=preset, **training)
+    seed = training.get("seed", 0)
     for row, (_, label) in zip(rows, pairs):
         row["label"] = label
     result = {"preset": preset, "epochs": epochs, "seed": seed, "rows": rows,
@@ -84,7 +76,7 @@ def explore_compare(
                          f"{r['seconds']:.0f} |")
         else:
             lines.append(f"| {r['label']} | {r['status']}: {r['message']} | | | |")
-    (out / "compare.md").write_text("\n".join(lines) + f"\n\n{result['note']}\n")
+    write_text(out / "compare.md", "\n".join(lines) + f"\n\n{result['note']}\n")
     plots.save(bars_figure(rows, f"LeNet-5 against fully connected networks ({preset} recipe, {epochs} epochs)"),
                out / "compare.png")
     return result

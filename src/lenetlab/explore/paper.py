@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .variants import Variant, run_variants
+from .variants import Variant, train_variants
 
 # name -> (label, paper's test error in %, model, model_args, recipe overrides)
 PAPER_MODELS: dict[str, tuple[str, float, str, dict[str, Any], dict[str, Any]]] = {
@@ -47,18 +46,11 @@ def paper_variants(names: list[str] | None = None) -> list[Variant]:
     return [Variant(n, PAPER_MODELS[n][2], dict(PAPER_MODELS[n][3]), dict(PAPER_MODELS[n][4])) for n in names]
 
 
-def paper_table(
-    out: str | Path = "runs/paper",
-    epochs: int = DEFAULT_EPOCHS,
-    *,
-    models: list[str] | None = None,
-    seed: int = 0,
-    data_dir: str | None = None,
-    jobs: int = 1,
-    threads: int | None = None,
-    log: Callable[[str], None] | None = print,
-) -> dict[str, Any]:
+def paper_table(out: str | Path = "runs/paper", epochs: int = DEFAULT_EPOCHS, *, models: list[str] | None = None,
+                **training: Any) -> dict[str, Any]:
     """Train each of the paper's models (resumably, in ``OUT/NAME/``) and write ``paper.md`` and ``paper.json``.
+
+    ``training``: ``seed``, ``data_dir``, ``jobs``, ``threads``, ``log``, as :func:`train_variants` takes them.
 
     Examples
     --------
@@ -69,12 +61,12 @@ def paper_table(
     import torch
 
     from .. import plots
-    from .._fs import write_json
+    from .._fs import write_json, write_text
     from .figures import bars_figure
 
     out = Path(out)
-    base = {"preset": "default", "epochs": epochs, "augment": "none", "seed": seed, "data_dir": data_dir}
-    rows = run_variants(paper_variants(models), out, base, jobs=jobs, threads=threads, log=log)
+    rows = train_variants(paper_variants(models), out, epochs, augment="none", **training)
+    seed, jobs, threads = training.get("seed", 0), training.get("jobs", 1), training.get("threads")
     for row in rows:
         label, paper_error, *_ = PAPER_MODELS[row["name"]]
         row["label"] = label
@@ -89,7 +81,7 @@ def paper_table(
         "rows": rows,
     }
     write_json(out / "paper.json", result)
-    (out / "paper.md").write_text(format_markdown(result))
+    write_text(out / "paper.md", format_markdown(result))
     reference = {r["name"]: r["paper_error"] for r in rows}
     plots.save(bars_figure(rows, f"MNIST test error: LeCun et al. 1998 and ours ({epochs} epochs)", reference),
                out / "paper.png")

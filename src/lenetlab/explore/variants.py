@@ -212,3 +212,21 @@ def _data_shape(data_dir: str | None) -> tuple[int, int]:
 
     data = load_mnist(data_dir)
     return data.n_classes, int(data.train.images.shape[-1])
+
+
+def train_variants(
+    variants: Sequence[Variant],
+    out: str | Path,
+    epochs: int,
+    *,
+    preset: str = "default",
+    seed: int = 0,
+    data_dir: str | None = None,
+    jobs: int = 1,
+    threads: int | None = None,
+    log: Callable[[str], None] | None = print,
+    **recipe: Any,
+) -> list[dict[str, Any]]:
+    """:func:`run_variants` with the shared recipe spelt as keywords (``compare`` and ``paper`` use it)."""
+    base = {"preset": preset, "epochs": epochs, "seed": seed, "data_dir": data_dir, **recipe}
+    return run_variants(variants, out, base, jobs=jobs, threads=threads, log=log)

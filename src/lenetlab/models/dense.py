@@ -50,11 +50,9 @@ class MLP(_Dense):
 
     Examples
     --------
-    >>> model = MLP()
-    >>> sum(p.numel() for p in model.parameters())
-    105214
-    >>> model(torch.zeros(2, 1, 28, 28)).shape
-    torch.Size([2, 10])
+    >>> count = sum(p.numel() for p in MLP().parameters())
+    >>> count, MLP()(torch.zeros(2, 1, 28, 28)).shape
+    (105214, torch.Size([2, 10]))
     """
 
     def __init__(self, hidden_1: int = 120, hidden_2: int = 84, n_classes: int = 10, *, input_size: int = 28,

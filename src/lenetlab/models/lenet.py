@@ -97,6 +97,24 @@ class LeNet5(StagedModel):
         ]))
 
 
+def _small_trunk(in_channels: int, c1_maps: int, c3_maps: int, c1_padding: int, act: str, *, n_classes: int,
+                 input_size: int) -> tuple[nn.Sequential, int]:
+    """C1 (5x5) - S2 - C3 (5x5) - S4 - flatten, the trunk LeNet-1 and LeNet-4 share, and S4's side."""
+    check_positive(n_classes=n_classes, input_size=input_size, in_channels=in_channels)
+    make_activation(act)
+    size = out_size(input_size, 5, 1, c1_padding, "C1")
+    size = out_size(size, 2, 2, 0, "S2")
+    size = out_size(size, 5, 1, 0, "C3")
+    size = out_size(size, 2, 2, 0, "S4")
+    return nn.Sequential(OrderedDict([
+        ("C1", _conv(in_channels, c1_maps, 5, act, padding=c1_padding)),
+        ("S2", nn.AvgPool2d(2, stride=2)),
+        ("C3", _conv(c1_maps, c3_maps, 5, act)),
+        ("S4", nn.AvgPool2d(2, stride=2)),
+        ("flatten", nn.Flatten()),
+    ])), size
+
+
 class LeNet1(StagedModel):
     """LeNet-1 (LeCun et al. 1998, Fig. 9: 1.7 % test error), 3,246 parameters.
 
@@ -116,19 +134,8 @@ class LeNet1(StagedModel):
     def __init__(self, n_classes: int = 10, *, input_size: int = 28, in_channels: int = 1,
                  activation: str = "tanh") -> None:
         super().__init__()
-        check_positive(n_classes=n_classes, input_size=input_size, in_channels=in_channels)
-        make_activation(activation)
-        size = out_size(input_size, 5, 1, 0, "C1")
-        size = out_size(size, 2, 2, 0, "S2")
-        size = out_size(size, 5, 1, 0, "C3")
-        size = out_size(size, 2, 2, 0, "S4")
-        self.feature_extractor = nn.Sequential(OrderedDict([
-            ("C1", _conv(in_channels, 4, 5, activation)),
-            ("S2", nn.AvgPool2d(2, stride=2)),
-            ("C3", _conv(4, 12, 5, activation)),
-            ("S4", nn.AvgPool2d(2, stride=2)),
-            ("flatten", nn.Flatten()),
-        ]))
+        self.feature_extractor, size = _small_trunk(in_channels, 4, 12, 0, activation, n_classes=n_classes,
+                                                    input_size=input_size)
         self.classifier = nn.Sequential(OrderedDict([("output", nn.Linear(12 * size * size, n_classes))]))
 
 
@@ -141,29 +148,17 @@ class LeNet4(StagedModel):
 
     Examples
     --------
-    >>> model = LeNet4()
-    >>> sum(p.numel() for p in model.parameters())
+    >>> [name for name, _ in LeNet4().stages()]
+    ['C1', 'S2', 'C3', 'S4', 'flatten', 'F5', 'output']
+    >>> sum(p.numel() for p in LeNet4().parameters())
     51050
-    >>> list(model.activations(torch.zeros(1, 1, 28, 28)))
-    ['C1', 'S2', 'C3', 'S4', 'F5', 'output']
     """
 
     def __init__(self, n_classes: int = 10, *, input_size: int = 28, in_channels: int = 1,
                  activation: str = "tanh") -> None:
         super().__init__()
-        check_positive(n_classes=n_classes, input_size=input_size, in_channels=in_channels)
-        make_activation(activation)
-        size = out_size(input_size, 5, 1, 2, "C1")
-        size = out_size(size, 2, 2, 0, "S2")
-        size = out_size(size, 5, 1, 0, "C3")
-        size = out_size(size, 2, 2, 0, "S4")
-        self.feature_extractor = nn.Sequential(OrderedDict([
-            ("C1", _conv(in_channels, 4, 5, activation, padding=2)),
-            ("S2", nn.AvgPool2d(2, stride=2)),
-            ("C3", _conv(4, 16, 5, activation)),
-            ("S4", nn.AvgPool2d(2, stride=2)),
-            ("flatten", nn.Flatten()),
-        ]))
+        self.feature_extractor, size = _small_trunk(in_channels, 4, 16, 2, activation, n_classes=n_classes,
+                                                    input_size=input_size)
         self.classifier = nn.Sequential(OrderedDict([
             ("F5", dense(16 * size * size, 120, activation)),
             ("output", nn.Linear(120, n_classes)),
