@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIX = "strip it with `jupyter nbconvert --clear-output --inplace {path}` or rerun scripts/make_notebook.py"
+FIX = ("strip it with `jupyter nbconvert --clear-output --inplace {path}` "
+       "or rebuild it from its .py with `python3 scripts/sync_notebooks.py`")
 
 
 def notebook_paths(paths: list[str | Path]) -> list[Path]:

@@ -1,5 +1,6 @@
-"""The course notebook (French) and its English twin: committed stripped, every cell compiles, and each
-runs top to bottom on real MNIST with small parameters."""
+"""The course notebook (French) and its English twin: built from their jupytext sources (.py, ruff-clean),
+committed stripped, every cell compiles, and each runs top to bottom on real MNIST with small parameters
+(in a kernel, and as a plain script)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 FRENCH, ENGLISH = NOTEBOOKS / "td_lenet5.ipynb", NOTEBOOKS / "td_lenet5_en.ipynb"
+SOURCES = {FRENCH: FRENCH.with_suffix(".py"), ENGLISH: ENGLISH.with_suffix(".py")}  # jupytext percent format
 SECTIONS = {
     FRENCH: ["Données", "Réseau multi-couche", "Entraînement", "Évaluation", "Réseau convolutif LeNet-5",
              "Exploration"],
@@ -82,9 +87,67 @@ def test_strip_check_fails_on_outputs_and_counts(tmp_path, capsys):
     assert "not a notebook" in capsys.readouterr().err
 
 
-def test_notebooks_match_their_generator():
-    pytest.importorskip("nbformat")
-    assert _load_script("make_notebook").main(["--check"]) == 0
+def test_notebooks_match_their_sources(capsys):
+    pytest.importorskip("jupytext")
+    sync = _load_script("sync_notebooks")
+    for notebook, source in SOURCES.items():
+        assert source.is_file(), f"{source} is the source of {notebook.name}"
+        assert sync.problems(source) == []
+    assert sync.main(["--check"]) == 0
+    assert "2 notebook(s) match" in capsys.readouterr().out
+
+
+def test_sources_check_finds_differences_and_rebuilds(tmp_path, capsys):
+    pytest.importorskip("jupytext")
+    sync = _load_script("sync_notebooks")
+    source = tmp_path / "td.py"
+    shutil.copy(SOURCES[FRENCH], source)
+    notebook = source.with_suffix(".ipynb")
+    assert sync.problems(source) == [
+        f"{notebook}: missing; build it from td.py with `python3 scripts/sync_notebooks.py`"]
+    nb = json.loads(FRENCH.read_text(encoding="utf-8"))
+    nb["cells"][0]["source"] = ["# edited in Jupyter\n"]
+    nb["cells"][2]["metadata"]["tags"] = []  # the parameters tag lost
+    nb["cells"][3]["cell_type"] = "markdown"
+    nb["cells"][5]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "7\n"}]  # not this check's job
+    notebook.write_text(json.dumps(nb), encoding="utf-8")
+    found = sync.problems(source)
+    assert [m.split(": ", 1)[1].split(";")[0] for m in found] == [
+        "cell 0 (markdown) source differs from td.py",
+        "cell 2 tags [] differ from ['parameters'] in td.py",
+        "cell 3 is markdown, code in td.py",
+    ]
+    assert all(f"`jupytext --sync {notebook}`" in m and "scripts/sync_notebooks.py" in m for m in found)
+    assert sync.main(["--check", str(tmp_path)]) == 1
+    # the .ipynb is newer than its source: an edit in Jupyter is not overwritten without --force
+    os.utime(source, (0, 0))
+    assert sync.main([str(tmp_path)]) == 1
+    assert "jupytext --sync" in capsys.readouterr().out
+    assert sync.main([str(source), "--force"]) == 0
+    assert notebook.read_text(encoding="utf-8") == FRENCH.read_text(encoding="utf-8")
+    assert sync.main(["--check", str(notebook)]) == 0  # a notebook named stands for its source
+    nb["cells"].pop()
+    notebook.write_text(json.dumps(nb), encoding="utf-8")
+    assert sync.problems(source)[-1].endswith("60 cells, td.py has 61; " + sync._fix(notebook))
+    assert sync.main(["--check", str(tmp_path / "missing")]) == 2
+    orphan = tmp_path / "orphan.ipynb"
+    shutil.copy(FRENCH, orphan)
+    assert sync.problems(orphan.with_suffix(".py")) == [
+        f"{orphan}: no source orphan.py beside it; create it with `jupytext --set-formats ipynb,py:percent {orphan}`"]
+    assert sync.main(["--check", str(orphan)]) == 1
+
+
+def test_sources_are_ruff_clean():
+    """The .py sources (and the built notebooks) pass the repository's ruff configuration."""
+    if importlib.util.find_spec("ruff") is not None:
+        command = [sys.executable, "-m", "ruff"]
+    elif shutil.which("ruff"):
+        command = [shutil.which("ruff")]
+    else:
+        pytest.skip("ruff is not installed")
+    out = subprocess.run([*command, "check", "--no-cache", "notebooks"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 @both
@@ -177,12 +240,30 @@ def test_notebook_runs_top_to_bottom(notebook, cwd):
     assert pngs >= 15
 
 
+@pytest.mark.slow
+def test_source_runs_as_a_plain_script(tmp_path):
+    """`python td_lenet5.py`, outside Jupyter: it runs through, and saves its figures as PNG files."""
+    jupytext = pytest.importorskip("jupytext")
+    nbformat = pytest.importorskip("nbformat")
+    nb = jupytext.read(SOURCES[FRENCH], fmt="py:percent")
+    nb.cells.insert(_parameters_cell(nb.cells) + 1, nbformat.v4.new_code_cell(SMALL))
+    script = tmp_path / "td_lenet5.py"
+    jupytext.write(nb, script, fmt="py:percent")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert OUTPUT[FRENCH]["mlp"] in out.stdout and OUTPUT[FRENCH]["lenet"] in out.stdout
+    summary = json.loads(re.search(r"^BILAN (.*)$", out.stdout, re.M).group(1))
+    assert summary["parametres"] == {"MLP": 105214, "LeNet-5": 61706}
+    saved = [Path(p) for p in re.findall(r"^\[figure enregistrée : (.*)\]$", out.stdout, re.M)]
+    assert len(saved) >= 15 and len({p.parent for p in saved}) == 1
+    assert all(p.is_file() and p.read_bytes().startswith(b"\x89PNG") and tmp_path in p.parents for p in saved)
+
+
 @pytest.mark.parametrize("cwd", [NOTEBOOKS, ROOT], ids=["from-notebooks", "from-repo-root"])
 def test_setup_cell_finds_src_when_lenetlab_is_not_installed(cwd):
     """Without `pip install`, the setup cell takes lenetlab from src/ of the checkout."""
-    import subprocess
-    import sys
-
     cells = [c for c in _cells(FRENCH) if c["cell_type"] == "code"]
     setup = "".join(cells[1]["source"])
     assert "import lenetlab" in setup
