@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from lenetlab import LeNet5, LenetlabError, TrainConfig, build_model, evaluate, fit, load_checkpoint, save_checkpoint
-from lenetlab.data import ImageSet, MNISTData
 from lenetlab.augment import random_shift
 from lenetlab.checkpoint import read_checkpoint
+from lenetlab.data import ImageSet, MNISTData
 from lenetlab.training import lr_factor
 
 

@@ -27,7 +27,7 @@ LENET_SHAPES = {"C1": [6, 28, 28], "S2": [6, 14, 14], "C3": [16, 10, 10], "S4": 
 
 @pytest.fixture(scope="module")
 def client(trained_run):
-    return TestClient(create_app(trained_run))
+    return TestClient(create_app(trained_run), base_url="http://127.0.0.1:8000")
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -219,7 +219,7 @@ def test_mlp_checkpoint_shows_its_own_layers(tmp_path, mnist):
     torch.manual_seed(0)
     model = MLP()
     save_checkpoint(tmp_path / "mlp.pt", model, "mlp", [str(i) for i in range(10)])
-    client = TestClient(create_app(tmp_path / "mlp.pt"))
+    client = TestClient(create_app(tmp_path / "mlp.pt"), base_url="http://127.0.0.1:8000")
     info = client.get("/api/model").json()
     assert info["name"] == "mlp" and info["parameters"] == 105214 and info["test_accuracy"] is None
     body = client.post("/api/predict", json={"array": mnist.test.images[5].tolist()}).json()

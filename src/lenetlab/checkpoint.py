@@ -92,6 +92,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     for ok, what in problems:
         if not ok:
             raise LenetlabError(f"{path} is damaged: {what}; {_HINT}")
+    if any(t.is_floating_point() and not torch.isfinite(t).all() for t in payload["state_dict"].values()):
+        raise LenetlabError(f"{path} holds NaN or infinite weights, so every prediction would be meaningless; "
+                            "train the model again (with a lower --lr if training diverged)")
     return payload
 
 

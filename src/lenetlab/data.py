@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -47,6 +48,7 @@ _KNOWN_CLASS_NAMES = {
 }
 
 _IDX_DTYPES = {0x08: np.uint8}
+MAX_CLASSES = 1000  # far above any MNIST-style data set (EMNIST has 62); refuses a damaged labels file
 _MAX_IDX_ELEMENTS = 200_000_000  # 200 MB of uint8: far above any MNIST-like file, refuses absurd headers.
 
 
@@ -59,7 +61,8 @@ def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a NumPy array, checking its header first.
 
     Truncated files, wrong magic numbers, unsupported element types and absurd dimensions
-    raise :class:`LenetlabError` before anything large is allocated.
+    raise :class:`LenetlabError` before anything large is allocated: a gzipped file is
+    decompressed as a stream, never beyond what its header declares.
 
     Examples
     --------
@@ -68,48 +71,70 @@ def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
     (10000,)
     """
     path = Path(path)
-    try:
-        raw = _read_maybe_gzip(path)
-    except OSError as exc:
-        raise LenetlabError(f"cannot read {path}: {exc.strerror or exc}; check the file exists and is readable") from None
-    return parse_idx(raw, name=str(path), expected_ndim=expected_ndim)
+    return parse_idx(read_idx_bytes(path, expected_ndim), name=str(path), expected_ndim=expected_ndim)
 
 
-def parse_idx(raw: bytes, name: str = "<bytes>", expected_ndim: int | None = None) -> np.ndarray:
-    """Parse the bytes of an uncompressed IDX file; see :func:`read_idx`."""
-    hint = "re-download the data set or point --data-dir at a folder of valid IDX files"
-    if len(raw) < 4:
-        raise LenetlabError(f"{name} is not an IDX file (only {len(raw)} bytes); {hint}")
-    zero1, zero2, dtype_code, ndim = raw[0], raw[1], raw[2], raw[3]
+_HINT = "re-download the data set or point --data-dir at a folder of valid IDX files"
+
+
+def _idx_header(head: bytes, name: str, expected_ndim: int | None) -> tuple[tuple[int, ...], int, int]:
+    """Check an IDX header; returns (shape, element count, header length). Nothing large is allocated."""
+    if len(head) < 4:
+        raise LenetlabError(f"{name} is not an IDX file (only {len(head)} bytes); {_HINT}")
+    zero1, zero2, dtype_code, ndim = head[0], head[1], head[2], head[3]
     if zero1 != 0 or zero2 != 0 or dtype_code not in _IDX_DTYPES or not 1 <= ndim <= 4:
-        raise LenetlabError(f"{name} has a wrong IDX magic number 0x{raw[:4].hex()}; {hint}")
+        raise LenetlabError(f"{name} has a wrong IDX magic number 0x{head[:4].hex()}; {_HINT}")
     if expected_ndim is not None and ndim != expected_ndim:
-        raise LenetlabError(f"{name} holds a {ndim}-d array where {expected_ndim}-d was expected; {hint}")
+        raise LenetlabError(f"{name} holds a {ndim}-d array where {expected_ndim}-d was expected; {_HINT}")
     header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
-        raise LenetlabError(f"{name} is truncated inside its IDX header; {hint}")
-    shape = struct.unpack(f">{ndim}I", raw[4:header_len])
+    if len(head) < header_len:
+        raise LenetlabError(f"{name} is truncated inside its IDX header; {_HINT}")
+    shape = struct.unpack(f">{ndim}I", head[4:header_len])
     count = 1
     for dim in shape:
         count *= dim
     if count > _MAX_IDX_ELEMENTS or (ndim > 1 and any(d > 65536 for d in shape[1:])):
-        raise LenetlabError(f"{name} declares an absurd shape {shape}; {hint}")
+        raise LenetlabError(f"{name} declares an absurd shape {shape}; {_HINT}")
+    return shape, count, header_len
+
+
+def parse_idx(raw: bytes, name: str = "<bytes>", expected_ndim: int | None = None) -> np.ndarray:
+    """Parse the bytes of an uncompressed IDX file; see :func:`read_idx`."""
+    shape, count, header_len = _idx_header(raw[:20], name, expected_ndim)
     if len(raw) - header_len != count:
         what = "truncated" if len(raw) - header_len < count else "longer than its header says"
         raise LenetlabError(
-            f"{name} is {what}: header says {shape} ({count} bytes), file holds {len(raw) - header_len}; {hint}"
+            f"{name} is {what}: header says {shape} ({count} bytes), file holds {len(raw) - header_len}; {_HINT}"
         )
     return np.frombuffer(raw, dtype=np.uint8, count=count, offset=header_len).reshape(shape)
 
 
-def _read_maybe_gzip(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise LenetlabError(f"{path} is a damaged gzip file ({exc}); re-download it") from None
-    return data
+def read_idx_bytes(path: Path, expected_ndim: int | None = None) -> bytes:
+    """The uncompressed bytes of an IDX file, gzipped or not, read no further than its header allows.
+
+    The header is checked first; then at most one byte more than it declares is read, enough for
+    :func:`parse_idx` to say the file is longer than its header, so a small file that inflates to
+    gigabytes costs nothing.
+    """
+    gzipped = False
+    try:
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as stream:
+            head = stream.read(4)
+            if len(head) == 4:
+                head += stream.read(4 * head[3] if 1 <= head[3] <= 4 else 0)
+            _, count, _ = _idx_header(head, str(path), expected_ndim)
+            return head + stream.read(count + 1)
+    except LenetlabError:
+        raise
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise LenetlabError(f"{path} is a damaged gzip file ({exc.__class__.__name__}); re-download it") from None
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        if gzipped:
+            raise LenetlabError(f"{path} is a damaged gzip file ({reason}); re-download it") from None
+        raise LenetlabError(f"cannot read {path}: {reason}; check the file exists and is readable") from None
 
 
 def _find_idx(data_dir: Path, stem: str) -> Path:
@@ -189,10 +214,7 @@ def load_idx_folder(data_dir: str | Path | None = None) -> tuple[ImageSet, Image
     arrays, digests = {}, {}
     for key, stem in IDX_FILES.items():
         path = _find_idx(folder, stem)
-        try:
-            raw = _read_maybe_gzip(path)
-        except OSError as exc:
-            raise LenetlabError(f"cannot read {path}: {exc}; check its permissions") from None
+        raw = read_idx_bytes(path, expected_ndim=3 if key.endswith("images") else 1)
         digests[stem] = hashlib.sha256(raw).hexdigest()
         if bundled and digests[stem] != MNIST_SHA256[stem]:
             raise LenetlabError(
@@ -206,6 +228,8 @@ def load_idx_folder(data_dir: str | Path | None = None) -> tuple[ImageSet, Image
             raise LenetlabError(
                 f"{folder}: {part} images ({n_img}) and labels ({n_lab}) differ in count; the files do not belong together"
             )
+        if n_img == 0:
+            raise LenetlabError(f"{folder}: the {part} files hold no images; give a data set with {part} images")
     if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
         raise LenetlabError(f"{folder}: train and test images differ in size; the files do not belong together")
     train = ImageSet(torch.from_numpy(arrays["train_images"].copy()), torch.from_numpy(arrays["train_labels"].astype(np.int64)))
@@ -257,8 +281,11 @@ def load_mnist(data_dir: str | Path | None = None, valid_fraction: float = 0.2, 
     ('0', '1', '2')
     """
     train_all, test, digests, source = load_idx_folder(data_dir)
-    train, valid = split_train_valid(train_all, valid_fraction, seed)
     n_classes = int(max(train_all.labels.max(), test.labels.max())) + 1
+    if n_classes > MAX_CLASSES:
+        raise LenetlabError(f"{source}: labels go up to {n_classes - 1}, more than {MAX_CLASSES} classes; "
+                            "the labels file is damaged or is not an MNIST-style labels file")
+    train, valid = split_train_valid(train_all, valid_fraction, seed)
     folder = None if data_dir is None else Path(data_dir).expanduser()
     return MNISTData(train, valid, test, class_names_for(folder, max(n_classes, 2)), digests, source)
 

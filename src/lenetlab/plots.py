@@ -15,6 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
+# Above this many classes the per-class figures drop their per-cell numbers and keep a bounded size:
+# 256 classes with a number in each of 65,536 cells took over 11 GB and two minutes to draw.
+MAX_ANNOTATED_CLASSES = 50
 
 
 def _grid(n: int, max_cols: int) -> tuple[int, int]:
@@ -84,17 +87,21 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
     """Counts of (true, predicted) pairs; the diagonal is what the network got right."""
     cm = np.asarray(matrix)
     k = len(class_names)
-    fig = Figure(figsize=(1.0 + 0.62 * k, 0.6 + 0.55 * k), layout="constrained")
+    # a number in every cell needs room; without numbers a fixed size shows any count of classes
+    size = (1.0 + 0.62 * k, 0.6 + 0.55 * k) if k <= MAX_ANNOTATED_CLASSES else (12.0, 11.0)
+    fig = Figure(figsize=size, layout="constrained")
     ax = fig.subplots()
     shown = np.log1p(cm)
     im = ax.imshow(shown, cmap="Blues")
     threshold = shown.max() / 2 if shown.size else 0
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > threshold else "black")
-    ax.set_xticks(range(k), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
-    ax.set_yticks(range(k), class_names)
+    if k <= MAX_ANNOTATED_CLASSES:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > threshold else "black")
+    ticks = _ticks(k)
+    ax.set_xticks(ticks, [class_names[t] for t in ticks], rotation=45 if max(map(len, class_names)) > 2 else 0)
+    ax.set_yticks(ticks, [class_names[t] for t in ticks])
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test set)")
     fig.colorbar(im, ax=ax, shrink=0.8, label="log(1 + count)")
     return fig
@@ -103,16 +110,25 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
 def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[str]) -> Figure:
     """Test accuracy of each class as bars, the mean as a line."""
     acc = 100 * np.asarray(per_class, dtype=float)
-    fig = Figure(figsize=(max(5, 0.6 * len(acc) + 2), 3.6), layout="constrained")
+    fig = Figure(figsize=(max(5, 0.6 * len(acc) + 2) if len(acc) <= MAX_ANNOTATED_CLASSES else 14.0, 3.6),
+                 layout="constrained")
     ax = fig.subplots()
     bars = ax.bar(range(len(acc)), acc, color="C0")
-    ax.bar_label(bars, [f"{a:.1f}" for a in acc], fontsize=8)
+    if len(acc) <= MAX_ANNOTATED_CLASSES:
+        ax.bar_label(bars, [f"{a:.1f}" for a in acc], fontsize=8)
     ax.axhline(acc.mean(), color="C3", ls="--", lw=1, label=f"mean {acc.mean():.2f}%")
-    ax.set_xticks(range(len(acc)), class_names)
+    ticks = _ticks(len(acc))
+    ax.set_xticks(ticks, [class_names[t] for t in ticks])
     low = max(0.0, min(acc.min() - 5, 90.0))
     ax.set(ylim=(low, 100.5), ylabel="accuracy (%)", title="Per-class test accuracy")
     ax.legend(loc="lower right")
     return fig
+
+
+def _ticks(k: int) -> list[int]:
+    """Every class index up to MAX_ANNOTATED_CLASSES classes, then evenly spaced ones."""
+    step = max(1, -(-k // MAX_ANNOTATED_CLASSES))
+    return list(range(0, k, step))
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,11 @@ class ModelSpec:
         """The keyword arguments the constructor takes (what ``--arch KEY=VALUE`` accepts)."""
         params = inspect.signature(self.constructor).parameters
         return [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    def argument_types(self) -> dict[str, type]:
+        """The plain type (int, float, str, bool) of each argument that has one."""
+        hints = typing.get_type_hints(self.constructor.__init__)
+        return {name: hint for name, hint in hints.items() if hint in _TYPE_WORDS}
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -69,7 +75,16 @@ def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch") -
     ...
     lenetlab.errors.LenetlabError: mlp takes no --arch kernel_size; it takes: hidden_1, hidden_2, n_classes, input_size, in_channels, activation
     """
-    known = model_spec(name).argument_names()
+    spec = model_spec(name)
+    known = spec.argument_names()
     unknown = [k for k in args if k not in known]
     if unknown:
         raise LenetlabError(f"{name} takes no {flag} {', '.join(unknown)}; it takes: {', '.join(known)}")
+    for key, kind in spec.argument_types().items():
+        value = args.get(key)
+        if key in args and not (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
+            if not (kind is float and isinstance(value, int) and not isinstance(value, bool)):
+                raise LenetlabError(f"{name}: {flag} {key} must be {_TYPE_WORDS[kind]}, got {value!r}")
+
+
+_TYPE_WORDS = {int: "a whole number", float: "a number", str: "a word", bool: "true or false"}

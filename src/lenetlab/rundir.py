@@ -16,11 +16,14 @@ and the fix, and no other module reads them by string keys.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import shutil
 import time
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -93,6 +96,7 @@ class RunConfig:
 
 RUN_FIGURES = ("samples.png", "loss_curves.png", "predictions.png", "confusion_matrix.png", "per_class_accuracy.png")
 RUN_ARTIFACTS = ("config.json", "metrics.json", "best.pt", "last.pt", *RUN_FIGURES, "report.html")
+LOCK_NAME = ".lock"
 
 
 class RunDir:
@@ -152,6 +156,11 @@ class RunDir:
             self._metrics = metrics
         return self._metrics
 
+    @metrics.setter
+    def metrics(self, metrics: Metrics) -> None:
+        """Hold ``metrics`` in memory (what a report drawn before ``write_metrics`` shows)."""
+        self._metrics = metrics
+
     def config_or_none(self) -> RunConfig | None:
         """The run's settings, or ``None`` when the folder holds no config.json (a bare checkpoint)."""
         return self.config if self.has_config() else None
@@ -173,9 +182,41 @@ class RunDir:
         write_json(self.metrics_path, dataclasses.asdict(metrics))
         self._metrics = metrics
 
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run for this process: a second ``train`` or ``--resume`` on it is refused in one line.
+
+        An advisory lock (``flock``) on ``RUN/.lock``: the kernel drops it when the process dies, so a
+        killed run never stays locked. (On systems without ``fcntl`` the run is not locked.)
+        """
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            yield
+            return
+        ensure_folder(self.path)
+        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LenetlabError(f"{self.path} is in use by another lenetlab train (still running); wait for it to end, "
+                                "or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def remove_stale_temporary_files(self) -> None:
+        """Temporary files a killed process left half-written (never those of a live one: call under lock)."""
+        for folder in (self.path, self.filters_dir):
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+                tmp.unlink(missing_ok=True)
+
     def prepare(self, force: bool) -> None:
-        """Create the folder for a new run; never overwrite an existing run without ``force``."""
-        if self.path.is_dir() and any(self.path.iterdir()):
+        """Empty the folder for a new run (call under :meth:`lock`); never overwrite a run without ``force``."""
+        if self.path.is_dir() and any(p.name != LOCK_NAME for p in self.path.iterdir()):
             if not force:
                 raise LenetlabError(
                     f"{self.path} already holds a run; choose another --out, pass --force to overwrite it, "
@@ -184,6 +225,7 @@ class RunDir:
             for name in RUN_ARTIFACTS:
                 (self.path / name).unlink(missing_ok=True)
             shutil.rmtree(self.filters_dir, ignore_errors=True)
+            self.remove_stale_temporary_files()
         ensure_folder(self.path)
 
 

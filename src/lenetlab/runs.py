@@ -124,10 +124,20 @@ def train_run(
     0.97...
     """
     run = RunDir(run_dir if run_dir is not None else default_run_dir(config.model))
-    if resume:
-        if not run.has_config():
-            raise LenetlabError(f"{run.path} holds no run to resume (no config.json); start a new run with --out")
-        config = run.config.train
+    with contextlib.ExitStack() as held:
+        if resume:
+            if not run.has_config():
+                raise LenetlabError(f"{run.path} holds no run to resume (no config.json); start a new run with --out")
+            held.enter_context(run.lock())
+            run.remove_stale_temporary_files()
+            config = run.config.train
+        return _train_locked(run, config, held, force=force, resume=resume, progress=progress, log=log,
+                             figures=figures, report=report)
+
+
+def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, *, force: bool, resume: bool,
+                  progress: bool, log: Callable[[str], None] | None, figures: bool, report: bool) -> dict[str, Any]:
+    """train_run's work; a new run takes the lock (``held``) once its data and model are known to be valid."""
     device = distributed.local_device(resolve_device(config.device))
     distributed.init(device)
     rank, world = distributed.rank_and_world()
@@ -141,14 +151,10 @@ def train_run(
     resume_state = None
     if resume and run.last_path.is_file():
         model, checkpoint = load_checkpoint(run.last_path, device)
-        resume_state = checkpoint.get("resume")
-        if resume_state is None:
-            raise LenetlabError(f"{run.last_path} carries no training state; it cannot be resumed")
-        if int(resume_state["epoch"]) >= config.epochs and run.is_finished():
-            raise LenetlabError(f"{run.path} already finished all {config.epochs} epochs; nothing to resume. To train "
-                                f"longer, start a new run: lenetlab train --epochs N --out NEW_DIR")
+        resume_state = _resume_state(run, checkpoint, config)
         model.train()
     elif not resume and rank == 0:  # only now, with data and architecture known to be valid, touch the disk
+        held.enter_context(run.lock())
         run.prepare(force)
     distributed.barrier()
     parameters = count_parameters(model)
@@ -182,21 +188,36 @@ def train_run(
         return {}
     best, _ = load_checkpoint(run.best_path, device)
     test = evaluate(best, data.test, config.eval_batch_size, data.n_classes)
-    metrics = Metrics(model=config.model, preset=config.preset, epochs=state.history, best_epoch=state.best_epoch,
-                      parameters=parameters, train_seconds=round(sum(h.train_seconds for h in state.history), 3),
-                      test=test.scores())
-    run.write_metrics(metrics)
+    run.metrics = Metrics(model=config.model, preset=config.preset, epochs=state.history, best_epoch=state.best_epoch,
+                          parameters=parameters, train_seconds=round(sum(h.train_seconds for h in state.history), 3),
+                          test=test.scores())
+    # metrics.json marks the run finished, so it comes last: a kill before it leaves a run that
+    # --resume completes (figures and report included), never a finished run without them.
     if figures:
         write_figures(run.path, data, [dataclasses.asdict(h) for h in state.history], test, _train_loss_label(config))
     if report:
         from .report import write_report
 
-        write_report(run.path, evaluation=(data, test))
+        write_report(run, evaluation=(data, test))
+    run.write_metrics(run.metrics)
     distributed.shutdown()
     if log is not None:
         log(f"test accuracy {100 * test.accuracy:.2f}% (best epoch {state.best_epoch}, loss {test.loss:.4f}); "
             f"run saved in {run.path}")
-    return dataclasses.asdict(metrics)
+    return dataclasses.asdict(run.metrics)
+
+
+def _resume_state(run: RunDir, checkpoint: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
+    """last.pt's training state, checked before training continues from it."""
+    state = checkpoint.get("resume")
+    if not isinstance(state, dict) or not {"optimizer", "rng", "epoch", "history", "best_epoch",
+                                            "best_valid_loss"} <= set(state):
+        raise LenetlabError(f"{run.last_path} carries no whole training state; it cannot be resumed "
+                            "(start a new run with --out)")
+    if int(state["epoch"]) >= config.epochs and run.is_finished():
+        raise LenetlabError(f"{run.path} already finished all {config.epochs} epochs; nothing to resume. To train "
+                            f"longer, start a new run: lenetlab train --epochs N --out NEW_DIR")
+    return state
 
 
 class _Terminated(KeyboardInterrupt):

@@ -8,6 +8,7 @@ the parser imports neither PyTorch nor matplotlib: ``lenetlab --help`` answers a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,8 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nlenetlab: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `lenetlab evaluate --json | head`: the reader left, nothing to report
-        sys.stderr.close()
+    except BrokenPipeError:  # `lenetlab evaluate --json | head`: the reader left; nothing is wrong
+        # Point stdout at /dev/null so that Python's flush at exit does not complain a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 

@@ -124,18 +124,26 @@ def run_variants(
         raise LenetlabError(f"two variants are named {duplicate!r}; give each --variant its own name")
     if out.exists() and not out.is_dir():
         raise LenetlabError(f"{out} is a file, not a folder; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
     data_classes, data_size = _data_shape(base.get("data_dir"))
+    checked: dict[str, TrainConfig | LenetlabError] = {}
+    for variant in variants:
+        try:
+            checked[variant.name] = check_variant(variant, base, data_classes, data_size)
+        except LenetlabError as exc:
+            checked[variant.name] = exc
+    if variants and all(isinstance(c, LenetlabError) for c in checked.values()):
+        # nothing could train: say why, and leave the folder (and any earlier table in it) untouched
+        raise LenetlabError(f"no variant can be trained; {variants[0].name}: {checked[variants[0].name]}")
+    out.mkdir(parents=True, exist_ok=True)
 
     rows: dict[str, dict[str, Any]] = {}
     todo: list[tuple[Variant, TrainConfig]] = []
     for variant in variants:
-        try:
-            config = check_variant(variant, base, data_classes, data_size)
-        except LenetlabError as exc:
-            rows[variant.name] = _status_row(variant, "invalid", str(exc))
+        config = checked[variant.name]
+        if isinstance(config, LenetlabError):
+            rows[variant.name] = _status_row(variant, "invalid", str(config))
             if log:
-                log(f"skip {variant.name}: {exc}")
+                log(f"skip {variant.name}: {config}")
             continue
         if (out / variant.name / "metrics.json").is_file():
             _check_same_settings(config, out / variant.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..errors import LenetlabError
@@ -16,6 +17,10 @@ from ..registry import MODELS, check_model_args, model_spec
 from .base import StagedModel
 from .dense import MLP, FCNet, LinearClassifier, parse_hidden
 from .lenet import LeNet1, LeNet4, LeNet5
+
+# 25 million parameters (100 MB of float32) is 400 times LeNet-5 and 17 times the largest network
+# the explorations train; a checkpoint or a sweep asking for more is refused before allocating.
+MAX_PARAMETERS = 25_000_000
 
 
 def build_model(name: str, **kwargs: Any) -> StagedModel:
@@ -32,8 +37,16 @@ def build_model(name: str, **kwargs: Any) -> StagedModel:
     """
     spec = model_spec(name)
     check_model_args(name, kwargs, flag="argument")
+    arguments = {**spec.defaults, **kwargs}
     try:
-        return spec.constructor(**{**spec.defaults, **kwargs})
+        # Sized first on the meta device (no memory, no random numbers drawn), so that arguments
+        # asking for gigabytes are refused before anything is allocated.
+        with torch.device("meta"):
+            size = count_parameters(spec.constructor(**arguments))
+        if size > MAX_PARAMETERS:
+            raise LenetlabError(f"{name} with these arguments would have {size:,} parameters, over the "
+                                f"{MAX_PARAMETERS:,} lenetlab builds; choose smaller layers")
+        return spec.constructor(**arguments)
     except (TypeError, ValueError) as exc:
         raise LenetlabError(f"invalid {name} architecture: {exc}") from None
 

@@ -165,7 +165,7 @@ def _class_rows(test: Any, class_names: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def render_report(run_dir: str | Path, evaluation: tuple[Any, Any] | None = None) -> str:
+def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | None = None) -> str:
     """The report of a run directory as an HTML string (see :func:`write_report`).
 
     Examples
@@ -174,7 +174,7 @@ def render_report(run_dir: str | Path, evaluation: tuple[Any, Any] | None = None
     >>> html_text.startswith("<!DOCTYPE html>")                    # doctest: +SKIP
     True
     """
-    run = RunDir(run_dir)
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if not run.path.is_dir():
         hint = (f"give its folder {run.path.parent}" if run.path.is_file()
                 else "give the folder `lenetlab train` wrote (runs/...)")
@@ -227,7 +227,7 @@ def _template() -> Any:
     return env.get_template("template.html")
 
 
-def write_report(run_dir: str | Path, evaluation: tuple[Any, Any] | None = None) -> Path:
+def write_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | None = None) -> Path:
     """Write ``RUN/report.html``, one self-contained page (no network needed), and return its path.
 
     Evaluates ``best.pt`` on the test set (a second or two on a CPU) for the most confidently wrong
@@ -239,5 +239,5 @@ def write_report(run_dir: str | Path, evaluation: tuple[Any, Any] | None = None)
     >>> path.name                                            # doctest: +SKIP
     'report.html'
     """
-    run = RunDir(run_dir)
-    return write_text(run.report_path, render_report(run.path, evaluation))
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    return write_text(run.report_path, render_report(run, evaluation))

@@ -16,31 +16,36 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io  # noqa: F401 - decode_png's doctest uses it
+import io
 import json
 import random
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ImageTooLarge, LenetlabError, NoDigitError
 from ..models import count_parameters
-from ..predict import Predictor
-from ..preprocess import mnist_preprocess, open_image, to_grayscale
+from ..predict import INPUT_SIZE, Predictor
+from ..preprocess import FORMATS, mnist_preprocess, open_image, to_grayscale
 from ..rundir import RunDir
+from .guards import LOOPBACK_NAMES, MAX_BODY_BYTES, BodySizeLimit, SameOrigin
 
 STATIC_DIR = Path(__file__).with_name("static")
-MAX_BODY_BYTES = 5 * 1024 * 1024  # a 280x280 canvas PNG is ~10 KB; 5 MB leaves room for photos
-MAX_IMAGE_PIXELS = 16_000_000  # checked from the image header, before decoding (a 4000x4000 photo passes)
-INPUT_SIZE = 28
+# Uploads are capped lower than `lenetlab predict`'s files: checked from the header, before decoding.
+# A 2000x2000 photo passes (about 60 MB while it is decoded and preprocessed); resize larger ones.
+MAX_IMAGE_PIXELS = 4_000_000
+# Images up to this size (a canvas, a scan of one digit) are decoded at once; larger ones queue for
+# one decoding slot, so N large uploads never take N times the memory nor delay the drawing page.
+SMALL_IMAGE_PIXELS = 500 * 500
 
 
 class BadInput(Exception):
@@ -49,66 +54,6 @@ class BadInput(Exception):
     def __init__(self, message: str, status: int = 422) -> None:
         super().__init__(message)
         self.status = status
-
-
-class BodySizeLimit:
-    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413, by Content-Length or as streamed.
-
-    The body is read here (at most ``max_bytes``) and replayed to the app, so a client that lies
-    about Content-Length or sends chunks without one is cut off at the cap all the same.
-
-    Examples
-    --------
-    >>> app = FastAPI()
-    >>> app.add_middleware(BodySizeLimit, max_bytes=1024)
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        too_big = JSONResponse({"error": f"request body over {self.max_bytes // (1024 * 1024)} MB; send a smaller image "
-                                         "(a 280x280 PNG is enough)"}, status_code=413)
-        if declared is not None:
-            try:
-                if int(declared) > self.max_bytes:
-                    await too_big(scope, receive, send)
-                    return
-            except ValueError:
-                await JSONResponse({"error": "invalid Content-Length header; send a number of bytes"},
-                                   status_code=400)(scope, receive, send)
-                return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await too_big(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # after the body: wait for the disconnect, as a server would
-
-        await self.app(scope, replay, send)
 
 
 def decode_png(raw: bytes) -> np.ndarray:
@@ -145,7 +90,10 @@ def parse_array(value: Any) -> np.ndarray:
     if len(value) != INPUT_SIZE or lengths != [INPUT_SIZE]:
         got = f"{len(value)}x{lengths[0]}" if len(lengths) == 1 else f"{len(value)} rows of lengths {lengths}"
         raise BadInput(f'"array" must be 28x28 (28 rows of 28 numbers), got {got}; resize it or send a PNG instead')
-    array = np.asarray(value, dtype=np.float64)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except OverflowError:  # an integer with hundreds of digits
+        raise BadInput('"array" holds a number too large; send numbers between 0 and 1 (or 0 and 255)') from None
     if not np.isfinite(array).all():
         raise BadInput('"array" holds NaN or infinite values; send finite numbers between 0 and 1 (or 0 and 255)')
     if array.min() < 0 or array.max() > 255:
@@ -175,7 +123,8 @@ class _Served:
         run = RunDir.containing(checkpoint_path)
         self.metrics = run.metrics if run.is_finished() else None
         self.data_dir = run.data_dir if run.has_config() else None
-        self.checkpoint = str(self.predictor.source)
+        # The run's folder name and the file, never an absolute path: the page is no map of the disk.
+        self.checkpoint = f"{self.predictor.source.parent.name}/{self.predictor.source.name}"
         self.layers = [{"name": k, "shape": v} for k, v in self.predictor.layer_shapes().items()]
         self._test = None
 
@@ -222,7 +171,33 @@ class _Served:
         }
 
 
-async def _read_input(request: Request) -> np.ndarray:
+class _Lanes:
+    """Where images are decoded: small ones in their own slots, large ones one at a time."""
+
+    def __init__(self) -> None:
+        self.small = anyio.CapacityLimiter(4)
+        self.large = anyio.CapacityLimiter(1)
+
+    async def to_input(self, raw: bytes) -> np.ndarray:
+        """An uploaded image as the network's (28, 28) input: decoded and preprocessed in a worker thread."""
+        limiter = self.small if _declared_pixels(raw) <= SMALL_IMAGE_PIXELS else self.large
+        return await anyio.to_thread.run_sync(lambda: _preprocess(decode_png(raw)), limiter=limiter)
+
+
+def _declared_pixels(raw: bytes) -> int:
+    """Width x height from the image's header (0 when unreadable: decode_png then says why, cheaply)."""
+    try:
+        with Image.open(io.BytesIO(raw), formats=FORMATS) as image:
+            return image.width * image.height
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return 0
+
+
+_WHAT_TO_SEND = ('send a PNG (image/png, or multipart field "image"), or JSON (application/json) '
+                 '{"image": base64 PNG} or {"array": 28x28 numbers}')
+
+
+async def _read_input(request: Request, lanes: _Lanes) -> np.ndarray:
     """The request's image or array as the network's (28, 28) input, preprocessed like ``predict``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
@@ -233,26 +208,26 @@ async def _read_input(request: Request) -> np.ndarray:
         upload = form.get("image")
         if upload is None or isinstance(upload, str):
             raise BadInput("no file in the form field 'image'; send the PNG as multipart field 'image'")
-        raw = await upload.read()
-        return _preprocess(await run_in_threadpool(decode_png, raw))
+        return await lanes.to_input(await upload.read())
     body = await request.body()
     if content_type.startswith("image/") or (not content_type and body[:8] == b"\x89PNG\r\n\x1a\n"):
-        return _preprocess(await run_in_threadpool(decode_png, body))
+        return await lanes.to_input(body)
+    if content_type != "application/json":
+        # JSON only as application/json: a page on another site can post text/plain without asking first.
+        raise BadInput(f"unsupported content type {content_type or '(none)'}; {_WHAT_TO_SEND}", status=415)
     if not body:
-        raise BadInput("the request body is empty; send a PNG (multipart field 'image' or JSON {\"image\": base64}) "
-                       "or JSON {\"array\": 28x28 numbers}", status=400)
+        raise BadInput(f"the request body is empty; {_WHAT_TO_SEND}", status=400)
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
-        raise BadInput("the body is neither JSON nor an image; send JSON {\"image\": base64 PNG} or "
-                       "{\"array\": 28x28 numbers}, or a multipart PNG", status=400) from None
+        raise BadInput(f"the body is not valid JSON; {_WHAT_TO_SEND}", status=400) from None
     if not isinstance(payload, dict):
         raise BadInput('the JSON body must be an object: {"image": base64 PNG} or {"array": 28x28 numbers}')
     if "array" in payload:
         array = parse_array(payload["array"])
         return _preprocess(array) if payload.get("preprocess") is True else array
     if "image" in payload:
-        return _preprocess(await run_in_threadpool(decode_png, _decode_base64(payload["image"])))
+        return await lanes.to_input(_decode_base64(payload["image"]))
     raise BadInput('the JSON object needs an "image" (base64 PNG) or an "array" (28x28 numbers) key')
 
 
@@ -265,22 +240,25 @@ def _preprocess(gray: np.ndarray) -> np.ndarray:
         raise BadInput(str(exc)) from None
 
 
-def create_app(checkpoint_path: str | Path) -> FastAPI:
-    """The draw-a-digit app for a run directory or a ``.pt`` checkpoint.
+def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NAMES) -> FastAPI:
+    """The draw-a-digit app for a run directory or a ``.pt`` checkpoint, answering to the ``hosts`` names.
 
     Raises :class:`LenetlabError` when the checkpoint cannot be served.
 
     Examples
     --------
     >>> from fastapi.testclient import TestClient
-    >>> client = TestClient(create_app("runs/lenet5-20261126-101500"))  # doctest: +SKIP
+    >>> app = create_app("runs/lenet5-20261126-101500")                 # doctest: +SKIP
+    >>> client = TestClient(app, base_url="http://127.0.0.1")           # doctest: +SKIP
     >>> client.get("/api/model").json()["parameters"]                    # doctest: +SKIP
     61706
     """
     served = _Served(checkpoint_path)
+    lanes = _Lanes()
     app = FastAPI(title="lenetlab: draw a digit", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.served = served
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(SameOrigin, hosts=hosts)  # added last, so it runs first
 
     @app.exception_handler(BadInput)
     async def _bad_input(request: Request, exc: BadInput) -> JSONResponse:
@@ -312,7 +290,7 @@ def create_app(checkpoint_path: str | Path) -> FastAPI:
 
     @app.post("/api/predict")
     async def predict(request: Request) -> dict[str, Any]:
-        x = await _read_input(request)
+        x = await _read_input(request, lanes)
         return await run_in_threadpool(served.predict, x)
 
     @app.get("/api/random")

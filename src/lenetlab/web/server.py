@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 from pathlib import Path
+from typing import Any
 
 from ..errors import LenetlabError
+
+HEADER_SECONDS = 10.0  # a client has this long to send a request's head (uvicorn alone waits for ever)
+KEEP_ALIVE_SECONDS = 5.0
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -25,9 +30,28 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise LenetlabError(f"--host {host} is not an address of this machine; use 127.0.0.1 (this machine only) "
+                                "or 0.0.0.0 (every network it is on)") from None
         raise LenetlabError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port, "
                             f"e.g. --port {port + 1}") from None
     return sock
+
+
+def _names_of_this_server(host: str) -> tuple[str, ...]:
+    """The Host names a request may carry: loopback, the --host given and, listening everywhere, this
+    machine's name and addresses (other names are refused: DNS rebinding)."""
+    from .guards import LOOPBACK_NAMES
+
+    names = {*LOOPBACK_NAMES, host}
+    if host in ("0.0.0.0", "::", ""):
+        machine = socket.gethostname()
+        names.add(machine)
+        try:
+            names.update(info[4][0] for info in socket.getaddrinfo(machine, None))
+        except OSError:
+            pass
+    return tuple(sorted(names))
 
 
 def serve(checkpoint: str | Path, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False) -> None:
@@ -40,7 +64,7 @@ def serve(checkpoint: str | Path, host: str = "127.0.0.1", port: int = 8000, ope
     except ModuleNotFoundError as exc:
         raise LenetlabError(f"the web page needs {exc.name}; install it with: pip install 'lenetlab[web]'") from None
 
-    app = create_app(checkpoint)  # a bad checkpoint fails here, before anything listens
+    app = create_app(checkpoint, hosts=_names_of_this_server(host))  # a bad checkpoint fails here, before listening
     sock = bind(host, port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -53,5 +77,27 @@ def serve(checkpoint: str | Path, host: str = "127.0.0.1", port: int = 8000, ope
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, (url,)).start()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=_header_timeout_protocol(),
+                                           timeout_keep_alive=KEEP_ALIVE_SECONDS))
     server.run(sockets=[sock])
+
+
+def _header_timeout_protocol() -> type:
+    """uvicorn's h11 protocol, closing connections that send no whole request head within HEADER_SECONDS."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._head_deadline = self.loop.call_later(HEADER_SECONDS, self._drop_if_no_request)
+
+        def _drop_if_no_request(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._head_deadline.cancel()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutProtocol
+
