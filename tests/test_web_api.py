@@ -262,3 +262,39 @@ def test_serve_without_the_web_extra_says_how_to_install_it(trained_run, monkeyp
     assert main(["serve", str(trained_run)]) == 2
     err = capsys.readouterr().err
     assert "needs uvicorn" in err and "pip install 'lenetlab[web]'" in err and err.count("\n") == 1
+
+
+def test_only_this_server_and_its_own_page_may_call_it(client, mnist):
+    body = {"array": mnist.test.images[0].tolist()}
+    assert client.post("/api/predict", json=body, headers={"origin": "http://127.0.0.1:8000"}).status_code == 200
+    rebinding = client.get("/api/model", headers={"host": "attacker.example:8000"})
+    assert rebinding.status_code == 403 and "answers to" in rebinding.json()["error"]
+    cross_site = client.post("/api/predict", json=body, headers={"origin": "https://attacker.example"})
+    assert cross_site.status_code == 403 and "another site" in cross_site.json()["error"]
+    form = client.post("/api/predict", files={"image": ("d.png", b"x", "image/png")},
+                       headers={"origin": "https://attacker.example"})
+    assert form.status_code == 403
+    # JSON sent as text/plain needs no permission from the browser: refused
+    plain = client.post("/api/predict", content=json.dumps(body), headers={"content-type": "text/plain"})
+    assert plain.status_code == 415 and "application/json" in plain.json()["error"]
+
+
+def test_no_500_for_numbers_too_large_and_no_paths_in_answers(client, trained_run):
+    row = "[" + "0, " * 27 + "9" * 400 + "]"  # a 400-digit integer in a 28x28 array
+    huge = client.post("/api/predict", content=('{"array": [' + ", ".join([row] * 28) + "]}").encode(),
+                       headers={"content-type": "application/json"})
+    assert huge.status_code == 422 and "too large" in huge.json()["error"]
+    info = client.get("/api/model").json()
+    assert info["checkpoint"] == f"{trained_run.name}/best.pt"
+    assert str(trained_run.parent) not in json.dumps(info)
+
+
+def test_large_uploads_wait_for_the_large_lane_and_small_ones_do_not(client, mnist):
+    from lenetlab.web.app import MAX_IMAGE_PIXELS, SMALL_IMAGE_PIXELS
+
+    over = Image.new("L", (2100, 2000), 255)  # 4.2 MP: over the upload cap
+    response = client.post("/api/predict", files={"image": ("big.png", png_bytes(over), "image/png")})
+    assert response.status_code == 413 and "2100x2000" in response.json()["error"]
+    assert MAX_IMAGE_PIXELS == 4_000_000 and SMALL_IMAGE_PIXELS < MAX_IMAGE_PIXELS
+    photo = Image.fromarray(255 - mnist.test.images[0].numpy()).resize((1500, 1500))  # large lane, still served
+    assert client.post("/api/predict", files={"image": ("photo.png", png_bytes(photo), "image/png")}).json()["label"] == 7

@@ -123,6 +123,9 @@ def filter_snapshots(run: str | Path, epochs: list[int] | None = None, max_rows:
     folder = RunDir.containing(run).filters_dir
     files = {int(p.stem.split("_")[1]): p for p in sorted(folder.glob("epoch_*.pt"))} if folder.is_dir() else {}
     if not files:
+        if epochs:
+            raise LenetlabError(f"{folder.parent} kept no filters, so --epochs has nothing to show; train with "
+                                "--keep-filters to keep C1 after every epoch")
         return []
     available = sorted(files)
     if epochs:

@@ -21,6 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a 280x280 canvas PNG is ~10 KB; 5 MB leaves room for photos
 BODY_SECONDS = 20.0  # 5 MB in 20 s is 2 Mbit/s, a slow phone connection
+# Bodies over LARGE_BODY_BYTES (photos, not canvases) are held in memory by at most MAX_LARGE_BODIES
+# requests at once; more get 503 at once, so 64 clients uploading photos cannot fill the memory.
+LARGE_BODY_BYTES = 512 * 1024
+MAX_LARGE_BODIES = 8
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
@@ -72,26 +76,41 @@ class BodySizeLimit:
     >>> app.add_middleware(BodySizeLimit, max_bytes=1024)
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, seconds: float = BODY_SECONDS) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, seconds: float = BODY_SECONDS,
+                 max_large: int = MAX_LARGE_BODIES) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.seconds = seconds
+        self.max_large = max_large
+        self.large_in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         too_big = f"request body over {self.max_bytes // (1024 * 1024)} MB; send a smaller image (a 280x280 PNG is enough)"
-        if declared is not None:
-            try:
-                if int(declared) > self.max_bytes:
-                    await _refuse(scope, receive, send, 413, too_big)
-                    return
-            except ValueError:
-                await _refuse(scope, receive, send, 400, "invalid Content-Length header; send a number of bytes")
-                return
+        try:
+            size = int(declared) if declared is not None else None
+        except ValueError:
+            await _refuse(scope, receive, send, 400, "invalid Content-Length header; send a number of bytes")
+            return
+        if size is not None and size > self.max_bytes:
+            await _refuse(scope, receive, send, 413, too_big)
+            return
+        large = size is None or size > LARGE_BODY_BYTES  # a streamed body of unknown size counts as large
+        if large and self.large_in_flight >= self.max_large:
+            await _refuse(scope, receive, send, 503, "the server is busy with other large uploads; try again in a "
+                                                     "few seconds, or send a smaller image (280x280 is enough)")
+            return
+        self.large_in_flight += large
+        try:
+            await self._read_then_call(scope, receive, send, too_big)
+        finally:
+            self.large_in_flight -= large
+
+    async def _read_then_call(self, scope: Scope, receive: Receive, send: Send, too_big: str) -> None:
         chunks: list[bytes] = []
         size = 0
         deadline = time.monotonic() + self.seconds
@@ -126,4 +145,5 @@ class BodySizeLimit:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
-    await JSONResponse({"error": message}, status_code=status, headers={"connection": "close"})(scope, receive, send)
+    headers = {"connection": "close", **({"retry-after": "2"} if status == 503 else {})}
+    await JSONResponse({"error": message}, status_code=status, headers=headers)(scope, receive, send)
