@@ -390,3 +390,42 @@ def test_web_server_under_load_stays_small_and_drops_stalled_clients(trained_run
     for kind in ("slow_heads", "slow_bodies"):  # every stalled client was dropped by the server
         assert result[kind]["dropped"] == result[kind]["count"] == 20
 
+
+
+def test_more_mistakes_that_used_to_print_tracebacks(trained_run, run_copy, tmp_path, capsys):
+    from lenetlab.cli import main
+
+    # a 28x28 checkpoint evaluated on 32x32 images
+    folder = tmp_path / "big-images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for stem, array in (("train-images-idx3-ubyte", rng.integers(0, 255, (20, 32, 32), dtype=np.uint8)),
+                        ("train-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 10),
+                        ("t10k-images-idx3-ubyte", rng.integers(0, 255, (10, 32, 32), dtype=np.uint8)),
+                        ("t10k-labels-idx1-ubyte", np.arange(10, dtype=np.uint8))):
+        (folder / stem).write_bytes(idx_bytes(array))
+    assert main(["evaluate", str(trained_run), "--data-dir", str(folder)]) == 2
+    assert "expects 28x28 images but the data set holds 32x32" in capsys.readouterr().err
+    # --host that is no address of this machine is not a busy port
+    pytest.importorskip("uvicorn")
+    assert main(["serve", str(trained_run), "--host", "192.0.2.1", "--port", "0"]) == 2
+    assert "is not an address of this machine" in capsys.readouterr().err
+    # a reader that leaves early: no traceback, no error
+    piped = subprocess.run(f"{sys.executable} -m lenetlab evaluate {trained_run} --json | head -1", shell=True,
+                           capture_output=True, text=True)
+    assert piped.stdout.strip() == "{" and "Traceback" not in piped.stderr and "Error" not in piped.stderr
+
+
+def test_a_run_whose_data_moved_answers_409_not_500(run_copy):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from lenetlab.web.app import create_app
+
+    config = json.loads((run_copy / "config.json").read_text())
+    config["train"]["data_dir"] = str(run_copy / "moved-away")
+    (run_copy / "config.json").write_text(json.dumps(config))
+    client = TestClient(create_app(run_copy), base_url="http://127.0.0.1:8000")
+    response = client.get("/api/random")
+    assert response.status_code == 409 and "moved-away" in response.json()["error"]
+    assert client.get("/api/model").status_code == 200

@@ -264,6 +264,10 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
     async def _bad_input(request: Request, exc: BadInput) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
+    @app.exception_handler(LenetlabError)
+    async def _run_problem(request: Request, exc: LenetlabError) -> JSONResponse:  # the run, not the request
+        return JSONResponse({"error": str(exc)}, status_code=409)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "no such page; the API is /api/model, /api/predict and /api/random" if exc.status_code == 404 else str(exc.detail)
