@@ -130,7 +130,8 @@ def test_the_page_says_what_went_wrong_when_the_server_refuses(page, server):
         const r = await fetch('/api/predict', {method: 'POST', body: 'nonsense', headers: {'content-type': 'text/plain'}});
         document.body.dataset.answer = r.status + ' ' + (await r.json()).error; }""")
     answer = page.get_attribute("body", "data-answer")
-    assert answer.startswith("400 the body is neither JSON nor an image")
+    # text/plain is what a page on another site could post without asking: refused, and said why
+    assert answer.startswith("415 unsupported content type text/plain; send a PNG")
 
 
 def test_a_finger_draws_too(server):
