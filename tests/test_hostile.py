@@ -14,6 +14,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -32,19 +33,36 @@ MAX_RSS_MB = 1024  # a hostile file of under 5 MB never takes the process above 
 MAX_SECONDS = 5.0  # ... and is refused within 5 s of CPU (a fresh process importing PyTorch spends about 2 of them)
 
 
+# The command runs under this wrapper, which records the process's own peak memory (VmHWM) as it
+# exits. The rusage of a child is no use here: Linux counts in it the memory of the forked test
+# process before the exec, which is the whole pytest session.
+_MEASURED = """
+import atexit, re, sys
+from pathlib import Path
+def _record():
+    peak = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)
+    Path(sys.argv[1]).write_text(peak)
+atexit.register(_record)
+from lenetlab.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def run_lenetlab(*argv: object, cwd: Path | None = None) -> tuple[int, str, float, float]:
-    """`python -m lenetlab ARGV` in a fresh process: exit status, stderr, peak resident MB, CPU seconds.
+    """`lenetlab ARGV` in a fresh process: exit status, stderr, its peak resident MB, its CPU seconds.
 
     CPU seconds (user + system), not wall time: the bound is on the work done, whatever else the
     machine is doing meanwhile.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "lenetlab", *map(str, argv)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd)
-    proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    with tempfile.NamedTemporaryFile(suffix=".peak") as peak:
+        proc = subprocess.Popen([sys.executable, "-c", _MEASURED, peak.name, *map(str, argv)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+        proc.stdout.read()
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        rss_mb = int(Path(peak.name).read_text() or 0) / 1024
+    return proc.returncode, err, rss_mb, usage.ru_utime + usage.ru_stime
 
 
 def assert_refused(result: tuple[int, str, float, float], fragment: str, *, seconds: float = MAX_SECONDS) -> None:
