@@ -102,6 +102,15 @@ def test_draw_a_digit_then_a_random_test_image(page, server, mnist, tmp_path):
     widths = page.evaluate("() => [...document.querySelectorAll('.bar-fill')].map(b => parseFloat(b.style.width))")
     assert len(widths) == 10 and max(widths) == widths[1] and abs(sum(widths) - 100) < 0.5
 
+    page.select_option("#overlay", "saliency")  # "why?": which pixels made it say 1
+    page.wait_for_selector("body[data-overlay='saliency']")
+    assert page.is_visible("#attribution")
+    opaque = page.evaluate("""() => { const d = document.querySelector('#attribution').getContext('2d')
+        .getImageData(0, 0, 28, 28).data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 40; return n; }""")
+    assert 10 < opaque < 784  # coloured where the stroke matters, transparent elsewhere
+    page.select_option("#overlay", "")
+    assert not page.is_visible("#attribution")
+
     page.click("#clear")
     assert page.text_content("#pred-label") == "–"
     assert canvas_ink(page, "#pad") == 255  # white paper again

@@ -183,3 +183,21 @@ def test_damaged_metrics_and_missing_folder_are_errors(run_copy, tmp_path):
         write_report(run_copy)
     with pytest.raises(LenetlabError, match="no run directory"):
         write_report(tmp_path / "nowhere")
+
+
+def test_report_shows_attribution_maps_and_the_robustness_table_when_explored(run_copy):
+    from lenetlab.explore.attack import explore_attack
+    from lenetlab.explore.attribution import explore_attribution
+
+    attribution = explore_attribution(run_copy, method="occlusion")
+    attack = explore_attack([run_copy], method="fgsm", eps=(0, 0.1), n=200, log=None)
+    text = write_report(run_copy).read_text()
+    maps = re.findall(r'alt="attribution map of test image (\d+)"', text)
+    explained = {entry["index"] for entry in attribution["images"]}
+    shown = [int(i) for i in re.findall(r'alt="test image (\d+)"', text)]
+    assert maps and [int(i) for i in maps] == [i for i in shown if i in explained]
+    assert "Robustness to adversarial examples" in text
+    row = attack["runs"][0]
+    assert f"<td>{row['name']}</td><td>FGSM</td><td>{100 * row['accuracy']['fgsm']['0']:.2f}</td>" in text
+    (run_copy / "explore" / "attack.json").write_text("[not what attack writes]")
+    assert "Robustness to adversarial examples" not in write_report(run_copy).read_text()  # damaged: left out

@@ -298,3 +298,27 @@ def test_large_uploads_wait_for_the_large_lane_and_small_ones_do_not(client, mni
     assert MAX_IMAGE_PIXELS == 4_000_000 and SMALL_IMAGE_PIXELS < MAX_IMAGE_PIXELS
     photo = Image.fromarray(255 - mnist.test.images[0].numpy()).resize((1500, 1500))  # large lane, still served
     assert client.post("/api/predict", files={"image": ("photo.png", png_bytes(photo), "image/png")}).json()["label"] == 7
+
+
+def test_explain_gives_the_attribution_maps_of_the_input(client, trained_run, mnist):
+    from lenetlab.explore.attribution import occlusion, saliency
+
+    x = mnist.test.images[0].numpy().astype(np.float32) / 255.0
+    model, _ = load_checkpoint(trained_run)
+    inputs = torch.from_numpy(x)[None, None]
+    for method, attribute in (("saliency", saliency), ("occlusion", occlusion)):
+        answer = client.post("/api/explain", json={"array": x.tolist(), "method": method, "target": 7}).json()
+        expected = attribute(model, inputs, torch.tensor([7]))[0]
+        assert answer["method"] == method and answer["target"] == 7 and answer["class_name"] == "7"
+        assert np.allclose(np.asarray(answer["map"]), expected, atol=2e-6)
+        assert answer["max_abs"] == pytest.approx(float(np.abs(expected).max()), abs=2e-6)
+    default = client.post("/api/explain", json={"array": x.tolist(), "method": "saliency"}).json()
+    assert default["target"] == client.post("/api/predict", json={"array": x.tolist()}).json()["label"]
+    for body, status in (({"array": x.tolist(), "method": "gradcam"}, 422), ({"array": x.tolist(), "method": "saliency",
+                                                                             "target": 10}, 422),
+                         ({"method": "saliency"}, 422)):
+        response = client.post("/api/explain", json=body)
+        assert response.status_code == status and "error" in response.json()
+    plain = client.post("/api/explain", content=json.dumps({"array": x.tolist(), "method": "saliency"}),
+                        headers={"content-type": "text/plain"})
+    assert plain.status_code == 415

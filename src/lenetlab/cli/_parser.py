@@ -117,3 +117,12 @@ def int_list(text: str) -> list[int]:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers like 1,5,20") from None
+
+
+def float_list(text: str) -> list[float]:
+    """``"0,0.1,0.3"`` -> ``[0.0, 0.1, 0.3]`` (an argparse type)."""
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers like 0,0.1,0.3") from None
+

@@ -11,7 +11,7 @@ from ..errors import LenetlabError
 from ..explore.compare import DEFAULT_EPOCHS as COMPARE_EPOCHS
 from ..explore.paper import DEFAULT_EPOCHS as PAPER_EPOCHS
 from ..explore.sweep import DEFAULT_EPOCHS as SWEEP_EPOCHS
-from ._parser import Parser, add_command, add_config_flags, int_list
+from ._parser import Parser, add_command, add_config_flags, float_list, int_list
 
 
 def _training_options(p: argparse.ArgumentParser, epochs: int, preset: bool = True) -> None:
@@ -64,6 +64,32 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and of t-SNE")
     p.add_argument("--data-dir", help="folder of IDX files (default: the data RUN_LENET was trained on)")
     p.add_argument("--out", type=Path, help="output folder (default RUN_LENET/explore)")
+
+    p = add_command(esub, "attribution", _attribution)
+    p.add_argument("run", metavar="RUN", type=Path, help="a run directory (or its best.pt)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--index", type=int, nargs="+", metavar="I", help="test images (default: the most confidently "
+                                                                          "wrong ones and one right image per class)")
+    which.add_argument("--image", type=Path, nargs="+", metavar="PNG", help="your own image files instead")
+    p.add_argument("--method", default="all", choices=("saliency", "gradcam", "occlusion", "all"), help="which maps")
+    p.add_argument("--patch", type=int, default=4, help="occlusion: side of the square hidden, in pixels")
+    p.add_argument("--stride", type=int, default=2, help="occlusion: pixels between two positions of the square")
+    p.add_argument("--data-dir", help="folder of IDX files for --index (default: the data the run was trained on)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the randomised weights of the sanity check (not the "
+                   "run's own training seed, 0 by default, whose weights would be the run's starting point)")
+    p.add_argument("--out", type=Path, help="output folder (default RUN/explore)")
+
+    p = add_command(esub, "attack", _attack)
+    p.add_argument("runs", metavar="RUN", type=Path, nargs="+", help="run directories to attack side by side")
+    p.add_argument("--method", default="both", choices=("fgsm", "pgd", "both"), help="the attack")
+    p.add_argument("--eps", type=float_list, default=[0, 0.05, 0.1, 0.15, 0.2, 0.3], metavar="E1,E2,...",
+                   help="L-infinity budgets, in pixel units of [0, 1]")
+    p.add_argument("--n", type=int, default=10000, help="test images, a seeded sample (10000: all of them)")
+    p.add_argument("--steps", type=int, default=40, help="PGD steps")
+    p.add_argument("--step-size", type=float, help="PGD step (default 2.5 * eps / steps, as Madry et al.)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of PGD's random start")
+    p.add_argument("--data-dir", help="folder of IDX files (default: the data the first run was trained on)")
+    p.add_argument("--out", type=Path, help="output folder (default FIRST_RUN/explore)")
 
     p = add_command(esub, "sweep", _sweep)
     add_config_flags(p, ["model"])
@@ -201,6 +227,52 @@ def _embeddings(args: argparse.Namespace) -> int:
 
     result = explore_embeddings(args.run_lenet, args.run_mlp, args.out, method=args.method, n=args.n, seed=args.seed,
                                 data_dir=args.data_dir)
+    _print_files(result["files"])
+    return 0
+
+
+def _attribution(args: argparse.Namespace) -> int:
+    """which pixels made the network say what it said: saliency, Grad-CAM, occlusion
+
+    For each image: the input gradient (saliency, and gradient x input), Grad-CAM on the last
+    convolutional layer (C3 for LeNet-5; not for fully connected networks), and occlusion sensitivity
+    (how much the true class's probability drops when a square of the image is hidden). A sanity
+    check compares the maps with those of the same network with random weights (Adebayo et al. 2018).
+    Writes attribution.png and attribution.json.
+
+    examples:
+      lenetlab explore attribution runs/lenet5                     # the confidently wrong + one per class
+      lenetlab explore attribution runs/lenet5 --index 0 7 42 --method occlusion --patch 6
+      lenetlab explore attribution runs/mlp --image my_digit.png --method saliency
+    """
+    from ..explore.attribution import explore_attribution
+
+    result = explore_attribution(args.run, args.out, index=args.index, image=args.image, method=args.method,
+                                 patch=args.patch, stride=args.stride, data_dir=args.data_dir, seed=args.seed)
+    check = result.get("sanity_check") or {}
+    if "rank_correlation_trained_vs_random" in check:
+        print(f"sanity check: rank correlation of the maps with random weights "
+              f"{check['rank_correlation_trained_vs_random']:+.3f} (near 0: the maps depend on what was learned)")
+    _print_files(result["files"])
+    return 0
+
+
+def _attack(args: argparse.Namespace) -> int:
+    """how easily each network is fooled: accuracy under FGSM and PGD attacks against epsilon
+
+    FGSM (Goodfellow et al. 2015) and PGD (Madry et al. 2018: random start, L-infinity) in the [0, 1]
+    pixel space the models take, on a seeded sample of the test set; every run given side by side.
+    Writes attack.json, attack_curves.png and attack_examples.png.
+
+    examples:
+      lenetlab explore attack runs/mlp runs/lenet5 runs/lenet5-modern
+      lenetlab explore attack runs/lenet5 --method fgsm --eps 0,0.1,0.2 --n 2000
+    """
+    from ..explore.attack import explore_attack, format_table
+
+    result = explore_attack(args.runs, args.out, method=args.method, eps=args.eps, n=args.n, steps=args.steps,
+                            step_size=args.step_size, seed=args.seed, data_dir=args.data_dir)
+    print(format_table(result))
     _print_files(result["files"])
     return 0
 

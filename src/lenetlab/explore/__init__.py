@@ -1,4 +1,5 @@
-"""Look inside the trained networks: parameters, filters, feature maps, embeddings, sweeps, the 1998 table.
+"""Look inside the trained networks: parameters, filters, feature maps, embeddings, attribution maps,
+adversarial robustness, sweeps, the 1998 table.
 
 Each function writes PNGs and a JSON of the numbers behind them (into ``RUN/explore`` or ``out``)
 and returns those numbers; ``lenetlab explore ...`` and ``lenetlab paper`` are thin layers over them.
@@ -20,6 +21,8 @@ from typing import Any
 # command line can read the defaults of compare, paper and sweep without importing PyTorch.
 _API = {
     "PAPER_MODELS": ("paper", "PAPER_MODELS"), "paper_table": ("paper", "paper_table"),
+    "explore_attack": ("attack", "explore_attack"), "robust_accuracy": ("attack", "robust_accuracy"),
+    "explore_attribution": ("attribution", "explore_attribution"),
     "explore_compare": ("compare", "explore_compare"),
     "explore_embeddings": ("embeddings", "explore_embeddings"), "separation_scores": ("embeddings", "separation_scores"),
     "explore_feature_maps": ("feature_maps", "explore_feature_maps"),

@@ -129,11 +129,60 @@ def _wrong_section(run: RunDir, class_names: list[str], evaluation: tuple[Any, A
         data = load_mnist(run.data_dir)
         result = evaluate(model, data.test, n_classes=len(class_names))
     wrong = confidently_wrong(result.probabilities, data.test.labels, N_WRONG)
+    maps = _attribution_maps(run)
     digits = [{"uri": _data_uri(_png_of_digit(data.test.images[w.index].numpy())), "index": w.index,
                "predicted": class_names[w.predicted], "true": class_names[w.true],
-               "confidence": f"{100 * w.confidence:.1f}"} for w in wrong]
+               "confidence": f"{100 * w.confidence:.1f}",
+               "map_uri": _data_uri(_png_of_map(maps[w.index])) if w.index in maps else None} for w in wrong]
     return {"error": None, "digits": digits, "n_wrong": f"{int((result.predictions != data.test.labels).sum()):,}",
             "n_test": f"{len(data.test):,}"}
+
+
+def _attribution_maps(run: RunDir) -> dict[int, np.ndarray]:
+    """Test index -> the occlusion (else saliency) map of RUN/explore/attribution.json, when it exists.
+
+    A missing or damaged file only means no maps: the report does not depend on it.
+    """
+    path = run.explore_dir / "attribution.json"
+    try:
+        images = json.loads(path.read_text())["images"]
+        found = {}
+        for entry in images:
+            chosen = entry["maps"].get("occlusion") or entry["maps"].get("saliency")
+            if isinstance(entry.get("index"), int) and chosen is not None:
+                heat = np.asarray(chosen, dtype=np.float64)
+                if heat.shape == (28, 28) and np.isfinite(heat).all():
+                    found[entry["index"]] = heat
+        return found
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return {}
+
+
+def _png_of_map(heat: np.ndarray) -> bytes:
+    """A 28x28 attribution map as a PNG in the explore figures' colours (RdBu_r, centred on zero)."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    limit = float(np.abs(heat).max()) or 1.0
+    rgba = colormaps["RdBu_r"]((heat / limit + 1) / 2, bytes=True)
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _robustness_section(run: RunDir) -> dict[str, Any] | None:
+    """The table of RUN/explore/attack.json (accuracy under attack against epsilon), when it exists."""
+    try:
+        result = json.loads((run.explore_dir / "attack.json").read_text())
+        eps = [f"{float(e):g}" for e in result["eps"]]
+        rows = []
+        for entry in result["runs"]:
+            for method, curve in entry["accuracy"].items():
+                rows.append([entry["name"], method.upper()] + [f"{100 * float(curve[e]):.2f}" for e in eps])
+        return {"header": ["run", "attack"] + [f"ε = {e}" for e in eps], "rows": rows,
+                "n": f"{int(result['n']):,}", "seed": result["seed"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
 
 
 def _explore_section(run: RunDir) -> dict[str, Any] | None:
@@ -214,6 +263,7 @@ def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | No
         "classes": _class_rows(test, class_names),
         "wrong": wrong,
         "explore": _explore_section(run),
+        "robustness": _robustness_section(run),
     }
     return _template().render(**context)
 

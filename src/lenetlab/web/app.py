@@ -5,11 +5,14 @@
     POST /api/predict   a PNG (multipart field ``image``, a raw ``image/png`` body, or JSON
                         ``{"image": "<base64 or data: URI>"}``) or JSON ``{"array": 28x28}``
                         -> probabilities, label, the 28x28 input the network saw, every layer's activations
+    POST /api/explain   JSON ``{"array": 28x28, "method": "saliency" | "occlusion", "target": k}``
+                        -> a 28x28 attribution map of that input for class k (the page's "why?" overlay)
     GET  /api/random    a real MNIST test digit and its label (``?index=N`` for a given one)
 
 Bad input is answered 4xx with ``{"error": "..."}`` and never reaches the model: bodies are capped
 (``MAX_BODY_BYTES``) before they are read, images are measured from their header before they are
-decoded, arrays are checked for shape and finite values.
+decoded, arrays are checked for shape and finite values. Requests from other sites and other host
+names are refused (``guards.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import anyio
 import numpy as np
+import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -141,6 +145,18 @@ class _Served:
             "checkpoint": self.checkpoint,
         }
 
+    def explain(self, x: np.ndarray, method: str, target: int | None) -> dict[str, Any]:
+        """Which pixels of the input ``x`` made the model score ``target`` (default: its prediction)."""
+        from ..explore.attribution import occlusion, saliency
+
+        if target is None:
+            target = self.predictor.predict_array(x).label
+        inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
+        attribute = saliency if method == "saliency" else occlusion
+        heat = np.asarray(attribute(self.predictor.model, inputs, torch.tensor([target]))[0], dtype=np.float64)
+        return {"method": method, "target": target, "class_name": self.predictor.class_names[target],
+                "map": np.round(heat, 6).tolist(), "max_abs": round(float(np.abs(heat).max()), 6)}
+
     def test_set(self) -> Any:
         """The test images, loaded on first use (the data set the run was trained on)."""
         if self._test is None:
@@ -193,6 +209,9 @@ def _declared_pixels(raw: bytes) -> int:
         return 0
 
 
+EXPLAIN_METHODS = ("saliency", "occlusion")
+_EXPLAIN = ('send JSON (application/json) {"array": the 28x28 input /api/predict returned, '
+            '"method": "saliency" or "occlusion", "target": a class (optional)}')
 _WHAT_TO_SEND = ('send a PNG (image/png, or multipart field "image"), or JSON (application/json) '
                  '{"image": base64 PNG} or {"array": 28x28 numbers}')
 
@@ -212,23 +231,29 @@ async def _read_input(request: Request, lanes: _Lanes) -> np.ndarray:
     body = await request.body()
     if content_type.startswith("image/") or (not content_type and body[:8] == b"\x89PNG\r\n\x1a\n"):
         return await lanes.to_input(body)
-    if content_type != "application/json":
-        # JSON only as application/json: a page on another site can post text/plain without asking first.
-        raise BadInput(f"unsupported content type {content_type or '(none)'}; {_WHAT_TO_SEND}", status=415)
-    if not body:
-        raise BadInput(f"the request body is empty; {_WHAT_TO_SEND}", status=400)
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
-        raise BadInput(f"the body is not valid JSON; {_WHAT_TO_SEND}", status=400) from None
-    if not isinstance(payload, dict):
-        raise BadInput('the JSON body must be an object: {"image": base64 PNG} or {"array": 28x28 numbers}')
+    payload = _json_object(content_type, body, _WHAT_TO_SEND)
     if "array" in payload:
         array = parse_array(payload["array"])
         return _preprocess(array) if payload.get("preprocess") is True else array
     if "image" in payload:
         return await lanes.to_input(_decode_base64(payload["image"]))
     raise BadInput('the JSON object needs an "image" (base64 PNG) or an "array" (28x28 numbers) key')
+
+
+def _json_object(content_type: str, body: bytes, what_to_send: str) -> dict[str, Any]:
+    """A JSON object from a body sent as application/json, or a 4xx saying what to send."""
+    if content_type != "application/json":
+        # JSON only as application/json: a page on another site can post text/plain without asking first.
+        raise BadInput(f"unsupported content type {content_type or '(none)'}; {what_to_send}", status=415)
+    if not body:
+        raise BadInput(f"the request body is empty; {what_to_send}", status=400)
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
+        raise BadInput(f"the body is not valid JSON; {what_to_send}", status=400) from None
+    if not isinstance(payload, dict):
+        raise BadInput(f"the JSON body must be an object; {what_to_send}")
+    return payload
 
 
 def _preprocess(gray: np.ndarray) -> np.ndarray:
@@ -296,6 +321,20 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
     async def predict(request: Request) -> dict[str, Any]:
         x = await _read_input(request, lanes)
         return await run_in_threadpool(served.predict, x)
+
+    @app.post("/api/explain")
+    async def explain(request: Request) -> dict[str, Any]:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        payload = _json_object(content_type, await request.body(), _EXPLAIN)
+        method, target = payload.get("method"), payload.get("target")
+        if method not in EXPLAIN_METHODS:
+            raise BadInput(f'"method" must be one of {", ".join(EXPLAIN_METHODS)}, got {method!r}')
+        n_classes = len(served.predictor.class_names)
+        if target is not None and (not isinstance(target, int) or isinstance(target, bool)
+                                   or not 0 <= target < n_classes):
+            raise BadInput(f'"target" must be a class number from 0 to {n_classes - 1}, or absent (the prediction)')
+        x = parse_array(payload.get("array"))
+        return await run_in_threadpool(served.explain, x, method, target)
 
     @app.get("/api/random")
     async def random_test_image(index: int | None = None) -> dict[str, Any]:

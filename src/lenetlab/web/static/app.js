@@ -16,6 +16,9 @@ const predLabel = document.getElementById("pred-label");
 const predProb = document.getElementById("pred-prob");
 const barsBox = document.getElementById("bars");
 const layersBox = document.getElementById("layers");
+const overlaySelect = document.getElementById("overlay");
+const overlayCanvas = document.getElementById("attribution");
+const overlayNote = document.getElementById("overlay-note");
 
 let classNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 let drawing = false;
@@ -27,6 +30,7 @@ let lastSent = 0;
 let timer = null;
 let generation = 0;            // bumped by "clear" and "random" so late answers to old drawings are dropped
 const layerViews = {};
+let lastResult = null;         // the latest prediction, which the attribution overlay explains
 
 function clearPad() {
   ctx.fillStyle = "#fff";
@@ -44,6 +48,8 @@ function resetResult(message) {
   delete trueLabel.dataset.label;
   delete document.body.dataset.predicted;
   inputCanvas.getContext("2d").clearRect(0, 0, 28, 28);
+  lastResult = null;
+  hideOverlay();
   statusLine.textContent = message;
 }
 
@@ -268,6 +274,51 @@ function render(result) {
   statusLine.textContent = trueLabel.dataset.label !== undefined
     ? (String(result.label) === trueLabel.dataset.label ? "Right." : "Wrong: see the true label below.")
     : "Keep drawing, or clear and draw another digit.";
+  lastResult = result;
+  explain(generation);
+}
+
+// ----- the attribution overlay: which pixels made the network say what it said -----
+function hideOverlay() {
+  overlayCanvas.hidden = true;
+  overlayNote.hidden = true;
+  delete document.body.dataset.overlay;
+}
+
+async function explain(mine) {
+  const method = overlaySelect.value;
+  if (!method || !lastResult) { hideOverlay(); return; }
+  try {
+    const response = await fetch(`/api/explain`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ array: lastResult.input, method, target: lastResult.label }) });
+    const body = await response.json();
+    if (mine !== generation || method !== overlaySelect.value) return;
+    if (!response.ok) { statusLine.textContent = body.error || `error ${response.status}`; return; }
+    drawOverlay(body.map, body.max_abs);
+    document.body.dataset.overlay = method;
+  } catch (err) {
+    if (mine === generation) statusLine.textContent = `cannot reach the server (${err.message})`;
+  }
+}
+
+function drawOverlay(map, maxAbs) {
+  // Diverging colours centred on zero, as the explore figures: red > 0, blue < 0, transparent at 0.
+  const g = overlayCanvas.getContext("2d");
+  const img = g.createImageData(28, 28);
+  const scale = maxAbs || 1;
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      const v = Math.max(-1, Math.min(1, map[y][x] / scale)), i = 4 * (28 * y + x);
+      img.data[i] = v > 0 ? 220 : 40;
+      img.data[i + 1] = 60;
+      img.data[i + 2] = v > 0 ? 40 : 220;
+      img.data[i + 3] = Math.round(230 * Math.abs(v));
+    }
+  }
+  g.putImageData(img, 0, 0);
+  overlayCanvas.hidden = false;
+  overlayNote.hidden = false;
 }
 
 async function loadModel() {
@@ -287,6 +338,7 @@ async function loadModel() {
 
 document.getElementById("clear").addEventListener("click", () => { clearPad(); resetResult("Draw a digit in the box."); });
 document.getElementById("random").addEventListener("click", randomTestImage);
+overlaySelect.addEventListener("change", () => explain(generation));
 clearPad();
 buildBars();
 loadModel();
