@@ -7,18 +7,11 @@ const THROTTLE_MS = 120;
 const PEN_WIDTH = 18;          // in canvas pixels of the 280x280 pad: about MNIST's stroke once shrunk to 20x20
 const MAP_CSS_PX = 56;         // every feature map is shown about this big, whatever its size
 
-const pad = document.getElementById("pad");
+// The page's elements, by id.
+const [pad, inputCanvas, statusLine, trueLabel, predLabel, predProb, barsBox, layersBox, overlaySelect, overlayCanvas,
+       overlayNote] = ["pad", "input", "status", "true-label", "pred-label", "pred-prob", "bars", "layers", "overlay",
+                       "attribution", "overlay-note"].map((id) => document.getElementById(id));
 const ctx = pad.getContext("2d");
-const inputCanvas = document.getElementById("input");
-const statusLine = document.getElementById("status");
-const trueLabel = document.getElementById("true-label");
-const predLabel = document.getElementById("pred-label");
-const predProb = document.getElementById("pred-prob");
-const barsBox = document.getElementById("bars");
-const layersBox = document.getElementById("layers");
-const overlaySelect = document.getElementById("overlay");
-const overlayCanvas = document.getElementById("attribution");
-const overlayNote = document.getElementById("overlay-note");
 
 let classNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 let drawing = false;
