@@ -132,6 +132,7 @@ def _ticks(k: int) -> list[int]:
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    """Write the figure as a PNG atomically (a reader, or the report, never sees half a picture)."""
+    from ._fs import atomic_write
+
+    return atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format="png"))

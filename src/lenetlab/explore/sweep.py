@@ -9,6 +9,7 @@ the grid; :func:`merge_sweeps` gathers the shards' tables into one ``sweep.csv``
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import re
@@ -170,15 +171,15 @@ def shard_stem(shard: tuple[int, int] | None) -> str:
 def write_table(rows: Sequence[dict[str, Any]], out: Path, stem: str = "sweep", meta: dict[str, Any] | None = None,
                 plots: bool = True) -> list[Path]:
     """``STEM.json`` (meta + rows), ``STEM.csv`` and, for full tables, the two accuracy plots."""
-    from .._fs import write_json
+    from .._fs import write_json, write_text
 
     written = [write_json(out / f"{stem}.json", {**(meta or {}), "rows": list(rows)})]
-    with open(out / f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "settings": ";".join(f"{k}={v}" for k, v in row["settings"].items())})
-    written.append(out / f"{stem}.csv")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "settings": ";".join(f"{k}={v}" for k, v in row["settings"].items())})
+    written.append(write_text(out / f"{stem}.csv", table.getvalue()))
     ok = [r for r in rows if r["status"] == "ok"]
     if plots and ok:
         from .. import plots as _plots
