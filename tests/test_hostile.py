@@ -447,3 +447,25 @@ def test_a_run_whose_data_moved_answers_409_not_500(run_copy):
     response = client.get("/api/random")
     assert response.status_code == 409 and "moved-away" in response.json()["error"]
     assert client.get("/api/model").status_code == 200
+
+
+def test_force_replaces_a_whole_run_and_only_a_run(tmp_path, capsys):
+    from lenetlab.cli import main
+
+    folder = write_idx_folder(tmp_path / "data", n_train=120, n_test=40)
+    run = tmp_path / "run"
+    argv = ["train", "--data-dir", str(folder), "--model", "linear", "--epochs", "1", "--out", str(run), "--no-progress"]
+    assert main(argv) == 0
+    (run / "explore").mkdir()
+    (run / "explore" / "filters_c1.png").write_bytes(b"the previous model's figure")
+    assert main([*argv, "--force"]) == 0
+    assert not (run / "explore").exists()  # the new run's report cannot show the old model's explorations
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "thesis.txt").write_text("not a run")
+    capsys.readouterr()
+    for extra in ([], ["--force"]):
+        assert main(["train", "--data-dir", str(folder), "--out", str(other), *extra]) == 2
+        err = capsys.readouterr().err
+        assert ("holds no run" in err or "not a run" in err) and err.count("\n") == 1, err
+    assert (other / "thesis.txt").read_text() == "not a run"

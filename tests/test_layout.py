@@ -55,12 +55,13 @@ def test_every_setting_is_a_train_flag_a_config_key_and_a_sweep_key(trained_run)
             assert f"preset default: {field.default}; seed: {PRESETS['seed'][name]}" in " ".join(help_text.split())
 
 
-def test_flags_reach_the_config_unchanged(monkeypatch, tmp_path):
+def test_flags_reach_the_config_unchanged(monkeypatch, tmp_path, capsys):
     seen = {}
     monkeypatch.setattr("lenetlab.runs.train_run", lambda config, *args, **kwargs: seen.setdefault("config", config))
     argv = ["train", "--preset", "seed", "--epochs", "3", "--lr", "0.2", "--no-nesterov", "--augment", "affine",
             "--arch", "kernel_size=3", "--c1-channels", "8", "--no-channels-last", "--out", str(tmp_path / "r")]
     assert main(argv) == 0
+    assert "--c1-channels will go in the next release; write --arch c1_channels=8" in capsys.readouterr().err
     config = seen["config"]
     expected = TrainConfig.from_preset("seed", epochs=3, lr=0.2, nesterov=False, augment="affine",
                                        model_args={"kernel_size": 3, "c1_channels": 8}, channels_last=False)
@@ -95,3 +96,17 @@ def test_a_short_run_gives_the_numbers_it_gave_before_the_restructuring(trained_
     assert metrics["epochs"][0][key] == pytest.approx(value, abs=2e-6)
     assert metrics["test"]["accuracy"] == pytest.approx(0.9524, abs=1e-9)
     assert metrics["test"]["loss"] == pytest.approx(0.269410107421875, abs=2e-6)
+
+
+def test_arch_refuses_what_the_data_decide_and_conflicting_values(capsys):
+    for argv, fragment in ((["train", "--arch", "n_classes=5"], "--arch n_classes: the data decide this"),
+                           (["train", "--arch", "input_size=32"], "--arch input_size: the data decide this"),
+                           (["train", "--arch", "kernel_size=3", "--arch", "kernel_size=5"],
+                            "kernel_size is given twice (3 and 5)"),
+                           (["train", "--c1-channels", "8", "--arch", "c1_channels=12"], "c1_channels is given twice"),
+                           (["train", "--resume", "somewhere", "--out", "elsewhere"], "so --out would be ignored")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err, err
+    assert main(["explore", "sweep", "--vary", "n_classes=5,6"]) == 2
+    assert "not a setting of lenet5" in capsys.readouterr().err

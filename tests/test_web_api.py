@@ -274,6 +274,8 @@ def test_only_this_server_and_its_own_page_may_call_it(client, mnist):
     form = client.post("/api/predict", files={"image": ("d.png", b"x", "image/png")},
                        headers={"origin": "https://attacker.example"})
     assert form.status_code == 403
+    for origin in ("null", "http://127.0.0.1:8888"):  # a sandboxed frame; another local server's page
+        assert client.post("/api/predict", json=body, headers={"origin": origin}).status_code == 403
     # JSON sent as text/plain needs no permission from the browser: refused
     plain = client.post("/api/predict", content=json.dumps(body), headers={"content-type": "text/plain"})
     assert plain.status_code == 415 and "application/json" in plain.json()["error"]

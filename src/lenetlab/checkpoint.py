@@ -74,8 +74,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - any failure here means "not a safe lenetlab checkpoint"
         raise LenetlabError(
-            f"{path} is not a loadable lenetlab checkpoint (it does not load safely as weights only); {_HINT} "
-            "(the checkpoint comes first, then the images)"
+            f"{path} is not a loadable lenetlab checkpoint (it does not load safely as weights only); {_HINT}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise LenetlabError(f"{path} is not a lenetlab checkpoint (no '{CHECKPOINT_FORMAT}' marker); {_HINT}")

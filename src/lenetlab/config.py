@@ -35,6 +35,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Where the project's recipe differs per model. Batch norm already regularises lenet5-modern, and
 # label smoothing cost it accuracy: 99.46 % mean over 3 seeds without, 99.42 % with (README: Results).
 MODEL_RECIPES: dict[str, dict[str, Any]] = {"lenet5-modern": {"label_smoothing": 0.0}}
+# Model arguments the data decide (train_run sets them from the data set), never a user's --arch.
+DATA_ARGUMENTS = ("n_classes", "in_channels", "input_size")
 # What `lenetlab bench` times unless told otherwise: one epoch at the notebook's batch size, on the CPU.
 BENCH_DEFAULTS: dict[str, Any] = {"device": "cpu", "batch_size": 256, "epochs": 1}
 
@@ -143,7 +145,11 @@ class TrainConfig:
             check = f.metadata["check"]
             if check is not None and not check(value):
                 raise LenetlabError(f"{flag} must {f.metadata['must']} (got {value!r})")
-        check_model_args(self.model, self.model_args)
+        from_data = sorted(set(self.model_args) & set(DATA_ARGUMENTS))
+        if from_data:
+            raise LenetlabError(f"--arch {', '.join(from_data)}: the data decide this (the number of classes and the "
+                                "image size of --data-dir); drop it")
+        check_model_args(self.model, self.model_args, exclude=DATA_ARGUMENTS)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

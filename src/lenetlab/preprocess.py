@@ -54,7 +54,7 @@ def open_image(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> Imag
         raise ImageTooLarge(f"{name} is too large to decode safely; resize it (a digit needs no more than 280x280)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise LenetlabError(f"cannot read {name} as an image ({exc.__class__.__name__}); "
-                            f"give a {', '.join(FORMATS[:2])} or {FORMATS[-1]} file") from None
+                            "give a PNG, JPEG, BMP, GIF or WebP file") from None
     return image
 
 

@@ -64,7 +64,7 @@ def model_spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
-def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch") -> None:
+def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch", exclude: tuple[str, ...] = ()) -> None:
     """Refuse an argument the model's constructor does not take, naming the ones it does.
 
     Examples
@@ -76,7 +76,7 @@ def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch") -
     lenetlab.errors.LenetlabError: mlp takes no --arch kernel_size; it takes: hidden_1, hidden_2, n_classes, input_size, in_channels, activation
     """
     spec = model_spec(name)
-    known = spec.argument_names()
+    known = [k for k in spec.argument_names() if k not in exclude]
     unknown = [k for k in args if k not in known]
     if unknown:
         raise LenetlabError(f"{name} takes no {flag} {', '.join(unknown)}; it takes: {', '.join(known)}")

@@ -218,13 +218,17 @@ class RunDir:
         """Empty the folder for a new run (call under :meth:`lock`); never overwrite a run without ``force``."""
         if self.path.is_dir() and any(p.name != LOCK_NAME for p in self.path.iterdir()):
             if not force:
-                raise LenetlabError(
-                    f"{self.path} already holds a run; choose another --out, pass --force to overwrite it, "
-                    f"or --resume {self.path} to continue it"
-                )
+                what = ("already holds a run; choose another --out, pass --force to overwrite it, or "
+                        f"--resume {self.path} to continue it") if self.has_config() else (
+                        "is not empty (and holds no run); choose another --out, or an empty or new folder")
+                raise LenetlabError(f"{self.path} {what}")
+            if not self.has_config():
+                raise LenetlabError(f"{self.path} holds other files, not a run: --force only replaces a run; "
+                                    "choose another --out")
             for name in RUN_ARTIFACTS:
                 (self.path / name).unlink(missing_ok=True)
             shutil.rmtree(self.filters_dir, ignore_errors=True)
+            shutil.rmtree(self.explore_dir, ignore_errors=True)  # the old model's explorations
             self.remove_stale_temporary_files()
         ensure_folder(self.path)
 

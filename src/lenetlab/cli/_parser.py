@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
@@ -102,12 +103,19 @@ class ArchAction(argparse.Action):
                  option_string: str | None = None) -> None:
         arch = dict(getattr(namespace, self.dest, None) or {})
         if self.key is not None:  # an old flag such as --c1-channels 12, or --batch-norm
-            arch[self.key] = True if self.nargs == 0 else values
+            key, value = self.key, True if self.nargs == 0 else values
+            shown = "true" if value is True else value
+            print(f"lenetlab: note: {option_string} will go in the next release; write --arch {key}={shown}",
+                  file=sys.stderr)
         else:
-            key, sep, value = str(values).partition("=")
-            if not sep or not key.strip():
+            key, sep, text = str(values).partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or not key:
                 parser.error(f"--arch {values!r} is not KEY=VALUE; write it like --arch kernel_size=3")
-            arch[key.strip().replace("-", "_")] = parse_value(value)
+            value = parse_value(text)
+        if key in arch and arch[key] != value:
+            parser.error(f"{key} is given twice ({arch[key]!r} and {value!r}); give it once")
+        arch[key] = value
         setattr(namespace, self.dest, arch)
 
 

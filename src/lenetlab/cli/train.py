@@ -21,8 +21,8 @@ def register(sub: Any) -> None:
     add_config_flags(p)
     p.add_argument("--arch", action=ArchAction, dest="model_args", metavar="KEY=VALUE",
                    help="a constructor argument of the model, repeatable: kernel_size=3, c1_channels=12, "
-                        "activation=relu, pooling=max, batch_norm=true, hidden=300,100 (MLP/fcnet) ... "
-                        "`lenetlab explore params --model NAME` shows the layers")
+                        "activation=relu, pooling=max, batch_norm=true (LeNet-5), hidden_1=200 (MLP), "
+                        "hidden=300,100 (fcnet) ... an unknown key lists the ones the model takes")
     for key, kind in _OLD_ARCH_FLAGS.items():
         extra = {"nargs": 0} if kind is None else {"type": kind}
         p.add_argument("--" + key.replace("_", "-"), action=ArchAction, dest="model_args", key=key,
@@ -79,11 +79,14 @@ def _train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     given = given_config(args, {k: f.default for k, f in FIELDS.items()})
     if args.resume is not None:
+        given.update({k: True for k in ("out", "force") if getattr(args, k)})
         if given:
             flags = ", ".join("--" + ("arch" if k == "model_args" else k.replace("_", "-")) for k in given)
             raise LenetlabError(f"--resume continues a run with its own settings, so {flags} would be "
                                 "ignored; drop them, or start a new run with --out")
-        train_run(TrainConfig(), args.resume, resume=True, progress=not args.no_progress)
+        from ..rundir import RunDir
+
+        train_run(TrainConfig(), RunDir.containing(args.resume).path, resume=True, progress=not args.no_progress)
         return 0
     preset = given.pop("preset", "default")
     train_run(TrainConfig.from_preset(preset, **given), args.out, force=args.force, progress=not args.no_progress)
@@ -123,7 +126,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     """classify your own images of digits
 
-    Classify PNG/JPEG images of any size, dark-on-light or light-on-dark, after MNIST's own preprocessing
+    Classify PNG, JPEG, BMP, GIF or WebP images of any size, dark-on-light or light-on-dark, after MNIST's own preprocessing
     (crop to the ink, fit in 20x20, centre by mass in 28x28).
 
     examples:

@@ -71,7 +71,9 @@ def check_keys(model: str, keys: Sequence[str]) -> None:
 
     if "model" in keys or model not in MODELS:
         return
-    params = MODELS[model].argument_names()
+    from ..config import DATA_ARGUMENTS
+
+    params = [p for p in MODELS[model].argument_names() if p not in DATA_ARGUMENTS]
     unknown = [k for k in keys if k not in _CONFIG_FIELDS and k not in params]
     if unknown:
         raise LenetlabError(f"--vary {', '.join(unknown)}: not a setting of {model} or of training; "

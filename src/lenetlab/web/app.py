@@ -295,7 +295,7 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "no such page; the API is /api/model, /api/predict and /api/random" if exc.status_code == 404 else str(exc.detail)
+        message = "no such page; the API is /api/model, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse({"error": message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)

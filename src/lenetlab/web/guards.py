@@ -56,7 +56,9 @@ class SameOrigin:
                 await _refuse(scope, receive, send, 403, f"this server answers to {', '.join(sorted(self.hosts))} "
                               f"only, not {host or 'a request without a Host'}; open the address `lenetlab serve` printed")
                 return
-            if origin is not None and origin != "null" and _host_name(urlsplit(origin).netloc) != host:
+            # Same origin means the same host AND port: another local server's page (a notebook on
+            # :8888, say) is another site. "null" comes from sandboxed frames and local files: refused.
+            if origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
                 await _refuse(scope, receive, send, 403, "requests from another site's page are refused; "
                                                         "use the page `lenetlab serve` serves")
                 return
