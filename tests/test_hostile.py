@@ -469,3 +469,17 @@ def test_force_replaces_a_whole_run_and_only_a_run(tmp_path, capsys):
         err = capsys.readouterr().err
         assert ("holds no run" in err or "not a run" in err) and err.count("\n") == 1, err
     assert (other / "thesis.txt").read_text() == "not a run"
+
+
+def test_a_blank_image_is_named_by_every_command(trained_run, tmp_path, capsys):
+    from lenetlab.cli import main
+
+    blank = tmp_path / "blank.png"
+    Image.new("L", (60, 60), 255).save(blank)
+    for argv in (["predict", str(trained_run), str(blank)],
+                 ["explore", "feature-maps", str(trained_run), "--image", str(blank), "--out", str(tmp_path / "o")],
+                 ["explore", "attribution", str(trained_run), "--image", str(blank), "--out", str(tmp_path / "o")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{blank}: the image holds no visible digit" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()

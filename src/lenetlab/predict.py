@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint
-from .errors import LenetlabError
+from .errors import LenetlabError, NoDigitError
 from .preprocess import MAX_PIXELS, mnist_preprocess, open_image, to_grayscale
 
 INPUT_SIZE = 28
@@ -123,7 +123,13 @@ class Predictor:
         """An image file, its bytes or a grayscale array -> the 28x28 input, as MNIST was made."""
         self.require_digit_input()
         gray = image if isinstance(image, np.ndarray) else to_grayscale(open_image(image, max_pixels))
-        return mnist_preprocess(gray)
+        try:
+            return mnist_preprocess(gray)
+        except NoDigitError as exc:
+            if isinstance(image, str | Path):  # say which file, as every other image error does
+                raise NoDigitError(f"{image}: {exc}; give an image with a dark digit on light paper or the "
+                                   "reverse") from None
+            raise
 
     def predict_image(self, image: str | Path | bytes | np.ndarray, *, activations: bool = False,
                       max_pixels: int = MAX_PIXELS) -> Prediction:

@@ -25,7 +25,7 @@ from . import distributed, plots
 from .checkpoint import load_checkpoint, read_checkpoint
 from .config import TrainConfig
 from .data import MNISTData, load_mnist
-from .errors import DivergedError, LenetlabError, NoDigitError, TrainingInterrupted
+from .errors import DivergedError, LenetlabError, TrainingInterrupted
 from .models import build_model, count_parameters
 from .predict import Predictor
 from .rundir import DataInfo, Metrics, RunConfig, RunDir, default_run_dir
@@ -298,12 +298,7 @@ def predict_images(path: str | Path, images: list[str | Path], device: str = "au
     [7]
     """
     predictor = Predictor.load(path, resolve_device(device))
-    inputs = []
-    for image in images:
-        try:
-            inputs.append(predictor.preprocess(image))
-        except NoDigitError as exc:
-            raise LenetlabError(f"{image}: {exc}; give an image with a dark digit on light paper or the reverse") from None
+    inputs = [predictor.preprocess(image) for image in images]
     results = []
     for image, row in zip(images, predictor.probabilities(np.stack(inputs))):
         label = int(row.argmax())
