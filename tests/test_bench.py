@@ -42,6 +42,11 @@ def test_bench_smoke(capsys):
     assert ours["achieved_gflops"] == round(result["gflop_per_epoch"] / ours["epoch_seconds"], 1)
     assert 0.15 < ours["valid_accuracy"] <= 1.0  # the seed recipe is slow: ~21% after one epoch, chance is 10%
     assert result["memory"]["peak_rss_mb"] > 0
+    fast = result["fast_path"]  # the speedrun's engine, eager on the CPU, same recipe
+    assert fast["cuda_graph"] is False and fast["epoch_seconds"] == pytest.approx(
+        fast["train_seconds"] + fast["valid_seconds"], abs=2e-4)
+    assert abs(fast["valid_accuracy"] - ours["valid_accuracy"]) < 0.1  # same recipe, other random numbers
+    assert result["machine"]["load"]["load_1min"] >= 0 and result["machine"]["load"]["cores"] >= 1
     text = format_report({**result, "notebook": {"epoch_seconds": 6.0, "train_seconds": 5.0, "valid_seconds": 1.0},
                           "speedup_vs_notebook": 3.0})
     assert "3.0x faster" in text and "GFLOP/s achieved" in text

@@ -52,7 +52,8 @@ def test_every_setting_is_a_train_flag_a_config_key_and_a_sweep_key(trained_run)
                                text=True).stdout
     for name, field in FIELDS.items():
         if field.metadata["preset"]:  # the help says what each preset uses
-            assert f"preset default: {field.default}; seed: {PRESETS['seed'][name]}" in " ".join(help_text.split())
+            others = "; ".join(f"{preset}: {values[name]}" for preset, values in PRESETS.items() if name in values)
+            assert f"preset default: {field.default}; {others}" in " ".join(help_text.split())
 
 
 def test_flags_reach_the_config_unchanged(monkeypatch, tmp_path, capsys):

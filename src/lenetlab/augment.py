@@ -12,11 +12,18 @@ import torch
 import torch.nn.functional as F
 
 
-def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each uint8 image (N, H, W) by up to ``max_shift`` pixels in x and y, filling with 0."""
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift each uint8 image (N, H, W) by up to ``max_shift`` pixels in x and y, filling with 0.
+
+    With a ``generator`` (on the CPU) the offsets are drawn there, as ``fit`` does for exact resuming;
+    without one they are drawn on the images' device, which a captured CUDA graph needs.
+    """
     n, h, w = images.shape
     padded = F.pad(images, (max_shift,) * 4)
-    shifts = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(images.device)
+    if generator is None:
+        shifts = torch.randint(0, 2 * max_shift + 1, (2, n), device=images.device)
+    else:
+        shifts = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(images.device)
     rows = torch.arange(h, device=images.device)[None, :] + shifts[0][:, None]
     cols = torch.arange(w, device=images.device)[None, :] + shifts[1][:, None]
     batch = torch.arange(n, device=images.device)[:, None, None]

@@ -74,7 +74,8 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, names: Iterable[str]
             default = defaults[name]
         elif meta["preset"]:
             default = argparse.SUPPRESS
-            help_text += f" (preset default: {FIELDS[name].default}; seed: {PRESETS['seed'][name]})"
+            others = "; ".join(f"{preset}: {values[name]}" for preset, values in PRESETS.items() if name in values)
+            help_text += f" (preset default: {FIELDS[name].default}; {others})"
         else:
             default = FIELDS[name].default
         kwargs: dict[str, Any] = {"dest": name, "default": default, "help": help_text}

@@ -1,16 +1,21 @@
-"""``lenetlab bench``: its flags are TrainConfig's, with the benchmark's own defaults."""
+"""``lenetlab bench`` and ``lenetlab speedrun``: their flags are TrainConfig's, with their own defaults."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from ..config import BENCH_DEFAULTS
 from ..errors import LenetlabError
-from ._parser import add_command, add_config_flags
+from ._parser import add_command, add_config_flags, given_config
+from .train import set_threads
 
 _SETTINGS = ("model", "device", "batch_size", "epochs", "channels_last", "precision", "compile")
+# What a speedrun may change from its preset: the recipe, the precision and the layout.
+_SPEEDRUN_RECIPE = ("epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov", "weight_decay", "schedule",
+                    "label_smoothing", "augment", "channels_last", "precision")
 
 
 def register(sub: Any) -> None:
@@ -19,13 +24,26 @@ def register(sub: Any) -> None:
     p.add_argument("--no-notebook", dest="notebook", action="store_false", help="skip the notebook-pipeline epoch")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
 
+    p = add_command(sub, "speedrun", _speedrun)
+    p.add_argument("--model", choices=("lenet5", "lenet5-modern"), default="lenet5",
+                   help="the track: lenet5 (target 0.99) or lenet5-modern (target 0.995)")
+    p.add_argument("--target", type=float, help="validation accuracy to reach (default: the track's)")
+    p.add_argument("--seeds", type=int, default=5, help="runs with seeds 0, 1, ... (mean ± std over them)")
+    p.add_argument("--preset", default="speedrun", help="recipe to start from (any --preset of train)")
+    add_config_flags(p, ["device"])
+    recipe = p.add_argument_group("the recipe (default: the preset's)")
+    add_config_flags(recipe, _SPEEDRUN_RECIPE)
+    p.add_argument("--threads", type=int, help="PyTorch CPU threads (default: all cores)")
+    p.add_argument("--out", type=Path, help="where to write the numbers (default: runs/speedrun-MODEL-DEVICE-DATE-TIME.json)")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
+
 
 def _bench(args: argparse.Namespace) -> int:
     """measure training and inference speed against the hardware and the notebook
 
     Measure, in one run on the bundled data: the matrix-product peak, one epoch of the notebook's per-sample
-    PIL pipeline, the same epoch from in-memory tensors (plain and as `lenetlab train` runs it), inference
-    speed, GFLOP/s and memory.
+    PIL pipeline, the same epoch from in-memory tensors (plain and as `lenetlab train` runs it), the fast path
+    of `lenetlab speedrun`, inference speed, GFLOP/s and memory.
 
     examples:
       lenetlab bench                          # CPU, LeNet-5, batch 256: about a minute
@@ -42,3 +60,43 @@ def _bench(args: argparse.Namespace) -> int:
     result = run_bench(**settings, notebook=args.notebook, progress=not args.json)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
+
+
+def _speedrun(args: argparse.Namespace) -> int:
+    """time LeNet-5 to 99 % validation accuracy, on the CPU or a GPU
+
+    Train with the speedrun recipe on the fast path (data on the device; on CUDA the whole step captured in a
+    graph), stop at the first epoch whose validation accuracy reaches the target, then test that model once.
+    Prints mean ± std over seeds, the time of one plain eager PyTorch epoch on the same machine and the ratio,
+    and writes every number to a JSON file.
+
+    examples:
+      lenetlab speedrun                              # LeNet-5 to 99 %, 5 seeds, on the GPU if there is one
+      lenetlab speedrun --device cpu --seeds 1       # one run on the CPU
+      lenetlab speedrun --model lenet5-modern        # the second track: 99.5 %
+      lenetlab speedrun --batch-size 256 --lr 0.2    # another recipe
+    """
+    import datetime
+
+    from .._fs import write_json
+    from ..config import PRESETS
+    from ..speedrun import format_table, speedrun
+
+    if args.preset not in PRESETS:
+        raise LenetlabError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}")
+    if args.out is not None and args.out.is_dir():
+        raise LenetlabError(f"--out {args.out} is a folder; give a file name such as {args.out / 'speedrun.json'}")
+    set_threads(args.threads)
+    overrides = {k: v for k, v in given_config(args).items() if k in _SPEEDRUN_RECIPE}
+    result = speedrun(args.model, args.target, args.device, args.seeds, args.preset, progress=not args.json,
+                      **overrides)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("runs") / f"speedrun-{args.model}-{result['machine']['device'].replace(':', '')}-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out, result)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table(result))
+        print(f"numbers: {out}")
+    return 0 if result["summary"]["reached"] == result["summary"]["seeds"] else 1

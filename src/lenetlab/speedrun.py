@@ -1,0 +1,231 @@
+"""``lenetlab speedrun``: how fast LeNet-5 reaches a validation accuracy, measured honestly.
+
+The rule: train with the ``speedrun`` recipe on the fast path (:mod:`lenetlab.engine`), check the
+validation accuracy after every epoch, stop at the first epoch that reaches the target, and only
+then look at the test set, once. The target is never checked on test, and the recipe was chosen
+on validation runs alone.
+
+What the timer includes: every training step and every validation pass up to the stopping epoch,
+with the data already on the device. What it leaves out, reported beside it: reading MNIST from disk,
+moving it to the device, building the model, and (on CUDA) capturing the step in a graph, done once
+per process and shared by all seeds. The split is the default one (``seed`` 0, the same 12,000
+validation images as ``lenetlab train``) for every seed; a seed changes the initial weights, the
+order of the batches and the augmentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig
+
+# The two tracks: the course's LeNet-5 at 99 %, and the same widths with ReLU, max pooling and batch
+# norm at 99.5 %. Targets are validation accuracies.
+TARGETS = {"lenet5": 0.99, "lenet5-modern": 0.995}
+
+
+@dataclasses.dataclass
+class SeedRun:
+    """One seed's run: when it reached the target (if it did), its time and its test accuracy."""
+
+    seed: int
+    reached: bool
+    epochs: int
+    seconds: float  # training + per-epoch validation up to the stopping epoch
+    valid_accuracy: float
+    test_accuracy: float
+    valid_curve: list[float]
+
+
+def machine_load() -> dict[str, Any]:
+    """How busy the machine is: the 1-minute load average against the number of cores."""
+    cores = os.cpu_count() or 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return {"load_1min": round(load, 2), "cores": cores, "torch_threads": torch.get_num_threads()}
+
+
+def busy_warning(load: dict[str, Any]) -> str | None:
+    """A warning when other work already keeps the cores busy (CPU timings then come out slower)."""
+    if load["load_1min"] >= max(1.0, load["cores"] - 0.5):
+        return (f"the machine is busy (load {load['load_1min']} on {load['cores']} cores): CPU timings will be slower "
+                "than on an idle machine; the result records the load. On a shared machine, one thread "
+                "(OMP_NUM_THREADS=1) often beats two fighting for the same cores")
+    return None
+
+
+def plain_epoch_seconds(data: Any, device: torch.device, batch_size: int = 256) -> float:
+    """One epoch of the textbook loop (pytorch/examples' MNIST), the yardstick of the CPU goal.
+
+    LeNet-5, the 48,000 training images as in-memory float tensors, shuffled, batch 256, plain SGD,
+    eager, NCHW, no augmentation and no validation.
+    """
+    from .models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("lenet5").to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    inputs = data.train.images.to(device).unsqueeze(1).float().div(255)
+    labels = data.train.labels.to(device)
+    order = torch.randperm(len(labels), device=device)
+
+    def step(idx: torch.Tensor) -> None:
+        optimizer.zero_grad()
+        F.cross_entropy(model(inputs[idx]), labels[idx]).backward()
+        optimizer.step()
+
+    for _ in range(3):  # warm-up (cuDNN's first calls, allocator); not timed
+        step(order[:batch_size])
+    _sync(device)
+    t0 = time.perf_counter()
+    for start in range(0, len(labels), batch_size):
+        step(order[start:start + batch_size])
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def run_to_target(trainer: Any, target: float, max_epochs: int) -> tuple[bool, list[float], float]:
+    """The stopping rule: train epoch by epoch, stop at the first whose validation accuracy reaches ``target``.
+
+    Returns whether it was reached, the validation curve and the timed seconds (training and
+    validation of every epoch run, the last synchronisation included).
+    """
+    curve: list[float] = []
+    trainer.sync()
+    t0 = time.perf_counter()
+    for _ in range(max_epochs):
+        trainer.train_epoch()
+        curve.append(round(trainer.valid_accuracy(), 6))
+        if curve[-1] >= target:
+            return True, curve, time.perf_counter() - t0
+    return False, curve, time.perf_counter() - t0
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def speedrun(
+    model: str = "lenet5",
+    target: float | None = None,
+    device: str = "auto",
+    seeds: int = 5,
+    preset: str = "speedrun",
+    progress: bool = True,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Train ``seeds`` runs to ``target`` validation accuracy on the fast path; returns every number.
+
+    ``overrides`` are TrainConfig fields (``batch_size=512``...), as on the command line.
+
+    Examples
+    --------
+    >>> result = speedrun(seeds=1, progress=False)          # doctest: +SKIP
+    >>> result["summary"]["reached"], result["summary"]["seconds_mean"]   # doctest: +SKIP
+    (1, 28.4)
+    """
+    from .bench import cpu_name
+    from .data import load_mnist
+    from .engine import FastTrainer
+    from .errors import LenetlabError
+    from .models import build_model, count_parameters
+    from .training import evaluate, resolve_device
+
+    if seeds < 1:
+        raise LenetlabError(f"--seeds must be at least 1 (got {seeds})")
+    target = TARGETS.get(model, 0.99) if target is None else target
+    if not 0.0 < target <= 1.0:
+        raise LenetlabError(f"--target must be a validation accuracy in (0, 1], for example 0.99 (got {target})")
+    dev = resolve_device(device)
+    config = TrainConfig.from_preset(preset, model=model, device=str(dev), **overrides)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
+    load_before = machine_load()
+    if dev.type == "cpu" and (warning := busy_warning(load_before)):
+        say(f"lenetlab: warning: {warning}")
+
+    t_setup = time.perf_counter()
+    data = load_mnist(config.data_dir, config.valid_fraction, seed=0)
+    net = build_model(config.model, **config.model_args, n_classes=data.n_classes).to(dev)
+    trainer = FastTrainer(net, data.train, data.valid, config, dev)
+    setup_seconds = time.perf_counter() - t_setup
+    if trainer.capture_error:
+        say(f"lenetlab: warning: the step could not be captured in a CUDA graph ({trainer.capture_error}); "
+            "running it eagerly")
+
+    say(f"timing one plain eager PyTorch epoch on {dev} (the yardstick) ...")
+    plain = plain_epoch_seconds(data, dev)
+    say(f"  {plain:.2f} s")
+
+    runs: list[SeedRun] = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        start_state = build_model(config.model, **config.model_args, n_classes=data.n_classes).state_dict()
+        trainer.reset(start_state, seed)
+        reached, curve, seconds = run_to_target(trainer, target, config.epochs)
+        test = evaluate(net, data.test, 2000 if dev.type == "cuda" else 500, data.n_classes)
+        runs.append(SeedRun(seed, reached, len(curve), round(seconds, 4), curve[-1], round(test.accuracy, 6), curve))
+        say(f"seed {seed}: {'reached' if reached else 'did not reach'} {100 * target:.2f} % validation "
+            f"after {len(curve)} epoch(s) in {seconds:.2f} s; test {100 * test.accuracy:.2f} %")
+
+    timed = [r.seconds for r in runs]
+    tests = [r.test_accuracy for r in runs]
+    summary = {
+        "seeds": seeds,
+        "reached": sum(r.reached for r in runs),
+        "seconds_mean": round(statistics.fmean(timed), 4),
+        "seconds_std": round(statistics.stdev(timed), 4) if seeds > 1 else 0.0,
+        "epochs_mean": round(statistics.fmean(r.epochs for r in runs), 2),
+        "test_accuracy_mean": round(statistics.fmean(tests), 6),
+        "test_accuracy_std": round(statistics.stdev(tests), 6) if seeds > 1 else 0.0,
+        "plain_epoch_seconds": round(plain, 4),
+        "plain_epochs_ratio": round(statistics.fmean(timed) / plain, 2),
+    }
+    return {
+        "model": config.model,
+        "parameters": count_parameters(net),
+        "target_valid_accuracy": target,
+        "config": config.to_dict(),
+        "fast_path": {"cuda_graph": trainer.graph is not None, "batch_size": trainer.batch_size,
+                      "steps_per_epoch": trainer.steps_per_epoch, "capture_seconds": round(trainer.capture_seconds, 3),
+                      "capture_error": trainer.capture_error,
+                      "setup_seconds": round(setup_seconds, 3)},
+        "timed": "training steps and per-epoch validation up to the stopping epoch; data already on the device",
+        "summary": summary,
+        "runs": [dataclasses.asdict(r) for r in runs],
+        "machine": {"cpu": cpu_name(), "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+                    "device": str(dev), "load_before": load_before, "load_after": machine_load()},
+        "versions": {"torch": torch.__version__, "python": platform.python_version(),
+                     "cuda": torch.version.cuda if dev.type == "cuda" else None},
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The result as the few lines a person reads."""
+    s, m, fast = result["summary"], result["machine"], result["fast_path"]
+    where = m["gpu"] or f"{m['cpu']}, {m['load_before']['torch_threads']} threads"
+    lines = [
+        f"speedrun     {result['model']} ({result['parameters']:,} parameters) to "
+        f"{100 * result['target_valid_accuracy']:.2f} % validation accuracy on {where}",
+        f"recipe       batch {fast['batch_size']}, lr {result['config']['lr']}, at most {result['config']['epochs']} epochs, "
+        f"augment {result['config']['augment']}; CUDA graph: {'yes' if fast['cuda_graph'] else 'no'}",
+        f"reached      {s['reached']} of {s['seeds']} seeds",
+        f"time         {s['seconds_mean']:.2f} ± {s['seconds_std']:.2f} s (mean ± std over seeds; "
+        f"{s['epochs_mean']:g} epochs on average)",
+        f"test         {100 * s['test_accuracy_mean']:.2f} ± {100 * s['test_accuracy_std']:.2f} %",
+        f"yardstick    one plain eager PyTorch epoch here: {s['plain_epoch_seconds']:.2f} s; "
+        f"the speedrun took {s['plain_epochs_ratio']}x that",
+        f"not timed    setup {fast['setup_seconds']:.2f} s (data to the device, model"
+        + (f", graph capture {fast['capture_seconds']:.2f} s" if fast["cuda_graph"] else "") + ")",
+        f"machine load {m['load_before']['load_1min']} before the runs, {m['load_after']['load_1min']} after them "
+        f"(their own load included), on {m['load_before']['cores']} cores",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""The fast path (lenetlab.engine) and `lenetlab speedrun`: the optimizer arithmetic, the schedule on the
+device, the on-device augmentation, the stopping rule, and on a GPU the captured step."""
+
+import copy
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lenetlab import TrainConfig
+from lenetlab.augment import random_shift
+from lenetlab.cli import main
+from lenetlab.data import ImageSet
+from lenetlab.engine import DeviceAdam, DeviceSGD, FastTrainer, lr_table
+from lenetlab.errors import LenetlabError
+from lenetlab.models import build_model
+from lenetlab.speedrun import busy_warning, run_to_target, speedrun
+from lenetlab.training import lr_factor
+
+LRS = [0.1, 0.05, 0.3, 0.02, 0.0, 0.2]
+
+
+@torch.no_grad()
+def _max_difference(model_a, model_b):
+    return max(float((a - b).abs().max()) for a, b in zip(model_a.parameters(), model_b.parameters(), strict=True))
+
+
+def _train_pair(reference, ours, model_a, model_b, steps=5):
+    torch.manual_seed(1)
+    for i in range(steps):
+        for group in reference.param_groups:
+            group["lr"] = LRS[i]
+        x, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+        for model, optimizer in ((model_a, reference), (model_b, ours)):
+            model.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+    return _max_difference(model_a, model_b)
+
+
+def _tiny():
+    torch.manual_seed(0)
+    a = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+    return a, copy.deepcopy(a)
+
+
+@pytest.mark.parametrize("momentum,nesterov,weight_decay", [(0.9, True, 5e-4), (0.9, False, 0.0), (0.0, False, 1e-3)])
+def test_device_sgd_computes_what_torch_sgd_computes(momentum, nesterov, weight_decay):
+    a, b = _tiny()
+    reference = torch.optim.SGD(a.parameters(), lr=LRS[0], momentum=momentum, nesterov=nesterov,
+                                weight_decay=weight_decay)
+    ours = DeviceSGD(list(b.parameters()), torch.tensor(LRS), momentum, nesterov, weight_decay)
+    assert _train_pair(reference, ours, a, b) < 1e-6
+    assert int(ours.step_index) == 5
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_device_adam_computes_what_torch_adam_computes(decoupled):
+    a, b = _tiny()
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    reference = cls(a.parameters(), lr=LRS[0], weight_decay=5e-4)
+    ours = DeviceAdam(list(b.parameters()), torch.tensor(LRS), 5e-4, decoupled=decoupled)
+    assert _train_pair(reference, ours, a, b) < 1e-5
+
+
+def test_the_schedule_table_is_fits_schedule():
+    config = TrainConfig(lr=0.2, epochs=3, schedule="onecycle")
+    table = lr_table(config, steps_per_epoch=10, device=torch.device("cpu"))
+    assert len(table) == 31
+    expected = [0.2 * lr_factor("onecycle", s, 30) for s in range(31)]
+    assert torch.allclose(table, torch.tensor(expected), atol=1e-7)
+
+
+def test_random_shift_on_the_device_moves_each_image_by_at_most_two_pixels():
+    images = torch.zeros(50, 28, 28, dtype=torch.uint8)
+    images[:, 13, 13] = 255  # one lit pixel: where it lands is the shift
+    torch.manual_seed(0)
+    shifted = random_shift(images, 2)
+    assert shifted.shape == images.shape and shifted.dtype == torch.uint8
+    rows, cols = (shifted == 255).nonzero()[:, 1], (shifted == 255).nonzero()[:, 2]
+    assert len(rows) == 50 and (rows - 13).abs().max() <= 2 and (cols - 13).abs().max() <= 2
+    assert len({(int(r), int(c)) for r, c in zip(rows, cols)}) > 5  # the shifts vary
+
+
+def _synthetic_set(n, seed=0):
+    """Random images whose class is written in the brightness of one corner (unit tests only)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    images = torch.randint(0, 40, (n, 28, 28), generator=g, dtype=torch.uint8)
+    images[:, :6, :6] = (labels * 25).to(torch.uint8)[:, None, None]
+    return ImageSet(images, labels)
+
+
+def test_fast_trainer_on_the_cpu_trains_drops_the_partial_batch_and_restarts_exactly():
+    train, valid = _synthetic_set(300), _synthetic_set(100, seed=1)
+    config = TrainConfig.from_preset("speedrun", epochs=3, batch_size=64, augment="shift")
+    torch.manual_seed(0)
+    model = build_model("lenet5")
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = FastTrainer(model, train, valid, config, torch.device("cpu"))
+    assert trainer.graph is None and trainer.steps_per_epoch == 4  # 300 // 64: the last 44 images wait
+    runs = []
+    for _ in range(2):
+        trainer.reset(start, seed=3)
+        losses = [trainer.train_epoch() for _ in range(3)]
+        runs.append((losses, trainer.valid_accuracy(), {k: v.clone() for k, v in model.state_dict().items()}))
+        assert int(trainer.optimizer.step_index) == 12
+    assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
+    assert all(torch.equal(runs[0][2][k], runs[1][2][k]) for k in start)
+    assert runs[0][0][-1] < runs[0][0][0]  # it learns
+    with pytest.raises(LenetlabError, match="do not fit"):
+        trainer.reschedule(0.1, 4)
+
+
+class _ScriptedTrainer:
+    """Stands in for FastTrainer in the stopping-rule test: validation accuracies from a script."""
+
+    def __init__(self, accuracies):
+        self.accuracies, self.epochs = list(accuracies), 0
+
+    def sync(self):
+        pass
+
+    def train_epoch(self):
+        self.epochs += 1
+
+    def valid_accuracy(self):
+        return self.accuracies[self.epochs - 1]
+
+
+def test_the_stopping_rule_stops_at_the_first_epoch_that_reaches_the_target():
+    trainer = _ScriptedTrainer([0.97, 0.989, 0.9901, 0.995, 0.999])
+    reached, curve, seconds = run_to_target(trainer, 0.99, max_epochs=5)
+    assert reached and curve == [0.97, 0.989, 0.9901] and trainer.epochs == 3 and seconds >= 0
+    reached, curve, _ = run_to_target(_ScriptedTrainer([0.9, 0.95]), 0.99, max_epochs=2)
+    assert not reached and curve == [0.9, 0.95]
+
+
+def test_busy_warning_names_the_load():
+    assert busy_warning({"load_1min": 0.3, "cores": 2, "torch_threads": 2}) is None
+    assert "load 2.7 on 2 cores" in busy_warning({"load_1min": 2.7, "cores": 2, "torch_threads": 2})
+
+
+def test_speedrun_refuses_nonsense_before_training():
+    with pytest.raises(LenetlabError, match="--seeds"):
+        speedrun(seeds=0, progress=False)
+    with pytest.raises(LenetlabError, match="--target"):
+        speedrun(target=99.0, progress=False)
+
+
+@pytest.mark.slow
+def test_speedrun_command_on_the_cpu_writes_its_numbers(tmp_path, capsys):
+    out = tmp_path / "speedrun.json"
+    # One epoch to a low target: reached; the table and the JSON say so, test accuracy measured after.
+    assert main(["speedrun", "--device", "cpu", "--seeds", "1", "--epochs", "1", "--target", "0.9",
+                 "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "reached      1 of 1 seeds" in table and "plain eager PyTorch epoch" in table
+    result = json.loads(out.read_text())
+    run = result["runs"][0]
+    assert run["reached"] and run["epochs"] == 1 and run["valid_accuracy"] >= 0.9 and run["test_accuracy"] > 0.9
+    assert result["parameters"] == 61706 and result["fast_path"]["cuda_graph"] is False
+    assert result["summary"]["plain_epochs_ratio"] == pytest.approx(run["seconds"] / result["summary"]["plain_epoch_seconds"], rel=0.02)
+    # A target one epoch cannot reach: exit 1, and the JSON says not reached.
+    assert main(["speedrun", "--device", "cpu", "--seeds", "1", "--epochs", "1", "--target", "0.999",
+                 "--out", str(out)]) == 1
+    assert json.loads(out.read_text())["summary"]["reached"] == 0
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.gpu
+@cuda
+def test_the_captured_step_trains_like_the_eager_step(mnist):
+    """Without augmentation the captured and the eager step compute the same updates (up to float noise)."""
+    device = torch.device("cuda")
+    config = TrainConfig.from_preset("speedrun", epochs=1, augment="none")
+    torch.manual_seed(0)
+    start = build_model("lenet5").state_dict()
+    results = []
+    for graph in (True, False):
+        model = build_model("lenet5").to(device)
+        trainer = FastTrainer(model, mnist.train, mnist.valid, config, device, graph=graph)
+        assert (trainer.graph is not None) == graph
+        trainer.reset(start, seed=0)
+        loss = trainer.train_epoch()
+        results.append((loss, trainer.valid_accuracy(), [p.detach().cpu() for p in model.parameters()]))
+    (loss_g, acc_g, params_g), (loss_e, acc_e, params_e) = results
+    assert loss_g == pytest.approx(loss_e, rel=1e-3)
+    assert abs(acc_g - acc_e) < 0.005
+    assert max(float((a - b).abs().max()) for a, b in zip(params_g, params_e)) < 1e-2
+
+
+@pytest.mark.gpu
+@cuda
+def test_speedrun_on_the_gpu_uses_a_cuda_graph():
+    result = speedrun(device="cuda", seeds=2, target=0.9, epochs=2, progress=False)
+    assert result["fast_path"]["cuda_graph"] is True
+    assert result["summary"]["reached"] == 2 and result["summary"]["test_accuracy_mean"] > 0.9
