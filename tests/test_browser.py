@@ -38,7 +38,7 @@ def server(trained_run):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # bound before the server starts: no race for the port
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(trained_run), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(trained_run, lang="en"), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

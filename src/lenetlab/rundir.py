@@ -95,7 +95,7 @@ class RunConfig:
 
 
 RUN_FIGURES = ("samples.png", "loss_curves.png", "predictions.png", "confusion_matrix.png", "per_class_accuracy.png")
-RUN_ARTIFACTS = ("config.json", "metrics.json", "best.pt", "last.pt", *RUN_FIGURES, "report.html")
+RUN_ARTIFACTS = ("config.json", "metrics.json", "best.pt", "last.pt", *RUN_FIGURES, "report.html", "model.html")
 LOCK_NAME = ".lock"
 
 

@@ -93,6 +93,13 @@ def given_config(args: argparse.Namespace, parser_defaults: dict[str, Any] | Non
             if k in FIELDS and v is not None and (k not in defaults or v != defaults[k])}
 
 
+def add_lang_flag(parser: argparse.ArgumentParser | Any) -> None:
+    """``--lang fr|en``: the language of what a student reads (default: the system's, French for LANG=fr_*)."""
+    parser.add_argument("--lang", choices=("fr", "en"), default=None,
+                        help="language of the page, report and figures (default: the system's: fr when LANG starts "
+                             "with fr, else en)")
+
+
 class ArchAction(argparse.Action):
     """``--arch KEY=VALUE`` (repeatable) into ``args.model_args``; the old per-argument flags too."""
 

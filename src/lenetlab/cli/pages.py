@@ -1,4 +1,4 @@
-"""``lenetlab report`` and ``lenetlab serve``: the pages a student reads."""
+"""``lenetlab report``, ``serve`` and ``export``: the pages a student reads."""
 
 from __future__ import annotations
 
@@ -6,18 +6,26 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._parser import add_command
+from ._parser import add_command, add_lang_flag
 
 
 def register(sub: Any) -> None:
     p = add_command(sub, "report", _report)
     p.add_argument("run_dir", metavar="RUN", type=Path, help="a run directory written by `lenetlab train`")
     p.add_argument("--open", action="store_true", help="open the report in the web browser")
+    add_lang_flag(p)
 
     p = add_command(sub, "serve", _serve)
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", type=Path, help="a run directory or a .pt file")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--open", action="store_true", help="open the page in the web browser")
+    add_lang_flag(p)
+
+    p = add_command(sub, "export", _export)
+    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", type=Path, help="a run directory or a .pt file")
+    p.add_argument("--out", type=Path, help="the HTML file to write (default: RUN/model.html)")
+    add_lang_flag(p)
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
 
 
@@ -36,10 +44,7 @@ def _report(args: argparse.Namespace) -> int:
     path = write_report(args.run_dir)
     print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if args.open:
-        import webbrowser
-
-        if not webbrowser.open(path.resolve().as_uri()):
-            print(f"lenetlab: could not start a web browser; open {path.resolve().as_uri()} yourself")
+        _open_in_browser(path)
     return 0
 
 
@@ -57,5 +62,33 @@ def _serve(args: argparse.Namespace) -> int:
     """
     from ..web.server import serve
 
-    serve(args.checkpoint, args.host, args.port, open_browser=args.open)
+    serve(args.checkpoint, args.host, args.port, open_browser=args.open, lang=args.lang)
     return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """write the run's network as one offline HTML page (draw, see every layer, explain any value)
+
+    Write one self-contained HTML file holding the run's weights and the network's forward pass in plain
+    JavaScript: draw a digit, see the 28x28 input after the same preprocessing as `predict`, the probabilities
+    and every layer, click any value to see where it comes from, or click one of the embedded test digits.
+    It needs no network, no Python and no install: open it from a USB stick or an e-mail, on a phone too.
+
+    examples:
+      lenetlab export runs/lenet5-20261126-101500              # writes runs/lenet5-20261126-101500/model.html
+      lenetlab export runs/lenet5-20261126-101500 --lang fr --out lenet5-fr.html
+    """
+    from ..export import export_run
+
+    path = export_run(args.checkpoint, args.out, args.lang)
+    print(f"page written to {path} ({path.stat().st_size / 1e6:.2f} MB); open it in any web browser")
+    if args.open:
+        _open_in_browser(path)
+    return 0
+
+
+def _open_in_browser(path: Path) -> None:
+    import webbrowser
+
+    if not webbrowser.open(path.resolve().as_uri()):
+        print(f"lenetlab: could not start a web browser; open {path.resolve().as_uri()} yourself")

@@ -1,7 +1,8 @@
 """The draw-a-digit page's server: a FastAPI app around one checkpoint.
 
-    GET  /              the page (static/index.html; plain HTML, CSS and JS, no build step, no CDN)
+    GET  /              the page (static/index.html in the server's language; plain HTML, CSS and JS, no CDN)
     GET  /api/model     name, constructor arguments, parameters, layers, test accuracy of the run
+    GET  /api/graph     the model as the page's JavaScript evaluates it (lenetlab.export.model_graph)
     POST /api/predict   a PNG (multipart field ``image``, a raw ``image/png`` body, or JSON
                         ``{"image": "<base64 or data: URI>"}``) or JSON ``{"array": 28x28}``
                         -> probabilities, label, the 28x28 input the network saw, every layer's activations
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
@@ -265,8 +266,9 @@ def _preprocess(gray: np.ndarray) -> np.ndarray:
         raise BadInput(str(exc)) from None
 
 
-def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NAMES) -> FastAPI:
-    """The draw-a-digit app for a run directory or a ``.pt`` checkpoint, answering to the ``hosts`` names.
+def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NAMES, lang: str | None = None) -> FastAPI:
+    """The draw-a-digit app for a run directory or a ``.pt`` checkpoint, answering to the ``hosts`` names,
+    its page in ``lang`` (``fr`` or ``en``; default: the system's language).
 
     Raises :class:`LenetlabError` when the checkpoint cannot be served.
 
@@ -278,7 +280,16 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
     >>> client.get("/api/model").json()["parameters"]                    # doctest: +SKIP
     61706
     """
+    from ..export import model_graph
+    from ..i18n import check_lang
+    from .page import render_page
+
     served = _Served(checkpoint_path)
+    page = render_page(check_lang(lang))
+    try:
+        graph = model_graph(served.predictor.model, served.predictor.name)
+    except LenetlabError:  # a model the page cannot evaluate: the page shows the server's numbers only
+        graph = None
     lanes = _Lanes()
     app = FastAPI(title="lenetlab: draw a digit", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.served = served
@@ -295,7 +306,7 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "no such page; the API is /api/model, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
+        message = "no such page; the API is /api/model, /api/graph, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse({"error": message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -310,12 +321,18 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
                             status_code=500)
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
 
     @app.get("/api/model")
     async def model_info() -> dict[str, Any]:
         return served.describe()
+
+    @app.get("/api/graph")
+    async def model_graph_json() -> dict[str, Any]:
+        if graph is None:
+            raise BadInput(f"{served.predictor.name} has no JavaScript version; the page uses the server's numbers", 404)
+        return graph
 
     @app.post("/api/predict")
     async def predict(request: Request) -> dict[str, Any]:

@@ -54,8 +54,9 @@ def _names_of_this_server(host: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def serve(checkpoint: str | Path, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False) -> None:
-    """Serve the page for a run directory or checkpoint until Ctrl+C."""
+def serve(checkpoint: str | Path, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
+          lang: str | None = None) -> None:
+    """Serve the page for a run directory or checkpoint until Ctrl+C, in ``lang`` (default: the system's)."""
     try:
         import python_multipart  # noqa: F401 - the page posts multipart forms; without it they would fail later
         import uvicorn
@@ -64,7 +65,7 @@ def serve(checkpoint: str | Path, host: str = "127.0.0.1", port: int = 8000, ope
     except ModuleNotFoundError as exc:
         raise LenetlabError(f"the web page needs {exc.name}; install it with: pip install 'lenetlab[web]'") from None
 
-    app = create_app(checkpoint, hosts=_names_of_this_server(host))  # a bad checkpoint fails here, before listening
+    app = create_app(checkpoint, hosts=_names_of_this_server(host), lang=lang)  # a bad checkpoint fails here, before listening
     sock = bind(host, port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

@@ -1,19 +1,43 @@
 // The draw-a-digit page: plain JavaScript, no framework, no build step, nothing fetched from elsewhere.
-// Drawing sends the canvas as a PNG to POST /api/predict, at most one request in flight and one every
-// THROTTLE_MS while the pen moves, and once more when it lifts; the server preprocesses it like `predict`.
+// One front end for two pages. Served (lenetlab serve): a drawing goes as a PNG to POST /api/predict, at most
+// one request in flight and one every THROTTLE_MS while the pen moves; the server preprocesses it like
+// `predict`. Exported (lenetlab export): window.LENETLAB_EMBEDDED holds the model and a few test digits, and
+// the page preprocesses the drawing itself (lenet.js, Pillow's arithmetic). In both, lenet.js runs the network
+// on the 28x28 input to draw every layer and to explain any value a student clicks.
 "use strict";
 
 const THROTTLE_MS = 120;
 const PEN_WIDTH = 18;          // in canvas pixels of the 280x280 pad: about MNIST's stroke once shrunk to 20x20
 const MAP_CSS_PX = 56;         // every feature map is shown about this big, whatever its size
+const EMBEDDED = window.LENETLAB_EMBEDDED || null;
+const LANG = window.LENETLAB_LANG || "en";
+const MESSAGES = window.LENETLAB_MESSAGES || {};
+
+// ----- words and numbers in the page's language -----
+function t(key, values = {}) {
+  const text = MESSAGES[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m));
+}
+const numberFormat = (digits) => new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (v, digits = 4) => numberFormat(digits).format(v);
+const fmtInt = (v) => numberFormat(0).format(v);
+const fmtPercent = (p, digits = 1) => `${fmt(100 * p, digits)}${LANG === "fr" ? "\u202f" : " "}%`;
+
+function translateStatic() {
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+}
 
 // The page's elements, by id.
 const [pad, inputCanvas, statusLine, trueLabel, predLabel, predProb, barsBox, layersBox, overlaySelect, overlayCanvas,
-       overlayNote] = ["pad", "input", "status", "true-label", "pred-label", "pred-prob", "bars", "layers", "overlay",
-                       "attribution", "overlay-note"].map((id) => document.getElementById(id));
+       overlayNote, explainBox, explainBody] = ["pad", "input", "status", "true-label", "pred-label", "pred-prob", "bars",
+                       "layers", "overlay", "attribution", "overlay-note", "explain", "explain-body"]
+  .map((id) => document.getElementById(id));
 const ctx = pad.getContext("2d");
 
 let classNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+let graph = null;              // the model as lenet.js evaluates it
+let trace = null;              // every value of the latest forward pass, for the explanations
 let drawing = false;
 let hasInk = false;
 let last = null;
@@ -24,6 +48,7 @@ let timer = null;
 let generation = 0;            // bumped by "clear" and "random" so late answers to old drawings are dropped
 const layerViews = {};
 let lastResult = null;         // the latest prediction, which the attribution overlay explains
+let explained = null;          // [stage, unit] of the open explanation
 
 function clearPad() {
   ctx.fillStyle = "#fff";
@@ -42,7 +67,9 @@ function resetResult(message) {
   delete document.body.dataset.predicted;
   inputCanvas.getContext("2d").clearRect(0, 0, 28, 28);
   lastResult = null;
+  trace = null;
   hideOverlay();
+  closeExplain();
   statusLine.textContent = message;
 }
 
@@ -93,13 +120,20 @@ function endStroke() {
 pad.addEventListener("pointerup", endStroke);
 pad.addEventListener("pointercancel", endStroke);
 
-// ----- talking to the server -----
+// ----- from a drawing to a prediction -----
 function schedulePredict(now = false) {
   if (!hasInk) return;
+  if (EMBEDDED) { predictHere(); return; }  // in the page itself: milliseconds, no throttling needed
   if (inFlight) { dirty = true; return; }
   const wait = now ? 0 : Math.max(0, THROTTLE_MS - (performance.now() - lastSent));
   if (timer) clearTimeout(timer);
   timer = setTimeout(() => { timer = null; sendDrawing(); }, wait);
+}
+
+function predictHere() {
+  const pixels = LeNet.preprocess(ctx.getImageData(0, 0, pad.width, pad.height).data, pad.width, pad.height);
+  if (pixels === null) { statusLine.textContent = t("page.no_digit"); return; }
+  render(runNetwork(pixels));
 }
 
 function sendDrawing() {
@@ -109,46 +143,90 @@ function sendDrawing() {
   pad.toBlob((blob) => {
     const form = new FormData();
     form.append("image", blob, "digit.png");
-    predict({ method: "POST", body: form }, mine);
+    predictOnServer({ method: "POST", body: form }, mine);
   }, "image/png");
 }
 
-async function predict(init, mine) {
+async function predictOnServer(init, mine) {
   inFlight = true;
   try {
     const response = await fetch("/api/predict", init);
     const body = await response.json();
     if (mine !== generation) return;
-    if (!response.ok) { statusLine.textContent = body.error || `error ${response.status}`; return; }
-    render(body);
+    if (!response.ok) { statusLine.textContent = body.error || t("page.error", { status: response.status }); return; }
+    // The server's preprocessing is the reference; the layers and explanations come from the same input here.
+    render(graph ? runNetwork(body.input.flat()) : body);
   } catch (err) {
-    if (mine === generation) statusLine.textContent = `cannot reach the server (${err.message}); is lenetlab serve running?`;
+    if (mine === generation) statusLine.textContent = t("page.no_server", { error: err.message });
   } finally {
     inFlight = false;
     if (dirty) { dirty = false; schedulePredict(); }
   }
 }
 
+// lenet.js's forward pass, shaped like the server's answer to /api/predict.
+function runNetwork(pixels) {
+  trace = LeNet.forward(graph, pixels);
+  const activations = {};
+  for (const stage of trace.stages) {
+    if (stage.name === "flatten") continue;
+    const out = stage.output;
+    let values, shape = out.shape, kind = "vector";
+    if (shape.length === 3 && shape[1] * shape[2] > 1) {
+      kind = "maps";
+      values = [];
+      for (let c = 0; c < shape[0]; c++) {
+        const map = [];
+        for (let y = 0; y < shape[1]; y++) map.push(Array.from(out.data.subarray((c * shape[1] + y) * shape[2], (c * shape[1] + y + 1) * shape[2])));
+        values.push(map);
+      }
+    } else {
+      shape = [out.data.length];  // C5 is 120 maps of 1x1: a strip, not maps
+      values = Array.from(out.data);
+    }
+    let min = Infinity, max = -Infinity;
+    for (const v of out.data) { min = Math.min(min, v); max = Math.max(max, v); }
+    activations[stage.name] = { kind, shape, min, max, values };
+  }
+  const input = [];
+  for (let y = 0; y < 28; y++) input.push(pixels.slice(28 * y, 28 * y + 28));
+  return { label: trace.label, class_name: classNames[trace.label], probabilities: trace.probabilities, input,
+           activations };
+}
+
 async function randomTestImage() {
   clearPad();
-  resetResult("Loading a random MNIST test image…");
+  resetResult(t("page.loading_random"));
+  if (EMBEDDED) { showSample(EMBEDDED.samples[Math.floor(Math.random() * EMBEDDED.samples.length)]); return; }
   const mine = generation;
   try {
     const response = await fetch("/api/random");
     const sample = await response.json();
-    if (!response.ok) { statusLine.textContent = sample.error || `error ${response.status}`; return; }
+    if (!response.ok) { statusLine.textContent = sample.error || t("page.error", { status: response.status }); return; }
     if (mine !== generation) return;
+    showTrueLabel(sample.index, sample.label);
     showDigitOnPad(sample.image);
-    trueLabel.hidden = false;
-    trueLabel.dataset.label = String(sample.label);
-    trueLabel.dataset.index = String(sample.index);
-    trueLabel.textContent = `MNIST test image #${sample.index}, true label: ${sample.class_name}`;
     // The test digit is already MNIST's 28x28: it goes to the network as it is, no preprocessing.
-    await predict({ method: "POST", headers: { "Content-Type": "application/json" },
-                    body: JSON.stringify({ array: sample.image }) }, mine);
+    await predictOnServer({ method: "POST", headers: { "Content-Type": "application/json" },
+                           body: JSON.stringify({ array: sample.image }) }, mine);
   } catch (err) {
-    statusLine.textContent = `cannot reach the server (${err.message})`;
+    statusLine.textContent = t("page.no_server", { error: err.message });
   }
+}
+
+function showTrueLabel(index, label) {
+  trueLabel.hidden = false;
+  trueLabel.dataset.label = String(label);
+  trueLabel.dataset.index = String(index);
+  trueLabel.textContent = t("page.true_label", { index, name: classNames[label] });
+}
+
+function showSample(sample) {
+  clearPad();
+  resetResult("");
+  showTrueLabel(sample.index, sample.label);
+  showDigitOnPad(sample.image);
+  render(runNetwork(sample.image.flat().map((v) => v / 255)));
 }
 
 function showDigitOnPad(image) {
@@ -194,7 +272,7 @@ function buildBars() {
     const track = document.createElement("div");
     track.className = "bar-track";
     track.setAttribute("role", "meter");
-    track.setAttribute("aria-label", `probability of ${name}`);
+    track.setAttribute("aria-label", t("page.probability_of", { name }));
     const fill = document.createElement("div");
     fill.className = "bar-fill";
     track.appendChild(fill);
@@ -213,8 +291,12 @@ function layerView(name, act) {
   box.dataset.layer = name;
   const title = document.createElement("div");
   title.className = "layer-title";
-  const what = act.kind === "maps" ? `${act.shape[0]} maps of ${act.shape[1]}×${act.shape[2]}` : `${act.shape[0]} units`;
-  title.innerHTML = `${name} <span>· ${what}${name === "output" ? " (scores before softmax)" : ""}</span>`;
+  const what = act.kind === "maps" ? t("page.maps", { n: act.shape[0], h: act.shape[1], w: act.shape[2] })
+    : t("page.units", { n: act.shape[0] });
+  title.textContent = `${name} `;
+  const detail = document.createElement("span");
+  detail.textContent = `· ${what}${name === "output" ? t("page.before_softmax") : ""}`;
+  title.appendChild(detail);
   box.appendChild(title);
   const canvases = [];
   if (act.kind === "maps") {
@@ -223,11 +305,21 @@ function layerView(name, act) {
     const [c, h, w] = act.shape;
     const scale = Math.max(1, Math.round(MAP_CSS_PX / h));
     for (let i = 0; i < c; i++) {
+      const holder = document.createElement("div");
+      holder.className = "map";
       const cv = document.createElement("canvas");
       cv.width = w; cv.height = h;
       cv.style.width = `${w * scale}px`; cv.style.height = `${h * scale}px`;
-      cv.title = `${name} map ${i + 1}`;
-      maps.appendChild(cv);
+      cv.title = t("page.map_title", { layer: name, i: i + 1 });
+      cv.dataset.channel = String(i);
+      cv.addEventListener("click", (event) => {
+        const r = cv.getBoundingClientRect();
+        const x = Math.min(w - 1, Math.floor((event.clientX - r.left) * w / r.width));
+        const y = Math.min(h - 1, Math.floor((event.clientY - r.top) * h / r.height));
+        openExplain(name, [i, y, x]);
+      });
+      holder.appendChild(cv);
+      maps.appendChild(holder);
       canvases.push(cv);
     }
     box.appendChild(maps);
@@ -235,7 +327,11 @@ function layerView(name, act) {
     const cv = document.createElement("canvas");
     cv.className = "strip";
     cv.width = act.shape[0]; cv.height = 1;
-    cv.title = `${name}: ${act.shape[0]} units`;
+    cv.title = t("page.units_title", { layer: name, n: act.shape[0] });
+    cv.addEventListener("click", (event) => {
+      const r = cv.getBoundingClientRect();
+      openExplain(name, [Math.min(act.shape[0] - 1, Math.floor((event.clientX - r.left) * act.shape[0] / r.width))]);
+    });
     box.appendChild(cv);
     canvases.push(cv);
   }
@@ -248,7 +344,7 @@ function render(result) {
   grayImage(inputCanvas, result.input, 0, 1);
   const p = result.probabilities;
   predLabel.textContent = result.class_name;
-  predProb.textContent = `${(100 * p[result.label]).toFixed(1)} % sure`;
+  predProb.textContent = t("page.sure", { p: fmtPercent(p[result.label]) });
   document.body.dataset.predicted = String(result.label);
   if (barsBox.children.length !== 3 * p.length) buildBars();
   const cells = barsBox.children;
@@ -257,7 +353,7 @@ function render(result) {
     for (let j = 0; j < 3; j++) cells[3 * k + j].classList.toggle("bar-top", top);
     cells[3 * k + 1].firstChild.style.width = `${(100 * p[k]).toFixed(2)}%`;
     cells[3 * k + 1].setAttribute("aria-valuenow", p[k].toFixed(4));
-    cells[3 * k + 2].textContent = `${(100 * p[k]).toFixed(1)}%`;
+    cells[3 * k + 2].textContent = fmtPercent(p[k]);
   }
   for (const [name, act] of Object.entries(result.activations)) {
     const view = layerView(name, act);
@@ -265,33 +361,165 @@ function render(result) {
     else grayImage(view.canvases[0], [act.values], act.min, act.max);
   }
   statusLine.textContent = trueLabel.dataset.label !== undefined
-    ? (String(result.label) === trueLabel.dataset.label ? "Right." : "Wrong: see the true label below.")
-    : "Keep drawing, or clear and draw another digit.";
+    ? (String(result.label) === trueLabel.dataset.label ? t("page.right") : t("page.wrong"))
+    : t("page.keep_drawing");
   lastResult = result;
-  explain(generation);
+  if (explained && trace) openExplain(...explained);
+  explainOverlay(generation);
 }
 
-// ----- the attribution overlay: which pixels made the network say what it said -----
+// ----- where a value comes from: click a unit, see the arithmetic of this input -----
+function table(rows, className = "") {
+  const el = document.createElement("table");
+  el.className = `numbers ${className}`;
+  for (const row of rows) {
+    const tr = el.insertRow();
+    for (const v of row) tr.insertCell().textContent = typeof v === "number" ? fmt(v, 3) : v;
+  }
+  return el;
+}
+
+function line(text, key, value) {
+  const p = document.createElement("p");
+  p.className = "explain-line";
+  p.textContent = `${text} = `;
+  const b = document.createElement("b");
+  b.textContent = fmt(value, 4);
+  b.dataset.key = key;
+  b.dataset.value = String(value);  // the full number, for anyone checking the arithmetic
+  p.appendChild(b);
+  return p;
+}
+
+function openExplain(stage, unit) {
+  if (!trace) return;
+  explained = [stage, unit];
+  const e = LeNet.explain(trace, stage, unit);
+  const body = explainBody;
+  body.innerHTML = "";
+  const title = document.createElement("h3");
+  title.textContent = unit.length === 3 ? t("explain.map_unit", { layer: stage, c: unit[0] + 1, y: unit[1] + 1, x: unit[2] + 1 })
+    : t("explain.vector_unit", { layer: stage, i: unit[0] + 1 });
+  body.appendChild(title);
+  const say = (text) => { const p = document.createElement("p"); p.textContent = text; body.appendChild(p); };
+  const actName = e.activation || t("explain.no_activation");
+  if (e.kind === "conv") {
+    const n = e.inputs.length * e.window.size * e.window.size;
+    say(t("explain.conv", { k: e.window.size, c: unit[0] + 1, below: e.below, n, act: actName }));
+    if (e.batchNormFolded) say(t("explain.conv_folded"));
+    const channels = e.inputs.length;
+    if (channels > 1) {
+      const rows = [[t("explain.channel"), t("explain.channel_sum")]];
+      e.products.forEach((ch, i) => rows.push([String(i + 1), ch.flat().reduce((a, b) => a + b, 0)]));
+      body.appendChild(table(rows, "channels"));
+    }
+    const shown = channels > 1 ? Math.min(channels, 2) : 1;
+    for (let ci = 0; ci < shown; ci++) {
+      const grid = document.createElement("div");
+      grid.className = "explain-grids";
+      for (const [key, values] of [["explain.inputs", e.inputs[ci]], ["explain.kernel", e.kernel[ci]],
+                                   ["explain.products", e.products[ci]]]) {
+        const fig = document.createElement("figure");
+        const cap = document.createElement("figcaption");
+        cap.textContent = `${t(key, { below: e.below })}${channels > 1 ? ` · ${t("explain.channel")} ${ci + 1}` : ""}`;
+        fig.appendChild(cap);
+        fig.appendChild(table(values));
+        grid.appendChild(fig);
+      }
+      body.appendChild(grid);
+    }
+    body.appendChild(line(t("explain.sum"), "sum", e.sum));
+    body.appendChild(line(t("explain.bias"), "bias", e.bias));
+    body.appendChild(line(t("explain.pre"), "pre", e.sum + e.bias));
+    body.appendChild(line(e.activation ? t("explain.activation", { act: e.activation }) : t("explain.result"), "value", e.value));
+    outlineReceptiveField(e);
+  } else if (e.kind === "pool") {
+    say(t(e.pooling === "max" ? "explain.pool_max" : "explain.pool_avg", { k: e.size, below: e.below }));
+    body.appendChild(table(e.window));
+    body.appendChild(line(t("explain.result"), "value", e.value));
+    outlineReceptiveField({ ...e, window: { top: e.top, left: e.left, size: e.size } });
+  } else if (e.kind === "linear") {
+    say(t(e.probability !== undefined ? "explain.linear_output" : "explain.linear", { n: e.inputs, below: e.below, act: actName }));
+    const rows = [[t("explain.index"), t("explain.value"), t("explain.weight"), t("explain.product")]];
+    for (const c of e.top) rows.push([String(c.i + 1), c.input, c.weight, c.product]);
+    const cap = document.createElement("p");
+    cap.className = "muted";
+    cap.textContent = t("explain.top", { n: e.top.length });
+    body.appendChild(cap);
+    body.appendChild(table(rows, "contributions"));
+    body.appendChild(line(t("explain.sum"), "sum", e.sum));
+    body.appendChild(line(t("explain.bias"), "bias", e.bias));
+    body.appendChild(line(t("explain.pre"), "pre", e.sum + e.bias));
+    body.appendChild(line(e.activation ? t("explain.activation", { act: e.activation }) : t("explain.result"), "value", e.value));
+    if (e.probability !== undefined) {
+      const p = document.createElement("p");
+      p.className = "explain-line";
+      p.textContent = t("explain.softmax", { z: fmt(e.value, 4), p: fmtPercent(e.probability, 2) });
+      p.dataset.probability = String(e.probability);
+      body.appendChild(p);
+    }
+    clearOutline();
+  }
+  explainBox.hidden = false;
+  explainBox.dataset.stage = stage;
+  explainBox.dataset.unit = unit.join(",");
+}
+
+function clearOutline() {
+  for (const el of document.querySelectorAll(".receptive")) el.remove();
+}
+
+// Outline the receptive field on the layer below (the input canvas for the first stage).
+function outlineReceptiveField(e) {
+  clearOutline();
+  const belowView = layerViews[e.below];
+  const targets = belowView ? belowView.canvases : [inputCanvas];
+  const { top, left, size } = e.window;
+  const channel = e.kind === "pool" ? [e.unit[0]] : null;
+  targets.forEach((cv, i) => {
+    if (channel && i !== channel[0]) return;
+    const holder = cv.parentElement;
+    holder.classList.add("has-outline");
+    const box = document.createElement("div");
+    box.className = "receptive";
+    const sx = cv.clientWidth / cv.width, sy = cv.clientHeight / cv.height;
+    Object.assign(box.style, { left: `${cv.offsetLeft + left * sx}px`, top: `${cv.offsetTop + top * sy}px`,
+                               width: `${size * sx}px`, height: `${size * sy}px` });
+    holder.appendChild(box);
+  });
+  const note = document.createElement("p");
+  note.className = "muted";
+  note.textContent = t("explain.receptive", { below: e.below });
+  explainBody.appendChild(note);
+}
+
+function closeExplain() {
+  explained = null;
+  explainBox.hidden = true;
+  clearOutline();
+}
+
+// ----- the attribution overlay (served page only): which pixels made the network say what it said -----
 function hideOverlay() {
   overlayCanvas.hidden = true;
   overlayNote.hidden = true;
   delete document.body.dataset.overlay;
 }
 
-async function explain(mine) {
+async function explainOverlay(mine) {
   const method = overlaySelect.value;
-  if (!method || !lastResult) { hideOverlay(); return; }
+  if (!method || !lastResult || EMBEDDED) { hideOverlay(); return; }
   try {
-    const response = await fetch(`/api/explain`, {
+    const response = await fetch("/api/explain", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ array: lastResult.input, method, target: lastResult.label }) });
     const body = await response.json();
     if (mine !== generation || method !== overlaySelect.value) return;
-    if (!response.ok) { statusLine.textContent = body.error || `error ${response.status}`; return; }
+    if (!response.ok) { statusLine.textContent = body.error || t("page.error", { status: response.status }); return; }
     drawOverlay(body.map, body.max_abs);
     document.body.dataset.overlay = method;
   } catch (err) {
-    if (mine === generation) statusLine.textContent = `cannot reach the server (${err.message})`;
+    if (mine === generation) statusLine.textContent = t("page.no_server", { error: err.message });
   }
 }
 
@@ -314,24 +542,66 @@ function drawOverlay(map, maxAbs) {
   overlayNote.hidden = false;
 }
 
+// ----- the model -----
+function showModel(model) {
+  classNames = model.class_names;
+  buildBars();
+  const accuracy = model.test_accuracy == null ? t("page.accuracy_unknown")
+    : t("page.test_accuracy", { value: fmtPercent(model.test_accuracy, 2) });
+  document.getElementById("model-info").textContent = t("page.model_info", {
+    name: model.name, parameters: fmtInt(model.parameters), accuracy, checkpoint: model.checkpoint })
+    + (EMBEDDED ? ` · ${t("page.offline")}` : "");
+  document.body.dataset.model = model.name;
+}
+
+function showSamples(samples) {
+  const box = document.getElementById("samples");
+  for (const sample of samples) {
+    const cv = document.createElement("canvas");
+    cv.width = 28; cv.height = 28;
+    cv.className = sample.predicted === sample.label ? "sample right" : "sample wrong";
+    cv.title = t("page.sample_title", { index: sample.index, label: classNames[sample.label],
+                                         predicted: classNames[sample.predicted] });
+    cv.dataset.index = String(sample.index);
+    grayImage(cv, sample.image, 0, 255);
+    cv.addEventListener("click", () => showSample(sample));
+    box.appendChild(cv);
+  }
+  document.getElementById("samples-box").hidden = false;
+}
+
 async function loadModel() {
-  const info = document.getElementById("model-info");
   try {
-    const response = await fetch("/api/model");
-    const model = await response.json();
-    classNames = model.class_names;
-    buildBars();
-    const acc = model.test_accuracy == null ? "test accuracy unknown" : `test accuracy ${(100 * model.test_accuracy).toFixed(2)} %`;
-    info.textContent = `${model.name} · ${model.parameters.toLocaleString("en")} parameters · ${acc} · ${model.checkpoint}`;
-    document.body.dataset.model = model.name;
+    if (EMBEDDED) {
+      showModel(EMBEDDED.model);
+      graph = LeNet.load(EMBEDDED.graph);
+      showSamples(EMBEDDED.samples);
+      document.getElementById("overlay-choice").hidden = true;  // the overlays are computed by the server
+    } else {
+      const response = await fetch("/api/model");
+      showModel(await response.json());
+      const g = await fetch("/api/graph");
+      if (g.ok) graph = LeNet.load(await g.json());
+    }
+    document.body.dataset.ready = "true";
   } catch (err) {
-    info.textContent = `cannot reach the server (${err.message})`;
+    document.getElementById("model-info").textContent = t("page.no_server", { error: err.message });
   }
 }
 
-document.getElementById("clear").addEventListener("click", () => { clearPad(); resetResult("Draw a digit in the box."); });
+// For tests and the curious: the network of this page, from the console.
+window.lenetlab = {
+  predict: (pixels) => LeNet.forward(graph, Array.from(pixels)).probabilities,
+  forward: (pixels) => LeNet.forward(graph, Array.from(pixels)),
+  explain: (stage, unit) => LeNet.explain(trace, stage, unit),
+  preprocess: (rgba, w, h) => LeNet.preprocess(rgba, w, h),
+};
+
+document.getElementById("clear").addEventListener("click", () => { clearPad(); resetResult(t("page.draw_prompt")); });
 document.getElementById("random").addEventListener("click", randomTestImage);
-overlaySelect.addEventListener("change", () => explain(generation));
+document.getElementById("explain-close").addEventListener("click", closeExplain);
+overlaySelect.addEventListener("change", () => explainOverlay(generation));
+translateStatic();
 clearPad();
 buildBars();
 loadModel();

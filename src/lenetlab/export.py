@@ -1,0 +1,162 @@
+"""``lenetlab export``: a trained run as one offline HTML file, the network running in the page itself.
+
+The page is the draw-a-digit page of ``lenetlab serve`` (the same ``web/static`` files, inlined), with
+the model as a *graph*: per named stage (C1, S2, ... output) the operations it applies and their
+weights, which ``web/static/lenet.js`` evaluates in plain JavaScript. Batch norm is folded into the
+convolution before it, so every exported model is made of six operations: convolution, linear,
+activation, pooling, flatten and (inside the page) softmax. The served page reads the same graph from
+``GET /api/graph``, so the explanation of any value is computed by the same code in both.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import LenetlabError
+
+# Activations the page implements (lenet.js: ACTIVATIONS), by their PyTorch module.
+_ACTIVATIONS = {nn.Tanh: "tanh", nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.GELU: "gelu", nn.ELU: "elu",
+                nn.LeakyReLU: "leaky_relu"}
+
+
+def _floats(tensor: torch.Tensor) -> str:
+    """float32 little-endian bytes, base64: 4 bytes a weight, the smallest exact form a page can decode."""
+    return base64.b64encode(np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype="<f4").tobytes()).decode()
+
+
+def _tensor(t: torch.Tensor) -> dict[str, Any]:
+    return {"shape": list(t.shape), "data": _floats(t)}
+
+
+def _fold_batch_norm(conv_w: torch.Tensor, conv_b: torch.Tensor | None, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The convolution that computes conv followed by batch norm in eval mode (running statistics)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv_b if conv_b is not None else torch.zeros_like(bn.running_mean)
+    return conv_w * scale[:, None, None, None], (bias - bn.running_mean) * scale + bn.bias
+
+
+def _ops(name: str, module: nn.Module, model_name: str) -> list[dict[str, Any]]:
+    """The page's operations for one stage of the model (a Sequential is walked in order)."""
+    children = list(module.children()) if isinstance(module, nn.Sequential) else [module]
+    ops: list[dict[str, Any]] = []
+    i = 0
+    while i < len(children):
+        m = children[i]
+        if isinstance(m, nn.Conv2d):
+            if m.groups != 1 or m.dilation != (1, 1) or m.padding_mode != "zeros" or len(set(m.stride)) != 1 \
+                    or not isinstance(m.padding, tuple) or len(set(m.padding)) != 1:
+                raise _cannot(model_name, name, "a convolution with groups, dilation or unequal strides")
+            w, b = m.weight, m.bias
+            if i + 1 < len(children) and isinstance(children[i + 1], nn.BatchNorm2d):
+                w, b = _fold_batch_norm(w, b, children[i + 1])
+                i += 1
+            if b is None:
+                b = torch.zeros(w.shape[0])
+            ops.append({"op": "conv", "weight": _tensor(w), "bias": _tensor(b), "stride": m.stride[0],
+                        "padding": m.padding[0], "batch_norm_folded": w is not m.weight})
+        elif isinstance(m, nn.Linear):
+            ops.append({"op": "linear", "weight": _tensor(m.weight), "bias": _tensor(m.bias)})
+        elif type(m) in _ACTIVATIONS:
+            op = {"op": "act", "fn": _ACTIVATIONS[type(m)]}
+            if isinstance(m, nn.LeakyReLU):
+                op["slope"] = m.negative_slope
+            if isinstance(m, nn.ELU):
+                op["alpha"] = m.alpha
+            if isinstance(m, nn.GELU) and m.approximate != "none":
+                raise _cannot(model_name, name, "GELU with the tanh approximation")
+            ops.append(op)
+        elif isinstance(m, nn.AvgPool2d | nn.MaxPool2d):
+            size, stride = _pair(m.kernel_size), _pair(m.stride or m.kernel_size)
+            if _pair(m.padding) != 0 or getattr(m, "ceil_mode", False):
+                raise _cannot(model_name, name, "a pooling with padding or ceil_mode")
+            ops.append({"op": "pool", "kind": "max" if isinstance(m, nn.MaxPool2d) else "avg", "size": size,
+                        "stride": stride})
+        elif isinstance(m, nn.Flatten):
+            ops.append({"op": "flatten"})
+        else:
+            raise _cannot(model_name, name, f"a {type(m).__name__} layer")
+        i += 1
+    return ops
+
+
+def _pair(value: Any) -> int:
+    values = set(value) if isinstance(value, tuple | list) else {value}
+    if len(values) != 1:
+        raise LenetlabError(f"a pooling of unequal sizes {value} has no JavaScript version")
+    return int(values.pop())
+
+
+def _cannot(model_name: str, stage: str, what: str) -> LenetlabError:
+    return LenetlabError(f"cannot export {model_name}: its stage {stage} uses {what}, which the page's JavaScript "
+                         "does not implement; the exportable models are lenet5, lenet5-modern, mlp, linear, fcnet, "
+                         "lenet1 and lenet4")
+
+
+def model_graph(model: nn.Module, name: str = "model") -> dict[str, Any]:
+    """The model as the page evaluates it: its stages, each a list of operations with float32 weights.
+
+    Examples
+    --------
+    >>> from lenetlab import LeNet5
+    >>> graph = model_graph(LeNet5().eval(), "lenet5")
+    >>> [s["name"] for s in graph["stages"]]
+    ['C1', 'S2', 'C3', 'S4', 'C5', 'flatten', 'F6', 'output']
+    >>> [op["op"] for op in graph["stages"][0]["ops"]]
+    ['conv', 'act']
+    """
+    model = model.eval()
+    with torch.no_grad():
+        stages = [{"name": stage_name, "ops": _ops(stage_name, module, name)} for stage_name, module in model.stages()]
+    return {"format": "lenetlab-graph-1", "name": name, "input": [1, 28, 28], "stages": stages}
+
+
+def sample_digits(model: nn.Module, test: Any, per_kind: int = 10) -> list[dict[str, Any]]:
+    """A handful of test digits to click: the first ``per_kind`` the model gets right and wrong."""
+    with torch.no_grad():
+        predicted = model(test.images.unsqueeze(1).float().div(255)).argmax(1)
+    right = (predicted == test.labels).nonzero().flatten()[:per_kind].tolist()
+    wrong = (predicted != test.labels).nonzero().flatten()[:per_kind].tolist()
+    return [{"index": i, "label": int(test.labels[i]), "predicted": int(predicted[i]),
+             "image": test.images[i].tolist()} for i in sorted(right + wrong)]
+
+
+def export_run(run: str | Path, out: str | Path | None = None, lang: str | None = None) -> Path:
+    """Write ``RUN/model.html`` (or ``out``): the run's model in one offline page, in ``lang`` (default: the
+    system's language). Returns the path."""
+    from ._fs import write_text
+    from .data import load_mnist
+    from .i18n import check_lang
+    from .models import count_parameters
+    from .predict import Predictor
+    from .rundir import RunDir
+    from .web.page import render_page
+
+    lang = check_lang(lang)
+    predictor = Predictor.load(run)  # a run directory (its best.pt) or a checkpoint inside one
+    run_dir = RunDir.containing(run)
+    predictor.require_digit_input()
+    model = predictor.model.cpu().eval()
+    metrics = run_dir.metrics if run_dir.is_finished() else None
+    data_dir = run_dir.data_dir if run_dir.has_config() else None
+    test = load_mnist(data_dir).test
+    embedded = {
+        "model": {"name": predictor.name, "arguments": predictor.arguments, "parameters": count_parameters(model),
+                  "class_names": list(predictor.class_names),
+                  "test_accuracy": metrics.test.accuracy if metrics else None,
+                  "best_epoch": metrics.best_epoch if metrics else predictor.epoch,
+                  "checkpoint": f"{predictor.source.parent.name}/{predictor.source.name}"},
+        "graph": model_graph(model, predictor.name),
+        "samples": sample_digits(model, test),
+    }
+    path = Path(out) if out is not None else run_dir.path / "model.html"
+    if path.is_dir():
+        raise LenetlabError(f"--out {path} is a folder; give a file name such as {path / 'model.html'}")
+    title = f"lenetlab · {predictor.name} · {run_dir.path.name}"
+    write_text(path, render_page(lang, embedded=embedded, title=title))
+    return path

@@ -1,0 +1,40 @@
+"""The draw-a-digit page as HTML: ``static/index.html`` with its language (and, exported, everything else).
+
+``lenetlab serve`` sends it with the catalogue of its ``--lang`` embedded and the style sheet and
+scripts as ``/static/`` files; ``lenetlab export`` inlines those too and embeds the model, so that the
+file needs nothing else. One page, one front end: the two differ only in where the model comes from.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from ..i18n import messages, t
+
+STATIC = Path(__file__).with_name("static")
+SCRIPTS = ("lenet.js", "app.js")
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def render_page(lang: str, *, embedded: dict[str, Any] | None = None, title: str | None = None) -> str:
+    """The page in ``lang``; with ``embedded`` (the model, its graph, sample digits) a self-contained file."""
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    page = page.replace('<html lang="en">', f'<html lang="{lang}">', 1)
+    page = page.replace("<title>lenetlab</title>", f"<title>{html.escape(title or t(lang, 'page.title'))}</title>", 1)
+    settings = f"window.LENETLAB_LANG = {_script_json(lang)}; window.LENETLAB_MESSAGES = {_script_json(messages(lang))};"
+    if embedded is not None:
+        settings += f"\n  window.LENETLAB_EMBEDDED = {_script_json(embedded)};"
+        css = (STATIC / "style.css").read_text(encoding="utf-8")
+        page = page.replace('<link rel="stylesheet" href="/static/style.css">', f"<style>\n{css}</style>", 1)
+        for script in SCRIPTS:
+            code = (STATIC / script).read_text(encoding="utf-8").replace("</script", "<\\/script")
+            page = page.replace(f'<script src="/static/{script}"></script>', f"<script>\n{code}</script>", 1)
+    first_script = page.index("<script")
+    return page[:first_script] + f"<script>{settings}</script>\n  " + page[first_script:]

@@ -1,0 +1,343 @@
+// lenet.js: a lenetlab model graph evaluated in plain JavaScript, the explanation of any value it computes,
+// and MNIST's preprocessing of a drawing. Shared by the served page and the exported one (lenetlab export):
+// no framework, no build step. The graph format is written by lenetlab/export.py (model_graph).
+"use strict";
+
+const LeNet = (() => {
+  // ----- the graph: float32 weights from base64 -----
+  function decodeTensor(t) {
+    const bin = atob(t.data);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return { shape: t.shape, values: new Float32Array(bytes.buffer) };
+  }
+
+  function load(graph) {
+    for (const stage of graph.stages) {
+      for (const op of stage.ops) {
+        if (op.weight && !op.w) { op.w = decodeTensor(op.weight); op.b = decodeTensor(op.bias); }
+      }
+    }
+    return graph;
+  }
+
+  // ----- the six operations; a tensor is { shape: [c, h, w] or [n], data: Float64Array } -----
+  function erf(x) {  // Abramowitz and Stegun 7.1.26: |error| < 1.5e-7 (GELU only)
+    const s = Math.sign(x), a = Math.abs(x), t = 1 / (1 + 0.3275911 * a);
+    const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
+      * Math.exp(-a * a);
+    return s * y;
+  }
+  const ACTIVATIONS = {
+    tanh: () => Math.tanh,
+    relu: () => (v) => (v > 0 ? v : 0),
+    sigmoid: () => (v) => 1 / (1 + Math.exp(-v)),
+    gelu: () => (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
+    elu: (op) => (v) => (v > 0 ? v : (op.alpha ?? 1) * (Math.exp(v) - 1)),
+    leaky_relu: (op) => (v) => (v > 0 ? v : (op.slope ?? 0.01) * v),
+  };
+
+  function conv(x, op) {
+    const [cin, h, w] = x.shape, [cout, , k] = op.w.shape, s = op.stride, p = op.padding;
+    const oh = Math.floor((h + 2 * p - k) / s) + 1, ow = Math.floor((w + 2 * p - k) / s) + 1;
+    const out = new Float64Array(cout * oh * ow), W = op.w.values, B = op.b.values, X = x.data;
+    for (let co = 0; co < cout; co++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let sum = B[co];
+          for (let ci = 0; ci < cin; ci++) {
+            for (let ky = 0; ky < k; ky++) {
+              const iy = oy * s + ky - p;
+              if (iy < 0 || iy >= h) continue;
+              const wRow = ((co * cin + ci) * k + ky) * k, xRow = (ci * h + iy) * w;
+              for (let kx = 0; kx < k; kx++) {
+                const ix = ox * s + kx - p;
+                if (ix >= 0 && ix < w) sum += W[wRow + kx] * X[xRow + ix];
+              }
+            }
+          }
+          out[(co * oh + oy) * ow + ox] = sum;
+        }
+      }
+    }
+    return { shape: [cout, oh, ow], data: out };
+  }
+
+  function linear(x, op) {
+    const [nout, nin] = op.w.shape, W = op.w.values, B = op.b.values, X = x.data;
+    const out = new Float64Array(nout);
+    for (let o = 0; o < nout; o++) {
+      let sum = B[o];
+      for (let i = 0; i < nin; i++) sum += W[o * nin + i] * X[i];
+      out[o] = sum;
+    }
+    return { shape: [nout], data: out };
+  }
+
+  function pool(x, op) {
+    const [c, h, w] = x.shape, k = op.size, s = op.stride;
+    const oh = Math.floor((h - k) / s) + 1, ow = Math.floor((w - k) / s) + 1;
+    const out = new Float64Array(c * oh * ow), X = x.data;
+    for (let ch = 0; ch < c; ch++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let acc = op.kind === "max" ? -Infinity : 0;
+          for (let ky = 0; ky < k; ky++) {
+            for (let kx = 0; kx < k; kx++) {
+              const v = X[(ch * h + oy * s + ky) * w + ox * s + kx];
+              acc = op.kind === "max" ? Math.max(acc, v) : acc + v;
+            }
+          }
+          out[(ch * oh + oy) * ow + ox] = op.kind === "max" ? acc : acc / (k * k);
+        }
+      }
+    }
+    return { shape: [c, oh, ow], data: out };
+  }
+
+  function apply(x, op) {
+    if (op.op === "conv") return conv(x, op);
+    if (op.op === "linear") return linear(x, op);
+    if (op.op === "pool") return pool(x, op);
+    if (op.op === "flatten") return { shape: [x.data.length], data: x.data };
+    if (op.op === "act") {
+      const f = ACTIVATIONS[op.fn](op);
+      return { shape: x.shape, data: x.data.map(f) };
+    }
+    throw new Error(`unknown operation ${op.op}`);
+  }
+
+  function softmax(z) {
+    const m = Math.max(...z), e = Array.from(z, (v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / s);
+  }
+
+  // Every stage's input and every operation's output for one 28x28 image (784 numbers in [0, 1], row-major).
+  function forward(graph, pixels) {
+    if (pixels.length !== 784) throw new Error(`expected 784 pixels (28x28), got ${pixels.length}`);
+    let x = { shape: graph.input, data: Float64Array.from(pixels) };
+    const stages = [];
+    for (const stage of graph.stages) {
+      const input = x, steps = [];
+      for (const op of stage.ops) { x = apply(x, op); steps.push(x); }
+      stages.push({ name: stage.name, ops: stage.ops, input, steps, output: x });
+    }
+    const logits = Array.from(x.data);
+    const probabilities = softmax(logits);
+    let label = 0;
+    probabilities.forEach((p, k) => { if (p > probabilities[label]) label = k; });
+    return { input: Array.from(pixels), stages, logits, probabilities, label };
+  }
+
+  // ----- where one value comes from -----
+  // unit: [channel, y, x] for maps, [i] for vectors. Returns the real numbers of this input, which add up.
+  function explain(trace, stageName, unit) {
+    const index = trace.stages.findIndex((s) => s.name === stageName);
+    if (index < 0) throw new Error(`no stage ${stageName}`);
+    const stage = trace.stages[index];
+    const below = index > 0 ? trace.stages[index - 1].name : "input";
+    const first = stage.ops[0], out = stage.output;
+    const flat = out.shape.length === 3 ? (unit[0] * out.shape[1] + unit[1]) * out.shape[2] + unit[2] : unit[0];
+    const result = { stage: stageName, unit, below, value: out.data[flat] };
+    const act = stage.ops.find((op) => op.op === "act");
+    if (first.op === "conv") {
+      const [c, oy, ox] = unit, x = stage.input, [cin, h, w] = x.shape, k = first.w.shape[2];
+      const s = first.stride, p = first.padding, W = first.w.values;
+      const inputs = [], kernel = [], products = [];
+      let sum = 0;
+      for (let ci = 0; ci < cin; ci++) {
+        const rowsIn = [], rowsK = [], rowsP = [];
+        for (let ky = 0; ky < k; ky++) {
+          const rIn = [], rK = [], rP = [];
+          for (let kx = 0; kx < k; kx++) {
+            const iy = oy * s + ky - p, ix = ox * s + kx - p;
+            const v = iy >= 0 && iy < h && ix >= 0 && ix < w ? x.data[(ci * h + iy) * w + ix] : 0;
+            const wt = W[((c * cin + ci) * k + ky) * k + kx];
+            rIn.push(v); rK.push(wt); rP.push(v * wt);
+            sum += v * wt;
+          }
+          rowsIn.push(rIn); rowsK.push(rK); rowsP.push(rP);
+        }
+        inputs.push(rowsIn); kernel.push(rowsK); products.push(rowsP);
+      }
+      Object.assign(result, {
+        kind: "conv", window: { top: oy * s - p, left: ox * s - p, size: k, channels: cin },
+        inputs, kernel, products, sum, bias: first.b.values[c], pre: stage.steps[0].data[flat],
+        activation: act ? act.fn : null, batchNormFolded: !!first.batch_norm_folded,
+      });
+    } else if (first.op === "pool") {
+      const [c, oy, ox] = unit, x = stage.input, [, h, w] = x.shape, k = first.size, s = first.stride;
+      const window = [];
+      for (let ky = 0; ky < k; ky++) {
+        const row = [];
+        for (let kx = 0; kx < k; kx++) row.push(x.data[(c * h + oy * s + ky) * w + ox * s + kx]);
+        window.push(row);
+      }
+      Object.assign(result, { kind: "pool", pooling: first.kind, window, top: oy * s, left: ox * s, size: k });
+    } else if (first.op === "linear" || (first.op === "flatten" && stage.ops[1]?.op === "linear")) {
+      const lin = first.op === "linear" ? first : stage.ops[1];
+      const [, nin] = lin.w.shape, W = lin.w.values, X = stage.input.data;
+      const contributions = [];
+      let sum = 0;
+      for (let i = 0; i < nin; i++) { const v = W[unit[0] * nin + i] * X[i]; contributions.push(v); sum += v; }
+      const top = contributions.map((v, i) => ({ i, input: X[i], weight: W[unit[0] * nin + i], product: v }))
+        .sort((a, b) => Math.abs(b.product) - Math.abs(a.product)).slice(0, 10);
+      const pre = stage.steps[stage.ops.indexOf(lin)].data[unit[0]];
+      Object.assign(result, { kind: "linear", inputs: nin, sum, bias: lin.b.values[unit[0]], pre, top,
+                              activation: act ? act.fn : null });
+      if (index === trace.stages.length - 1) {
+        Object.assign(result, { probability: trace.probabilities[unit[0]], logits: trace.logits });
+      }
+    } else {
+      result.kind = "other";
+    }
+    return result;
+  }
+
+  // ----- MNIST's preprocessing (lenetlab/preprocess.py: mnist_preprocess), for the drawing pad -----
+  const INK_THRESHOLD = 0.2;
+
+  function median(values) {
+    const v = Float64Array.from(values).sort(), n = v.length;
+    return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  function percentile(values, q) {  // numpy's default (linear interpolation)
+    const v = Float32Array.from(values).sort(), pos = (q / 100) * (v.length - 1), lo = Math.floor(pos);
+    return lo + 1 < v.length ? v[lo] + (v[lo + 1] - v[lo]) * (pos - lo) : v[lo];
+  }
+
+  function medianFilter3(img, w, h) {  // PIL's MedianFilter(3): edges replicated
+    const out = new Float32Array(w * h), win = new Float32Array(9);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let n = 0;
+        for (let dy = -1; dy <= 1; dy++) {
+          const yy = Math.min(h - 1, Math.max(0, y + dy));
+          for (let dx = -1; dx <= 1; dx++) win[n++] = img[yy * w + Math.min(w - 1, Math.max(0, x + dx))];
+        }
+        out[y * w + x] = win.sort()[4];
+      }
+    }
+    return out;
+  }
+
+  // Pillow's Lanczos resampling of an 8-bit image, fixed-point arithmetic included (Resample.c),
+  // so that the page's 28x28 input matches `lenetlab predict`'s to the last grey level.
+  const PRECISION_BITS = 32 - 8 - 2;
+  function lanczos(x) {
+    const sinc = (t) => (t === 0 ? 1 : Math.sin(Math.PI * t) / (Math.PI * t));
+    return x > -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0;
+  }
+  function coefficients(inSize, outSize) {
+    const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = 3 * filterscale;
+    const rows = [];
+    for (let xx = 0; xx < outSize; xx++) {
+      const center = (xx + 0.5) * scale, ss = 1 / filterscale;
+      const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+      const count = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+      const k = [];
+      let total = 0;
+      for (let x = 0; x < count; x++) { const v = lanczos((x + xmin - center + 0.5) * ss); k.push(v); total += v; }
+      const fixed = k.map((v) => {
+        const f = total !== 0 ? v / total : v;
+        return Math.trunc(f < 0 ? -0.5 + f * 2 ** PRECISION_BITS : 0.5 + f * 2 ** PRECISION_BITS);
+      });
+      rows.push({ xmin, k: fixed });
+    }
+    return rows;
+  }
+  function clip8(v) {
+    if (v >= 2 ** PRECISION_BITS * 256) return 255;
+    if (v <= 0) return 0;
+    return Math.floor(v / 2 ** PRECISION_BITS);
+  }
+  function resize8(src, w, h, nw, nh) {
+    const horizontal = coefficients(w, nw), vertical = coefficients(h, nh);
+    const tmp = new Uint8Array(nw * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < nw; x++) {
+        const { xmin, k } = horizontal[x];
+        let ss = 2 ** (PRECISION_BITS - 1);
+        for (let i = 0; i < k.length; i++) ss += src[y * w + xmin + i] * k[i];
+        tmp[y * nw + x] = clip8(ss);
+      }
+    }
+    const out = new Uint8Array(nw * nh);
+    for (let y = 0; y < nh; y++) {
+      const { xmin: ymin, k } = vertical[y];
+      for (let x = 0; x < nw; x++) {
+        let ss = 2 ** (PRECISION_BITS - 1);
+        for (let i = 0; i < k.length; i++) ss += tmp[(ymin + i) * nw + x] * k[i];
+        out[y * nw + x] = clip8(ss);
+      }
+    }
+    return out;
+  }
+  const roundHalfEven = (v) => {  // Python's round()
+    const r = Math.round(v);
+    return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  };
+
+  // RGBA pixels of any size -> 784 numbers in [0, 1] (row-major), or null when there is no ink.
+  function preprocess(rgba, w, h) {
+    let gray = new Float32Array(w * h);
+    for (let i = 0; i < w * h; i++) {  // Pillow's RGB -> L, then / 255
+      const r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2];
+      gray[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255;
+    }
+    const border = [];
+    for (let x = 0; x < w; x++) border.push(gray[x], gray[(h - 1) * w + x]);
+    for (let y = 0; y < h; y++) border.push(gray[y * w], gray[y * w + w - 1]);
+    let background = median(border);
+    if (background > 0.5) { gray = gray.map((v) => 1 - v); background = 1 - background; }
+    let ink = gray.map((v) => Math.min(1, Math.max(0, (v - background) / Math.max(1 - background, 1e-6))));
+    if (Math.min(w, h) >= 64) {
+      ink = medianFilter3(ink, w, h);
+      const stroke = percentile(ink, 99.9);
+      ink = ink.map((v) => (v > 0.35 * stroke ? v : 0));
+    }
+    let top = h, bottom = -1, left = w, right = -1;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (ink[y * w + x] > INK_THRESHOLD) {
+          top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
+        }
+      }
+    }
+    if (bottom < 0) return null;
+    const ch = bottom - top + 1, cw = right - left + 1;
+    const crop = new Uint8Array(ch * cw);
+    for (let y = 0; y < ch; y++) {
+      for (let x = 0; x < cw; x++) crop[y * cw + x] = Math.trunc(Math.fround(ink[(top + y) * w + left + x] * 255));
+    }
+    const scale = 20 / Math.max(ch, cw);
+    const nh = Math.max(1, roundHalfEven(ch * scale)), nw = Math.max(1, roundHalfEven(cw * scale));
+    const digit = Array.from(resize8(crop, cw, ch, nw, nh), (v) => v / 255);
+    let total = 0, sy = 0, sx = 0;
+    for (let y = 0; y < nh; y++) {
+      for (let x = 0; x < nw; x++) { const v = digit[y * nw + x]; total += v; sy += y * v; sx += x * v; }
+    }
+    const comY = total > 0 ? sy / total : (nh - 1) / 2, comX = total > 0 ? sx / total : (nw - 1) / 2;
+    const oy = Math.min(Math.max(roundHalfEven(14 - comY), 0), 28 - nh);
+    const ox = Math.min(Math.max(roundHalfEven(14 - comX), 0), 28 - nw);
+    const out = new Array(784).fill(0);
+    for (let y = 0; y < nh; y++) for (let x = 0; x < nw; x++) out[(oy + y) * 28 + ox + x] = digit[y * nw + x];
+    const peak = Math.max(...out);
+    return peak > 0 ? out.map((v) => v / peak) : out;
+  }
+
+  // The shape rules of lenetlab.models.base.out_size, with its exact message.
+  function outSize(size, kernel, stride, padding, layer) {
+    const out = Math.floor((size + 2 * padding - kernel) / stride) + 1;
+    if (size + 2 * padding < kernel || out < 1) {
+      throw new Error(`${layer}: a ${size}x${size} input with kernel ${kernel}, stride ${stride}, padding ${padding} `
+        + "leaves no output (below 1x1); use a smaller kernel or stride, more padding, or a larger input");
+    }
+    return out;
+  }
+
+  return { load, forward, explain, preprocess, softmax, outSize };
+})();
+
+if (typeof module !== "undefined") module.exports = LeNet;
