@@ -137,6 +137,7 @@ const LeNet = (() => {
     const stage = trace.stages[index];
     const below = index > 0 ? trace.stages[index - 1].name : "input";
     const first = stage.ops[0], out = stage.output;
+    if (out.shape.length === 3 && unit.length === 1) unit = [unit[0], 0, 0];  // C5: 120 maps of 1x1, shown as a strip
     const flat = out.shape.length === 3 ? (unit[0] * out.shape[1] + unit[1]) * out.shape[2] + unit[2] : unit[0];
     const result = { stage: stageName, unit, below, value: out.data[flat] };
     const act = stage.ops.find((op) => op.op === "act");

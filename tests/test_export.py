@@ -1,0 +1,278 @@
+"""`lenetlab export`: the model graph, the offline page in a real Chromium (no request leaves it), its
+forward pass and explanations against PyTorch, its preprocessing against Python's, and its French."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw
+from lenetlab import TrainConfig, train_run
+from lenetlab.cli import main
+from lenetlab.errors import LenetlabError
+from lenetlab.export import export_run, model_graph
+from lenetlab.i18n import messages
+from lenetlab.models import MODELS, build_model
+from lenetlab.preprocess import mnist_preprocess
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_registered_model_has_a_graph(name):
+    graph = model_graph(build_model(name), name)
+    assert graph["stages"][-1]["name"] == "output"
+    ops = {op["op"] for stage in graph["stages"] for op in stage["ops"]}
+    assert ops <= {"conv", "linear", "act", "pool", "flatten"}
+
+
+def test_batch_norm_is_folded_into_the_convolution():
+    torch.manual_seed(0)
+    model = build_model("lenet5-modern")
+    with torch.no_grad():  # running statistics as after training, not the identity
+        for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+    model.eval()
+    conv_op = model_graph(model, "lenet5-modern")["stages"][0]["ops"][0]
+    assert conv_op["batch_norm_folded"] is True
+    import base64
+
+    def decode(t):
+        return torch.from_numpy(np.frombuffer(base64.b64decode(t["data"]), "<f4").reshape(t["shape"]).copy())
+
+    x = torch.rand(3, 1, 28, 28)
+    c1 = model.stage("C1")
+    folded = nn.functional.conv2d(x, decode(conv_op["weight"]), decode(conv_op["bias"]), padding=conv_op["padding"])
+    with torch.no_grad():
+        assert torch.allclose(folded, c1.bn(c1.conv(x)), atol=1e-5)
+
+
+def test_a_layer_the_page_cannot_compute_is_refused_in_one_line():
+    class Odd(nn.Module):
+        def stages(self):
+            return [("D1", nn.Dropout(0.5)), ("output", nn.Linear(784, 10))]
+
+    with pytest.raises(LenetlabError, match=r"cannot export odd: its stage D1 uses a Dropout layer"):
+        model_graph(Odd(), "odd")
+
+
+def test_export_command_writes_a_page_under_one_megabyte(trained_run, tmp_path, capsys):
+    out = tmp_path / "lenet5.html"
+    assert main(["export", str(trained_run), "--out", str(out), "--lang", "en"]) == 0
+    assert "page written to" in capsys.readouterr().out
+    assert 300_000 < out.stat().st_size < 1_000_000  # 61,706 float32 weights in base64 are 330 kB
+    text = out.read_text()
+    assert "<script src=" not in text and 'rel="stylesheet"' not in text and "http" not in text.split("<body")[1]
+    assert main(["export", str(trained_run), "--out", str(tmp_path)]) == 2  # a folder: refused, nothing written
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_export_refuses_a_run_that_is_not_there(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lenetlab: error:") and "Traceback" not in err
+
+
+# ----- in a real Chromium -----------------------------------------------------------------------------
+browser = pytest.mark.browser
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
+
+
+@pytest.fixture(scope="module")
+def runs(trained_run, tmp_path_factory):
+    """One real epoch of each family the page must compute: LeNet-5 (shared), the MLP, LeNet-5-modern."""
+    out = {"lenet5": trained_run}
+    for name in ("mlp", "lenet5-modern"):
+        run = tmp_path_factory.mktemp("runs") / name
+        train_run(TrainConfig.from_preset("default", model=name, epochs=1), run, progress=False, log=None,
+                  figures=False, report=False)
+        out[name] = run
+    return out
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_offline(chromium, path: Path):
+    """The file in a new page, every request but the file itself aborted and recorded."""
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    page.left = []
+    page.problems = []
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+
+    def guard(route):
+        if route.request.url == path.resolve().as_uri():
+            route.continue_()
+        else:
+            page.left.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.goto(path.resolve().as_uri())
+    page.wait_for_selector("body[data-ready]")
+    return page
+
+
+@browser
+@needs_chromium
+@pytest.mark.parametrize("name", ["lenet5", "mlp", "lenet5-modern"])
+def test_the_exported_page_computes_what_pytorch_computes(name, runs, chromium, mnist, tmp_path):
+    from lenetlab.predict import Predictor
+
+    path = export_run(runs[name], tmp_path / f"{name}.html", lang="en")
+    page = open_offline(chromium, path)
+    draw(page, [(140, 40), (140, 240)])
+    page.wait_for_selector("body[data-predicted]")
+    assert page.text_content("#pred-label") in [str(d) for d in range(10)]
+
+    model = Predictor.load(runs[name]).model
+    x = mnist.test.images[:200].float().div(255)
+    with torch.no_grad():
+        expected = model(x.unsqueeze(1)).softmax(1).numpy()
+    got = np.array(page.evaluate("(xs) => xs.map((x) => window.lenetlab.predict(x))", x.reshape(200, 784).tolist()))
+    assert (got.argmax(1) == expected.argmax(1)).all()
+    assert np.abs(got - expected).max() <= 1e-4
+    assert page.left == [] and page.problems == []
+    page.close()
+
+
+def _click_unit(page, layer: str, unit: list[int], shape: list[int]) -> None:
+    """Click the canvas pixel of ``unit`` in ``layer``'s view, as a student would."""
+    canvases = page.locator(f"#layers [data-layer='{layer}'] canvas")
+    canvas = canvases.nth(unit[0]) if len(unit) == 3 else canvases.first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()  # the border box, in the viewport's coordinates, as the page measures it
+    if len(unit) == 3:
+        x, y = (unit[2] + 0.5) * box["width"] / shape[2], (unit[1] + 0.5) * box["height"] / shape[1]
+    else:
+        x, y = (unit[0] + 0.5) * box["width"] / shape[0], box["height"] / 2
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector(f"#explain[data-stage='{layer}'][data-unit='{','.join(map(str, unit))}']")
+
+
+@browser
+@needs_chromium
+def test_explaining_one_unit_of_each_layer_shows_pytorchs_numbers(runs, chromium, mnist, tmp_path):
+    from lenetlab.predict import Predictor
+
+    model = Predictor.load(runs["lenet5"]).model
+    path = export_run(runs["lenet5"], tmp_path / "lenet5.html", lang="en")
+    page = open_offline(chromium, path)
+    page.click("#samples canvas >> nth=0")  # an embedded test digit
+    index = int(page.get_attribute("#true-label", "data-index"))
+    x = mnist.test.images[index].float().div(255)[None, None]
+    with torch.no_grad():
+        acts = model.activations(x)
+        pre = {"C1": model.stage("C1").conv(x), "C3": model.stage("C3").conv(acts["S2"]),
+               "C5": model.stage("C5").conv(acts["S4"]), "F6": model.stage("F6").linear(acts["C5"].flatten(1)),
+               "output": acts["output"]}
+    units = {"C1": [2, 10, 13], "S2": [1, 7, 6], "C3": [5, 4, 3], "S4": [9, 2, 2], "C5": [17], "F6": [40], "output": [7]}
+    for layer, unit in units.items():
+        out = acts[layer][0]
+        shape = list(out.shape) if layer not in ("C5",) else [out.numel()]
+        _click_unit(page, layer, unit, shape)
+        shown = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#explain-body [data-key]')]
+            .map((b) => [b.dataset.key, Number(b.dataset.value)]))""")
+        value = float(out.flatten()[unit[0]] if len(unit) == 1 else out[tuple(unit)])
+        assert shown["value"] == pytest.approx(value, abs=1e-4), layer
+        if layer in pre:  # a weighted sum: the sum of the products plus the bias is PyTorch's pre-activation
+            p = pre[layer][0]
+            expected = float(p.flatten()[unit[0]] if len(unit) == 1 else p[tuple(unit)])
+            assert shown["sum"] + shown["bias"] == pytest.approx(expected, abs=1e-4), layer
+            assert shown["pre"] == pytest.approx(expected, abs=1e-4), layer
+    probability = float(page.get_attribute("#explain-body [data-probability]", "data-probability"))
+    assert probability == pytest.approx(float(acts["output"].softmax(1)[0, 7]), abs=1e-5)
+    page.click("#explain-close")
+    assert not page.is_visible("#explain")
+    assert page.left == [] and page.problems == []
+    page.close()
+
+
+@browser
+@needs_chromium
+def test_the_page_preprocesses_a_drawing_as_predict_does(runs, chromium, tmp_path):
+    path = export_run(runs["lenet5"], tmp_path / "lenet5.html", lang="en")
+    page = open_offline(chromium, path)
+    strokes = {"one": [(140, 40), (140, 240)], "seven": [(60, 50), (220, 50), (120, 250)],
+               "small": [(120, 120), (150, 130), (140, 160)]}
+    for name, points in strokes.items():
+        page.click("#clear")
+        draw(page, points)
+        page.wait_for_selector("body[data-predicted]")
+        rgba = np.array(page.evaluate("() => Array.from(document.querySelector('#pad').getContext('2d')"
+                                      ".getImageData(0, 0, 280, 280).data)"), dtype=np.uint8).reshape(280, 280, 4)
+        ours = np.array(page.evaluate("(d) => window.lenetlab.preprocess(d, 280, 280)", rgba.flatten().tolist()))
+        from PIL import Image
+
+        reference = mnist_preprocess(Image.fromarray(rgba, "RGBA")).flatten()
+        assert np.abs(ours - reference).max() <= 1.01 / 255, name  # Pillow's arithmetic, to a grey level
+    page.close()
+
+
+def _english_fragments() -> set[str]:
+    """Literal pieces of the English messages that a French page must not show (placeholders removed)."""
+    en, fr = messages("en"), messages("fr")
+    pieces = set()
+    for key, text in en.items():
+        if text == fr[key]:
+            continue
+        for piece in re.split(r"\{\w+\}", text):
+            piece = piece.strip(" .,:;()·")
+            if len(piece) >= 6 and piece not in " ".join(fr.values()):
+                pieces.add(piece)
+    return pieces
+
+
+@browser
+@needs_chromium
+def test_the_french_page_speaks_french(runs, chromium, tmp_path):
+    path = export_run(runs["lenet5"], tmp_path / "lenet5-fr.html", lang="fr")
+    page = open_offline(chromium, path)
+    assert page.get_attribute("html", "lang") == "fr"
+    page.click("#samples canvas >> nth=1")
+    _click_unit(page, "C1", [0, 14, 14], [6, 28, 28])
+    shown = page.evaluate("""() => [document.title, document.body.innerText,
+        ...[...document.querySelectorAll('[aria-label]')].map((e) => e.getAttribute('aria-label')),
+        ...[...document.querySelectorAll('[title]')].map((e) => e.title)].join('\\n')""")
+    english = sorted(p for p in _english_fragments() if p in shown)
+    assert english == []
+    info = page.text_content("#model-info")
+    assert "61\u202f706 paramètres" in info and re.search(r"exactitude sur le test \d+,\d\d\u202f%", info)
+    assert page.left == [] and page.problems == []
+    page.close()
+
+
+def test_the_two_catalogues_have_the_same_keys_and_placeholders():
+    en, fr = messages("en"), messages("fr")
+    assert set(en) == set(fr)
+    for key in en:
+        assert set(re.findall(r"\{\w+\}", en[key])) == set(re.findall(r"\{\w+\}", fr[key])), key
+    assert not any("précision" in text for text in fr.values())  # accuracy is « exactitude »
+
+
+def test_the_served_page_is_the_same_front_end_in_its_language(trained_run):
+    from fastapi.testclient import TestClient
+
+    from lenetlab.web.app import create_app
+
+    client = TestClient(create_app(trained_run, lang="fr"), base_url="http://127.0.0.1:8000")
+    page = client.get("/").text
+    assert '<html lang="fr">' in page and '"page.heading":"Dessinez un chiffre"' in page
+    assert '<script src="/static/lenet.js"></script>' in page  # served files, not inlined
+    graph = client.get("/api/graph").json()
+    assert graph["format"] == "lenetlab-graph-1" and [s["name"] for s in graph["stages"]][0] == "C1"
+    assert json.loads(json.dumps(graph)) == graph
