@@ -1,4 +1,5 @@
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -44,3 +45,10 @@ def write_idx_folder(folder: Path, n_train: int = 60, n_test: int = 20, n_classe
         else:
             (folder / stem).write_bytes(raw)
     return folder
+
+
+# The language of pages, reports and figures follows the system locale; tests that check English text must
+# not depend on the machine's, so they run under an English one (tests of French ask for it).
+for _variable in ("LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"

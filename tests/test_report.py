@@ -127,7 +127,7 @@ def test_report_is_self_contained_and_holds_the_runs_numbers(run_copy, mnist):
     result = evaluate(model, mnist.test)
     expected = confidently_wrong(result.probabilities, mnist.test.labels, 12)
     shown = [(int(i), int(p), int(t), float(c)) for i, p, t, c in
-             re.findall(r'alt="test image (\d+)"><figcaption><b>(\d)</b> \((\d)\) ([\d.]+)%', text)]
+             re.findall(r'alt="test image (\d+)"><figcaption><b>(\d)</b> \((\d)\) ([\d.]+) %', text)]
     assert [(w.index, w.predicted, w.true) for w in expected] == [s[:3] for s in shown]
     assert all(abs(100 * w.confidence - s[3]) < 0.051 for w, s in zip(expected, shown))
     n_wrong = int((result.predictions != mnist.test.labels).sum())

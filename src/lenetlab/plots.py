@@ -1,7 +1,8 @@
 """One function per figure; each returns a matplotlib Figure and the caller saves it.
 
 Figures are built on ``matplotlib.figure.Figure`` directly (no pyplot state), so they are safe in
-servers and threads and never pop up a window.
+servers and threads and never pop up a window. The figures of a run speak the run's language
+(``lang``: titles, axis labels and the numbers written on them, from :mod:`lenetlab.i18n`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from .i18n import number, percent, t
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 # Above this many classes the per-class figures drop their per-cell numbers and keep a bounded size:
@@ -48,42 +51,45 @@ def image_grid(
     return fig
 
 
-def samples_figure(images: np.ndarray, labels: Sequence[int], class_names: Sequence[str], n: int = 16) -> Figure:
+def samples_figure(images: np.ndarray, labels: Sequence[int], class_names: Sequence[str], n: int = 16,
+                   lang: str = "en") -> Figure:
     """The first ``n`` training images with their labels (the notebook's sample grid, fixed)."""
     n = min(n, len(images))
     return image_grid(images[:n], [class_names[int(y)] for y in labels[:n]], max_cols=4 if n <= 16 else 8,
-                      suptitle="Training samples")
+                      suptitle=t(lang, "fig.training_samples"))
 
 
 def predictions_figure(
-    images: np.ndarray, predictions: Sequence[int], labels: Sequence[int], class_names: Sequence[str], n: int = 20
+    images: np.ndarray, predictions: Sequence[int], labels: Sequence[int], class_names: Sequence[str], n: int = 20,
+    lang: str = "en",
 ) -> Figure:
     """Test images titled "pred (true)", green when right, red when wrong."""
     n = min(n, len(images))
     titles = [f"{class_names[int(p)]} ({class_names[int(t)]})" for p, t in zip(predictions[:n], labels[:n])]
     colors = [RIGHT if int(p) == int(t) else WRONG for p, t in zip(predictions[:n], labels[:n])]
-    return image_grid(images[:n], titles, colors, max_cols=5, suptitle="Test predictions: pred (true)")
+    return image_grid(images[:n], titles, colors, max_cols=5, suptitle=t(lang, "fig.test_predictions"))
 
 
-def loss_curves_figure(history: Sequence[dict], train_label: str = "train") -> Figure:
+def loss_curves_figure(history: Sequence[dict], train_label: str | None = None, lang: str = "en") -> Figure:
     """Training and validation loss per epoch as they are (not divided by their sum), and accuracy."""
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label=train_label)
-    ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label="valid")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label=train_label or t(lang, "fig.train"))
+    ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label=t(lang, "fig.valid"))
+    ax_loss.set(xlabel=t(lang, "fig.epoch"), ylabel=t(lang, "fig.cross_entropy"), title=t(lang, "fig.loss"))
     ax_loss.legend()
     ax_loss.grid(alpha=0.3)
     ax_acc.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Validation accuracy")
+    ax_acc.set(xlabel=t(lang, "fig.epoch"), ylabel=t(lang, "fig.accuracy_percent"),
+               title=t(lang, "fig.validation_accuracy"))
     ax_acc.grid(alpha=0.3)
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     return fig
 
 
-def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str]) -> Figure:
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str], lang: str = "en") -> Figure:
     """Counts of (true, predicted) pairs; the diagonal is what the network got right."""
     cm = np.asarray(matrix)
     k = len(class_names)
@@ -102,12 +108,12 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
     ticks = _ticks(k)
     ax.set_xticks(ticks, [class_names[t] for t in ticks], rotation=45 if max(map(len, class_names)) > 2 else 0)
     ax.set_yticks(ticks, [class_names[t] for t in ticks])
-    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test set)")
-    fig.colorbar(im, ax=ax, shrink=0.8, label="log(1 + count)")
+    ax.set(xlabel=t(lang, "fig.predicted"), ylabel=t(lang, "fig.true"), title=t(lang, "fig.confusion_title"))
+    fig.colorbar(im, ax=ax, shrink=0.8, label=t(lang, "fig.log_count"))
     return fig
 
 
-def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[str]) -> Figure:
+def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[str], lang: str = "en") -> Figure:
     """Test accuracy of each class as bars, the mean as a line."""
     acc = 100 * np.asarray(per_class, dtype=float)
     fig = Figure(figsize=(max(5, 0.6 * len(acc) + 2) if len(acc) <= MAX_ANNOTATED_CLASSES else 14.0, 3.6),
@@ -115,12 +121,12 @@ def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[
     ax = fig.subplots()
     bars = ax.bar(range(len(acc)), acc, color="C0")
     if len(acc) <= MAX_ANNOTATED_CLASSES:
-        ax.bar_label(bars, [f"{a:.1f}" for a in acc], fontsize=8)
-    ax.axhline(acc.mean(), color="C3", ls="--", lw=1, label=f"mean {acc.mean():.2f}%")
+        ax.bar_label(bars, [number(a, lang, 1) for a in acc], fontsize=8)
+    ax.axhline(acc.mean(), color="C3", ls="--", lw=1, label=t(lang, "fig.mean", value=percent(acc.mean() / 100, lang)))
     ticks = _ticks(len(acc))
     ax.set_xticks(ticks, [class_names[t] for t in ticks])
     low = max(0.0, min(acc.min() - 5, 90.0))
-    ax.set(ylim=(low, 100.5), ylabel="accuracy (%)", title="Per-class test accuracy")
+    ax.set(ylim=(low, 100.5), ylabel=t(lang, "fig.accuracy_percent"), title=t(lang, "fig.per_class_title"))
     ax.legend(loc="lower right")
     return fig
 
@@ -129,6 +135,15 @@ def _ticks(k: int) -> list[int]:
     """Every class index up to MAX_ANNOTATED_CLASSES classes, then evenly spaced ones."""
     step = max(1, -(-k // MAX_ANNOTATED_CLASSES))
     return list(range(0, k, step))
+
+
+def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes (the report embeds figures it draws in its own language)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format="png")
+    return buffer.getvalue()
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:

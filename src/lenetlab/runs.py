@@ -75,26 +75,35 @@ def source_fingerprint() -> dict[str, str]:
     return out
 
 
-def _train_loss_label(config: TrainConfig) -> str:
+def train_loss_label(config: TrainConfig, lang: str = "en") -> str:
     """Say why the training loss can sit above the validation loss: it is not measured the same way."""
-    how = ([f"label smoothing {config.label_smoothing:g}"] if config.label_smoothing else []) + (
-        [f"{config.augment} augmentation"] if config.augment != "none" else [])
-    return f"train ({', '.join(how)})" if how else "train"
+    from .i18n import number, t
+
+    how = ([t(lang, "fig.label_smoothing", value=number(config.label_smoothing, lang, 1))] if config.label_smoothing
+           else []) + ([t(lang, "fig.augmentation", kind=config.augment)] if config.augment != "none" else [])
+    return t(lang, "fig.train_with", how=", ".join(how)) if how else t(lang, "fig.train")
+
+
+def run_figures(data: MNISTData, history: list[dict[str, Any]], test: EvalResult, train_label: str | None = None,
+                lang: str = "en") -> dict[str, Any]:
+    """The five figures of a run (file name -> matplotlib Figure), from its data, history and test evaluation."""
+    names = data.class_names
+    return {
+        "samples.png": plots.samples_figure(data.train.images[:16].numpy(), data.train.labels[:16].tolist(), names,
+                                            lang=lang),
+        "loss_curves.png": plots.loss_curves_figure(history, train_label, lang),
+        "predictions.png": plots.predictions_figure(
+            data.test.images[:20].numpy(), test.predictions[:20].tolist(), data.test.labels[:20].tolist(), names,
+            lang=lang),
+        "confusion_matrix.png": plots.confusion_matrix_figure(test.confusion_matrix, names, lang),
+        "per_class_accuracy.png": plots.per_class_accuracy_figure(test.per_class_accuracy, names, lang),
+    }
 
 
 def write_figures(run_dir: Path, data: MNISTData, history: list[dict[str, Any]], test: EvalResult,
-                  train_label: str = "train") -> None:
-    """The five figures of a run, from its data, history and test evaluation."""
-    names = data.class_names
-    figures = {
-        "samples.png": plots.samples_figure(data.train.images[:16].numpy(), data.train.labels[:16].tolist(), names),
-        "loss_curves.png": plots.loss_curves_figure(history, train_label),
-        "predictions.png": plots.predictions_figure(
-            data.test.images[:20].numpy(), test.predictions[:20].tolist(), data.test.labels[:20].tolist(), names),
-        "confusion_matrix.png": plots.confusion_matrix_figure(test.confusion_matrix, names),
-        "per_class_accuracy.png": plots.per_class_accuracy_figure(test.per_class_accuracy, names),
-    }
-    for filename, fig in figures.items():
+                  train_label: str | None = None, lang: str = "en") -> None:
+    """The five figures of a run, written as PNG files."""
+    for filename, fig in run_figures(data, history, test, train_label, lang).items():
         plots.save(fig, run_dir / filename)
 
 
@@ -108,6 +117,7 @@ def train_run(
     log: Callable[[str], None] | None = print,
     figures: bool = True,
     report: bool = True,
+    lang: str | None = None,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, test its best epoch, and write a complete run directory.
 
@@ -123,6 +133,9 @@ def train_run(
     >>> metrics["test"]["accuracy"]                                                    # doctest: +SKIP
     0.97...
     """
+    from .i18n import check_lang
+
+    lang = check_lang(lang)  # the figures' and the report's language; checked before any training
     run = RunDir(run_dir if run_dir is not None else default_run_dir(config.model))
     with contextlib.ExitStack() as held:
         if resume:
@@ -132,11 +145,11 @@ def train_run(
             run.remove_stale_temporary_files()
             config = run.config.train
         return _train_locked(run, config, held, force=force, resume=resume, progress=progress, log=log,
-                             figures=figures, report=report)
+                             figures=figures, report=report, lang=lang)
 
 
 def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, *, force: bool, resume: bool,
-                  progress: bool, log: Callable[[str], None] | None, figures: bool, report: bool) -> dict[str, Any]:
+                  progress: bool, log: Callable[[str], None] | None, figures: bool, report: bool, lang: str) -> dict[str, Any]:
     """train_run's work; a new run takes the lock (``held``) once its data and model are known to be valid."""
     device = distributed.local_device(resolve_device(config.device))
     distributed.init(device)
@@ -194,11 +207,12 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
     # metrics.json marks the run finished, so it comes last: a kill before it leaves a run that
     # --resume completes (figures and report included), never a finished run without them.
     if figures:
-        write_figures(run.path, data, [dataclasses.asdict(h) for h in state.history], test, _train_loss_label(config))
+        write_figures(run.path, data, [dataclasses.asdict(h) for h in state.history], test,
+                      train_loss_label(config, lang), lang)
     if report:
         from .report import write_report
 
-        write_report(run, evaluation=(data, test))
+        write_report(run, evaluation=(data, test), lang=lang)
     run.write_metrics(run.metrics)
     distributed.shutdown()
     if log is not None:

@@ -41,7 +41,7 @@ def _report(args: argparse.Namespace) -> int:
     """
     from ..report import write_report
 
-    path = write_report(args.run_dir)
+    path = write_report(args.run_dir, lang=args.lang)
     print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if args.open:
         _open_in_browser(path)

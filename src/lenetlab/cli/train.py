@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LenetlabError
-from ._parser import ArchAction, add_command, add_config_flags, given_config
+from ._parser import ArchAction, add_command, add_config_flags, add_lang_flag, given_config
 
 # The architecture flags of earlier releases, kept working for one more release: use --arch KEY=VALUE.
 _OLD_ARCH_FLAGS = {"c1_channels": int, "c3_channels": int, "c5_channels": int, "f6_units": int, "kernel_size": int,
@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its last.pt")
     run.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
     run.add_argument("--threads", type=int, help="PyTorch CPU threads (default: all cores; use 1 on a busy machine)")
+    add_lang_flag(run)
 
     p = add_command(sub, "evaluate", _evaluate)
     p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT", type=Path)
@@ -79,7 +80,7 @@ def _train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     given = given_config(args, {k: f.default for k, f in FIELDS.items()})
     if args.resume is not None:
-        given.update({k: True for k in ("out", "force") if getattr(args, k)})
+        given.update({k: True for k in ("out", "force", "lang") if getattr(args, k)})
         if given:
             flags = ", ".join("--" + ("arch" if k == "model_args" else k.replace("_", "-")) for k in given)
             raise LenetlabError(f"--resume continues a run with its own settings, so {flags} would be "
@@ -89,7 +90,8 @@ def _train(args: argparse.Namespace) -> int:
         train_run(TrainConfig(), RunDir.containing(args.resume).path, resume=True, progress=not args.no_progress)
         return 0
     preset = given.pop("preset", "default")
-    train_run(TrainConfig.from_preset(preset, **given), args.out, force=args.force, progress=not args.no_progress)
+    train_run(TrainConfig.from_preset(preset, **given), args.out, force=args.force, progress=not args.no_progress,
+              lang=args.lang)
     return 0
 
 

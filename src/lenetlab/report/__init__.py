@@ -23,17 +23,18 @@ import numpy as np
 
 from .._fs import write_text
 from ..errors import LenetlabError
+from ..i18n import check_lang, number, percent, t
 from ..rundir import RunDir
 
 _HERE = Path(__file__).parent
 N_WRONG = 12
-# The figures train_run writes, in the order the report shows them, with the heading of each.
+# The figures train_run writes, with the catalogue key of each one's heading (its alt text).
 RUN_FIGURES = (
-    ("loss_curves.png", "Loss and accuracy curves"),
-    ("per_class_accuracy.png", "Per-class test accuracy"),
-    ("confusion_matrix.png", "Confusion matrix"),
-    ("samples.png", "Training samples"),
-    ("predictions.png", "Sample test predictions"),
+    ("loss_curves.png", "report.curves"),
+    ("per_class_accuracy.png", "report.per_class"),
+    ("confusion_matrix.png", "report.confusion"),
+    ("samples.png", "fig.training_samples"),
+    ("predictions.png", "fig.test_predictions"),
 )
 # Small JSON files of RUN/explore/ are shown folded at the end of the report; big ones are only named.
 MAX_INLINE_JSON = 4_000
@@ -101,9 +102,9 @@ def _png_of_digit(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _format_value(value: Any) -> str:
+def _format_value(value: Any, lang: str) -> str:
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:g}".replace(".", "," if lang == "fr" else ".")
     if value is None:
         return "—"
     if isinstance(value, dict | list):
@@ -111,31 +112,47 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _figure(path: Path, alt: str, caption: str = "") -> dict[str, str]:
-    uri = _data_uri(path.read_bytes()) if path.is_file() else ""
+def _figure(path: Path, alt: str, caption: str = "", png: bytes | None = None) -> dict[str, str]:
+    """A figure of the report: ``png`` drawn for it, else the file ``path`` (missing: no ``uri``)."""
+    uri = _data_uri(png) if png is not None else _data_uri(path.read_bytes()) if path.is_file() else ""
     return {"name": path.name, "uri": uri, "alt": alt, "caption": caption}
 
 
-def _wrong_section(run: RunDir, class_names: list[str], evaluation: tuple[Any, Any] | None = None) -> dict[str, Any]:
-    """The test images best.pt got wrong with the most confidence (evaluating it unless given)."""
+def _evaluate(run: RunDir, class_names: list[str]) -> tuple[Any, Any]:
+    """The run's data and best.pt's evaluation on its test set."""
     from ..checkpoint import load_checkpoint
     from ..data import load_mnist
     from ..training import evaluate
 
-    if evaluation is not None:  # train_run has just evaluated best.pt: no need to do it twice
-        data, result = evaluation
-    else:
-        model, _ = load_checkpoint(run.best_path)
-        data = load_mnist(run.data_dir)
-        result = evaluate(model, data.test, n_classes=len(class_names))
+    model, _ = load_checkpoint(run.best_path)
+    data = load_mnist(run.data_dir)
+    return data, evaluate(model, data.test, n_classes=len(class_names))
+
+
+def _run_figures(run: RunDir, evaluation: tuple[Any, Any], lang: str) -> dict[str, bytes]:
+    """The run's five figures drawn again in the report's language (the PNG files keep training's)."""
+    import dataclasses
+
+    from .. import plots
+    from ..runs import run_figures, train_loss_label
+
+    data, result = evaluation
+    history = [dataclasses.asdict(e) for e in run.metrics.epochs]
+    figures = run_figures(data, history, result, train_loss_label(run.config.train, lang), lang)
+    return {name: plots.png_bytes(fig) for name, fig in figures.items()}
+
+
+def _wrong_section(run: RunDir, class_names: list[str], evaluation: tuple[Any, Any], lang: str) -> dict[str, Any]:
+    """The test images best.pt got wrong with the most confidence."""
+    data, result = evaluation
     wrong = confidently_wrong(result.probabilities, data.test.labels, N_WRONG)
     maps = _attribution_maps(run)
     digits = [{"uri": _data_uri(_png_of_digit(data.test.images[w.index].numpy())), "index": w.index,
                "predicted": class_names[w.predicted], "true": class_names[w.true],
-               "confidence": f"{100 * w.confidence:.1f}",
+               "confidence": percent(w.confidence, lang, 1),
                "map_uri": _data_uri(_png_of_map(maps[w.index])) if w.index in maps else None} for w in wrong]
-    return {"error": None, "digits": digits, "n_wrong": f"{int((result.predictions != data.test.labels).sum()):,}",
-            "n_test": f"{len(data.test):,}"}
+    return {"error": None, "digits": digits, "n_wrong": number(int((result.predictions != data.test.labels).sum()), lang),
+            "n_test": number(len(data.test), lang)}
 
 
 def _attribution_maps(run: RunDir) -> dict[int, np.ndarray]:
@@ -170,7 +187,7 @@ def _png_of_map(heat: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _robustness_section(run: RunDir) -> dict[str, Any] | None:
+def _robustness_section(run: RunDir, lang: str) -> dict[str, Any] | None:
     """The table of RUN/explore/attack.json (accuracy under attack against epsilon), when it exists."""
     try:
         result = json.loads((run.explore_dir / "attack.json").read_text())
@@ -178,14 +195,15 @@ def _robustness_section(run: RunDir) -> dict[str, Any] | None:
         rows = []
         for entry in result["runs"]:
             for method, curve in entry["accuracy"].items():
-                rows.append([entry["name"], method.upper()] + [f"{100 * float(curve[e]):.2f}" for e in eps])
-        return {"header": ["run", "attack"] + [f"ε = {e}" for e in eps], "rows": rows,
-                "n": f"{int(result['n']):,}", "seed": result["seed"]}
+                rows.append([entry["name"], method.upper()] + [number(100 * float(curve[e]), lang, 2) for e in eps])
+        header = [t(lang, "report.col_run"), t(lang, "report.col_attack")]
+        return {"header": header + [f"ε = {e.replace('.', ',') if lang == 'fr' else e}" for e in eps],
+                "rows": rows, "n": number(int(result["n"]), lang), "seed": result["seed"]}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
-def _explore_section(run: RunDir) -> dict[str, Any] | None:
+def _explore_section(run: RunDir, lang: str) -> dict[str, Any] | None:
     folder = run.explore_dir
     pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
     if not pngs:
@@ -194,12 +212,12 @@ def _explore_section(run: RunDir) -> dict[str, Any] | None:
     for path in sorted(folder.glob("*.json")):
         size = path.stat().st_size
         text = path.read_text(errors="replace") if size <= MAX_INLINE_JSON else None
-        numbers.append({"name": path.name, "size": f"{size:,}", "text": text})
+        numbers.append({"name": path.name, "size": number(size, lang), "text": text})
     return {"figures": [_figure(png, heading_from_filename(png.name), f"explore/{png.name}") for png in pngs],
             "numbers": numbers}
 
 
-def _class_rows(test: Any, class_names: list[str]) -> list[dict[str, Any]]:
+def _class_rows(test: Any, class_names: list[str], lang: str) -> list[dict[str, Any]]:
     """Per class: accuracy, correct / total and the most frequent confusion, from the confusion matrix."""
     matrix = np.asarray(test.confusion_matrix, dtype=np.int64)
     rows = []
@@ -209,13 +227,14 @@ def _class_rows(test: Any, class_names: list[str]) -> list[dict[str, Any]]:
         row[i] = -1
         j = int(row.argmax()) if len(row) > 1 else i
         confused = f"{class_names[j]} ({int(matrix[i, j])})" if j != i and matrix[i, j] > 0 else "—"
-        rows.append({"name": class_names[i], "accuracy": f"{100 * acc:.2f}", "correct": f"{correct:,}",
-                     "total": f"{total:,}", "confused": confused, "bad": acc < test.accuracy - 0.01})
+        rows.append({"name": class_names[i], "accuracy": number(100 * acc, lang, 2), "correct": number(correct, lang),
+                     "total": number(total, lang), "confused": confused, "bad": acc < test.accuracy - 0.01})
     return rows
 
 
-def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | None = None) -> str:
-    """The report of a run directory as an HTML string (see :func:`write_report`).
+def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | None = None,
+                  lang: str | None = None) -> str:
+    """The report of a run directory as an HTML string in ``lang`` (see :func:`write_report`).
 
     Examples
     --------
@@ -234,36 +253,49 @@ def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | No
     test = metrics.test
     class_names = run.class_names
     class_names += [str(i) for i in range(len(class_names), len(test.per_class_accuracy))]
-    try:
-        wrong = _wrong_section(run, class_names, evaluation)
+    lang = check_lang(lang)
+    pngs: dict[str, bytes] = {}
+    try:  # train_run has just evaluated best.pt (evaluation); otherwise evaluate it here
+        evaluation = evaluation or _evaluate(run, class_names)
+        wrong = _wrong_section(run, class_names, evaluation, lang)
+        pngs = _run_figures(run, evaluation, lang)
     except LenetlabError as exc:  # the rest of the report is still worth having; say what is missing and why
         wrong = {"error": str(exc), "digits": []}
+    page = run.path / "model.html"
+
+    def num(value: float, digits: int = 0) -> str:
+        return number(value, lang, digits)
+
     context = {
+        "lang": lang,
+        "t": lambda key, **values: t(lang, key, **values),
         "title": f"{metrics.model} — {run.path.name}",
         "css": (_HERE / "style.css").read_text(encoding="utf-8"),
         "run_path": str(run.path),
         "data_source": config.data.source,
-        "test_images": config.data.test,
+        "test_images": num(config.data.test),
         "device": config.device,
         "model_name": metrics.model,
         "cards": [
-            ("test accuracy", f"{100 * test.accuracy:.2f} %"),
-            ("test loss", f"{test.loss:.4f}"),
-            ("best epoch", f"{metrics.best_epoch} / {len(metrics.epochs)}"),
-            ("parameters", f"{metrics.parameters:,}"),
-            ("training time", f"{metrics.train_seconds:.1f} s"),
+            (t(lang, "report.card_test_accuracy"), percent(test.accuracy, lang)),
+            (t(lang, "report.card_test_loss"), num(test.loss, 4)),
+            (t(lang, "report.card_best_epoch"), f"{metrics.best_epoch} / {len(metrics.epochs)}"),
+            (t(lang, "report.card_parameters"), num(metrics.parameters)),
+            (t(lang, "report.card_training_time"), f"{num(metrics.train_seconds, 1)} s"),
         ],
         # Settings: the recipe, the architecture and the library versions, as recorded.
-        "recipe": [(k, _format_value(v)) for k, v in config.train.to_dict().items() if k != "model_args"],
-        "architecture": [(k, _format_value(v)) for k, v in config.model_args.items()],
+        "recipe": [(k, _format_value(v, lang)) for k, v in config.train.to_dict().items() if k != "model_args"],
+        "architecture": [(k, _format_value(v, lang)) for k, v in config.model_args.items()],
         "versions": list(config.versions.items()),
-        "epochs": [(e.epoch, f"{e.train_loss:.4f}", f"{e.valid_loss:.4f}", f"{100 * e.valid_accuracy:.2f}",
-                    f"{e.train_seconds:.1f}", f"{e.lr:.4g}") for e in metrics.epochs],
-        "figures": {name: _figure(run.path / name, heading) for name, heading in RUN_FIGURES},
-        "classes": _class_rows(test, class_names),
+        "epochs": [(e.epoch, num(e.train_loss, 4), num(e.valid_loss, 4), num(100 * e.valid_accuracy, 2),
+                    num(e.train_seconds, 1), f"{e.lr:.4g}".replace(".", "," if lang == "fr" else "."))
+                   for e in metrics.epochs],
+        "figures": {name: _figure(run.path / name, t(lang, key), png=pngs.get(name)) for name, key in RUN_FIGURES},
+        "classes": _class_rows(test, class_names, lang),
         "wrong": wrong,
-        "explore": _explore_section(run),
-        "robustness": _robustness_section(run),
+        "explore": _explore_section(run, lang),
+        "robustness": _robustness_section(run, lang),
+        "page": {"exists": page.is_file(), "href": page.name, "path": str(run.path)},
     }
     return _template().render(**context)
 
@@ -277,8 +309,10 @@ def _template() -> Any:
     return env.get_template("template.html")
 
 
-def write_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | None = None) -> Path:
-    """Write ``RUN/report.html``, one self-contained page (no network needed), and return its path.
+def write_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | None = None,
+                 lang: str | None = None) -> Path:
+    """Write ``RUN/report.html`` in ``lang`` (default: the system's language), one self-contained page
+    (no network needed), and return its path.
 
     Evaluates ``best.pt`` on the test set (a second or two on a CPU) for the most confidently wrong
     images; embeds every figure of the run and every ``RUN/explore/*.png``. Rewrites an earlier report.
@@ -290,4 +324,4 @@ def write_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | Non
     'report.html'
     """
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
-    return write_text(run.report_path, render_report(run, evaluation))
+    return write_text(run.report_path, render_report(run, evaluation, lang))
