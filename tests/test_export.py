@@ -276,3 +276,40 @@ def test_the_served_page_is_the_same_front_end_in_its_language(trained_run):
     graph = client.get("/api/graph").json()
     assert graph["format"] == "lenetlab-graph-1" and [s["name"] for s in graph["stages"]][0] == "C1"
     assert json.loads(json.dumps(graph)) == graph
+
+
+@browser
+@needs_chromium
+def test_the_shape_calculator_follows_the_models_rules(runs, chromium, tmp_path, capsys):
+    from lenetlab.explore.params import layer_table
+
+    page = open_offline(chromium, export_run(runs["lenet5"], tmp_path / "lenet5.html", lang="en"))
+    defaults = {"c1_channels": 6, "c3_channels": 16, "c5_channels": 120, "f6_units": 84, "kernel_size": 5,
+                "stride": 1, "padding": 2, "pool_size": 2}
+
+    def set_arguments(args):
+        for name, value in {**defaults, **args}.items():
+            page.fill(f"#calc-form input[name={name}]", str(value))
+
+    for args in ({}, {"kernel_size": 3, "c1_channels": 12}, {"stride": 2, "padding": 4, "kernel_size": 3},
+                 {"pool_size": 1, "f6_units": 50, "c5_channels": 30}):
+        set_arguments(args)
+        expected = layer_table(build_model("lenet5", **args))
+        rows = page.evaluate("() => [...document.querySelectorAll('#calc-table tr')].slice(1, -1)"
+                             ".map((r) => [...r.cells].map((c) => c.textContent))")
+        assert [(r[0], r[1]) for r in rows] == [(e["layer"], "×".join(map(str, e["output_shape"])))
+                                               for e in expected["layers"]], args
+        assert [int(r[2].replace(",", "")) for r in rows] == [e["parameters"] for e in expected["layers"]], args
+        assert [int(r[3].replace(",", "")) for r in rows] == [e["macs"] for e in expected["layers"]], args
+        assert int(page.get_attribute("#calc-table table", "data-parameters")) == expected["total_parameters"]
+    # An invalid combination: the page gives the reason `lenetlab train` gives, word for word.
+    for args in ({"stride": 2, "padding": 0}, {"kernel_size": 0}, {"padding": -1}):
+        set_arguments(args)
+        shown = page.text_content("#calc-error")
+        argv = ["train", "--epochs", "1", "--out", str(tmp_path / "never")]
+        for key, value in args.items():
+            argv += ["--arch", f"{key}={value}"]
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip() == f"lenetlab: error: {shown}"
+        assert not (tmp_path / "never").exists()
+    page.close()

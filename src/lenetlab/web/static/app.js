@@ -542,6 +542,57 @@ function drawOverlay(map, maxAbs) {
   overlayNote.hidden = false;
 }
 
+// ----- the shape calculator (LeNet-5 and its variants): change an argument, see every layer -----
+const CALC_FIELDS = ["c1_channels", "c3_channels", "c5_channels", "f6_units", "kernel_size", "stride", "padding",
+                     "pool_size"];
+
+function setUpCalculator(model) {
+  if (!model.name.startsWith("lenet5") || model.name === "lenet5-1998") return;
+  const form = document.getElementById("calc-form");
+  for (const name of CALC_FIELDS) {
+    const label = document.createElement("label");
+    label.textContent = name;
+    const input = document.createElement("input");
+    input.type = "number";
+    input.name = name;
+    input.value = String(model.arguments[name] ?? LeNet.LENET5_DEFAULTS[name]);
+    input.addEventListener("input", () => updateCalculator(model));
+    label.appendChild(input);
+    form.appendChild(label);
+  }
+  document.getElementById("calculator").hidden = false;
+  updateCalculator(model);
+}
+
+function calculatorArguments(model) {
+  const args = { ...model.arguments };
+  for (const input of document.querySelectorAll("#calc-form input")) args[input.name] = Number(input.value);
+  return args;
+}
+
+function updateCalculator(model) {
+  const error = document.getElementById("calc-error"), box = document.getElementById("calc-table");
+  let shapes;
+  try {
+    shapes = LeNet.lenet5Shapes(calculatorArguments(model));
+  } catch (problem) {
+    if (!problem.key) throw problem;
+    error.textContent = t("calc.invalid", { model: model.name, reason: t(problem.key, problem.values) });
+    error.hidden = false;
+    box.innerHTML = "";
+    return;
+  }
+  error.hidden = true;
+  const rows = [[t("calc.layer"), t("calc.output"), t("calc.parameters"), t("calc.macs")]];
+  for (const l of shapes.layers) rows.push([l.layer, l.output_shape.join("×"), fmtInt(l.parameters), fmtInt(l.macs)]);
+  rows.push([t("calc.total"), "", fmtInt(shapes.total_parameters), fmtInt(shapes.total_macs)]);
+  box.innerHTML = "";
+  const tableEl = table(rows, "calc");
+  tableEl.dataset.parameters = String(shapes.total_parameters);
+  tableEl.dataset.macs = String(shapes.total_macs);
+  box.appendChild(tableEl);
+}
+
 // ----- the model -----
 function showModel(model) {
   classNames = model.class_names;
@@ -552,6 +603,7 @@ function showModel(model) {
     name: model.name, parameters: fmtInt(model.parameters), accuracy, checkpoint: model.checkpoint })
     + (EMBEDDED ? ` · ${t("page.offline")}` : "");
   document.body.dataset.model = model.name;
+  setUpCalculator(model);
 }
 
 function showSamples(samples) {

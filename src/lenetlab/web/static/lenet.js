@@ -328,17 +328,50 @@ const LeNet = (() => {
     return peak > 0 ? out.map((v) => v / peak) : out;
   }
 
-  // The shape rules of lenetlab.models.base.out_size, with its exact message.
+  // ----- the shape calculator: lenetlab.models.lenet.LeNet5's rules, checks in the same order -----
+  // An invalid combination throws { key, values }: the page words it from its catalogue; in English the
+  // words are exactly those of `lenetlab train`'s error.
   function outSize(size, kernel, stride, padding, layer) {
     const out = Math.floor((size + 2 * padding - kernel) / stride) + 1;
-    if (size + 2 * padding < kernel || out < 1) {
-      throw new Error(`${layer}: a ${size}x${size} input with kernel ${kernel}, stride ${stride}, padding ${padding} `
-        + "leaves no output (below 1x1); use a smaller kernel or stride, more padding, or a larger input");
-    }
+    if (size + 2 * padding < kernel || out < 1) throw { key: "calc.no_output", values: { layer, size, kernel, stride, padding } };
     return out;
   }
 
-  return { load, forward, explain, preprocess, softmax, outSize };
+  const LENET5_DEFAULTS = { n_classes: 10, in_channels: 1, input_size: 28, c1_channels: 6, c3_channels: 16,
+                            c5_channels: 120, f6_units: 84, kernel_size: 5, stride: 1, padding: 2, pool_size: 2,
+                            batch_norm: false };
+
+  function lenet5Shapes(args) {
+    const a = { ...LENET5_DEFAULTS, ...args };
+    for (const name of ["n_classes", "c1_channels", "c3_channels", "c5_channels", "f6_units", "kernel_size", "stride",
+                        "pool_size", "in_channels", "input_size"]) {
+      if (!(a[name] >= 1)) throw { key: "calc.at_least_one", values: { name, value: a[name] } };
+    }
+    if (!(a.padding >= 0)) throw { key: "calc.padding", values: { value: a.padding } };
+    const k = a.kernel_size, p = a.pool_size, bn = !!a.batch_norm;
+    const conv = (cin, cout, side) => ({ parameters: cout * cin * k * k + (bn ? 2 * cout : cout),
+                                         macs: side * side * cout * cin * k * k });
+    const c1 = outSize(a.input_size, k, a.stride, a.padding, "C1");
+    const s2 = outSize(c1, p, p, 0, "S2");
+    const c3 = outSize(s2, k, 1, 0, "C3");
+    const s4 = outSize(c3, p, p, 0, "S4");
+    const c5 = outSize(s4, k, 1, 0, "C5");
+    const flat = a.c5_channels * c5 * c5;
+    const layers = [
+      { layer: "C1", output_shape: [a.c1_channels, c1, c1], ...conv(a.in_channels, a.c1_channels, c1) },
+      { layer: "S2", output_shape: [a.c1_channels, s2, s2], parameters: 0, macs: 0 },
+      { layer: "C3", output_shape: [a.c3_channels, c3, c3], ...conv(a.c1_channels, a.c3_channels, c3) },
+      { layer: "S4", output_shape: [a.c3_channels, s4, s4], parameters: 0, macs: 0 },
+      { layer: "C5", output_shape: [a.c5_channels, c5, c5], ...conv(a.c3_channels, a.c5_channels, c5) },
+      { layer: "F6", output_shape: [a.f6_units], parameters: a.f6_units * (flat + 1), macs: flat * a.f6_units },
+      { layer: "output", output_shape: [a.n_classes], parameters: a.n_classes * (a.f6_units + 1),
+        macs: a.f6_units * a.n_classes },
+    ];
+    return { layers, total_parameters: layers.reduce((s, l) => s + l.parameters, 0),
+             total_macs: layers.reduce((s, l) => s + l.macs, 0) };
+  }
+
+  return { load, forward, explain, preprocess, softmax, lenet5Shapes, LENET5_DEFAULTS };
 })();
 
 if (typeof module !== "undefined") module.exports = LeNet;
