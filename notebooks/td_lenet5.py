@@ -89,6 +89,17 @@ except ImportError:  # pas installé : on le prend dans src/ du dépôt (depuis 
     import lenetlab
 
 from lenetlab import MLP, LeNet5, TrainConfig, count_parameters, evaluate, fit, load_mnist, plots
+from lenetlab.i18n import number, percent
+
+
+def nb_fr(x, chiffres=0):
+    """Un nombre écrit à la française : 61 706 ; 0,2850."""
+    return number(x, "fr", chiffres)
+
+
+def pct_fr(fraction, chiffres=2):
+    """Une proportion en pourcentage à la française : 99,34 %."""
+    return percent(fraction, "fr", chiffres)
 
 try:  # dans Jupyter, les figures s'affichent dans le notebook
     from IPython import get_ipython
@@ -138,11 +149,11 @@ print(f"lenetlab {lenetlab.__version__}, PyTorch {torch.__version__}, {torch.get
 
 # %%
 data = load_mnist(seed=SEED)
-print(f"entraînement {len(data.train):,}, validation {len(data.valid):,}, test {len(data.test):,} images")
+print(f"entraînement {nb_fr(len(data.train))}, validation {nb_fr(len(data.valid))}, test {nb_fr(len(data.test))} images")
 print("images :", tuple(data.train.images.shape), data.train.images.dtype, "; étiquettes :", data.train.labels.dtype)
 print("classes :", data.class_names)
 x = data.train.as_float()  # (N, 1, 28, 28) dans [0, 1], comme ToTensor()
-print(f"pixels dans [0, 1] : moyenne {x.mean():.4f}, écart-type {x.std():.4f}")
+print(f"pixels dans [0, 1] : moyenne {nb_fr(x.mean(), 4)}, écart-type {nb_fr(x.std(), 4)}")
 print("images par classe (entraînement) :", torch.bincount(data.train.labels).tolist())
 del x
 
@@ -210,8 +221,8 @@ t0 = time.perf_counter()
 en_bloc = data.train.as_float(0, n)
 t_bloc = time.perf_counter() - t0
 assert torch.allclose(une_par_une, en_bloc)  # exactement les mêmes entrées
-print(f"image par image (PIL) : {1000 * t_pil:.0f} ms ; en bloc : {1000 * t_bloc:.1f} ms "
-      f"(environ {t_pil / max(t_bloc, 1e-6):.0f} fois plus rapide)")
+print(f"image par image (PIL) : {nb_fr(1000 * t_pil)} ms ; en bloc : {nb_fr(1000 * t_bloc, 1)} ms "
+      f"(environ {nb_fr(t_pil / max(t_bloc, 1e-6))} fois plus rapide)")
 
 
 # %% [markdown]
@@ -237,7 +248,7 @@ class MonMLP(nn.Module):
 
 
 print(MonMLP()(torch.zeros(2, 1, 28, 28)).shape)
-print("MonMLP :", f"{count_parameters(MonMLP()):,}", "paramètres")
+print("MonMLP :", nb_fr(count_parameters(MonMLP())), "paramètres")
 
 # %% [markdown]
 # `lenetlab.MLP` est exactement ce réseau (mêmes couches, mêmes tailles), avec des couches nommées `H1`,
@@ -261,7 +272,7 @@ par_couche = {nom: count_parameters(couche) for nom, couche in mlp.layers.named_
 print(par_couche)
 assert par_couche == {"H1": 784 * 120 + 120, "H2": 120 * 84 + 84, "output": 84 * 10 + 10}
 assert count_parameters(mlp) == count_parameters(MonMLP()) == 105_214
-print(f"MLP : {count_parameters(mlp):,} paramètres")
+print(f"MLP : {nb_fr(count_parameters(mlp))} paramètres")
 
 # %% [markdown]
 # ## 3. Entraînement
@@ -338,8 +349,9 @@ perte_train = une_epoque(essai, optimiseur, data.train.images, data.train.labels
 corrigee = perte_validation(essai, data.valid.images, data.valid.labels)
 du_td = perte_validation_du_td(essai, data.valid.images, data.valid.labels)
 reference = evaluate(essai, data.valid).loss  # ce que calcule lenetlab
-print(f"une époque à la main : perte d'entraînement {perte_train:.4f}")
-print(f"perte de validation corrigée {corrigee:.4f} ; lenetlab.evaluate {reference:.4f} ; version du TD {du_td:.6f}")
+print(f"une époque à la main : perte d'entraînement {nb_fr(perte_train, 4)}")
+print(f"perte de validation corrigée {nb_fr(corrigee, 4)} ; lenetlab.evaluate {nb_fr(reference, 4)} ; "
+      f"version du TD {nb_fr(du_td, 6)}")
 assert abs(corrigee - reference) < 1e-4
 
 # %% [markdown]
@@ -366,7 +378,7 @@ mlp = MLP()
 t0 = time.perf_counter()
 etat_mlp = fit(mlp, data, config_mlp, progress=False)
 secondes_mlp = time.perf_counter() - t0
-print(f"MLP : {EPOCHS_MLP} époques en {secondes_mlp:.1f} s")
+print(f"MLP : {EPOCHS_MLP} époques en {nb_fr(secondes_mlp, 1)} s")
 
 # %% [markdown]
 # ### Correction 5 — les courbes de perte divisées par leur somme
@@ -392,22 +404,22 @@ montrer(plots.loss_curves_figure(historique(etat_mlp)))
 # ## 4. Évaluation
 #
 # On évalue une seule fois, à la fin, sur les 10 000 images de test. `evaluate` renvoie la perte, la
-# précision, la précision par classe et la matrice de confusion.
+# exactitude (le taux de réussite), l'exactitude par classe et la matrice de confusion.
 #
-# **À vous de compléter : la précision de chaque classe.** Réponse :
+# **À vous de compléter : l'exactitude de chaque classe.** Réponse :
 
 # %%
 def tableau_par_classe(resultat, class_names):
     matrice = np.asarray(resultat.confusion_matrix)
     for k, nom in enumerate(class_names):
         justes, total = int(matrice[k, k]), int(matrice[k].sum())
-        print(f"Précision du chiffre {nom} : {100 * justes / total:5.1f} % ({justes:4d}/{total:4d})")
+        print(f"Exactitude du chiffre {nom} : {pct_fr(justes / total, 1):>7} ({justes:4d}/{total:4d})")
     justes, total = int(np.trace(matrice)), int(matrice.sum())
-    print(f"Précision globale  : {100 * justes / total:5.2f} % ({justes}/{total})")
+    print(f"Exactitude globale  : {pct_fr(justes / total)} ({justes}/{total})")
 
 
 resultat_mlp = evaluate(mlp, data.test)
-print(f"Précision sur le test (MLP) : {100 * resultat_mlp.accuracy:.2f} %, perte {resultat_mlp.loss:.4f}")
+print(f"Exactitude sur le test (MLP) : {pct_fr(resultat_mlp.accuracy)}, perte {nb_fr(resultat_mlp.loss, 4)}")
 tableau_par_classe(resultat_mlp, data.class_names)
 
 # %%
@@ -510,11 +522,11 @@ formules = {"C1": 6 * (1 * 5 * 5) + 6, "S2": 0, "C3": 16 * (6 * 5 * 5) + 16, "S4
             "C5": 120 * (16 * 5 * 5) + 120, "F6": 120 * 84 + 84, "output": 84 * 10 + 10}
 for nom, attendu in formules.items():
     compte = count_parameters(couches[nom])
-    print(f"{nom:>6} : {compte:6,} paramètres")
+    print(f"{nom:>6} : {nb_fr(compte):>6} paramètres")
     assert compte == attendu, (nom, compte, attendu)
 assert count_parameters(lenet) == sum(formules.values()) == 61_706
-print(f"LeNet-5 : {count_parameters(lenet):,} paramètres")
-print(f"MLP : {count_parameters(mlp):,} paramètres")
+print(f"LeNet-5 : {nb_fr(count_parameters(lenet))} paramètres")
+print(f"MLP : {nb_fr(count_parameters(mlp))} paramètres")
 
 # %% [markdown]
 # LeNet-5 a **40 % de paramètres en moins** que le MLP. Entraînons-le avec la même recette :
@@ -526,7 +538,7 @@ lenet = LeNet5()
 t0 = time.perf_counter()
 etat_lenet = fit(lenet, data, config_lenet, progress=False)
 secondes_lenet = time.perf_counter() - t0
-print(f"LeNet-5 : {EPOCHS_LENET} époques en {secondes_lenet:.1f} s "
+print(f"LeNet-5 : {EPOCHS_LENET} époques en {nb_fr(secondes_lenet, 1)} s "
       f"(meilleure perte de validation à l'époque {etat_lenet.best_epoch})")
 
 # %%
@@ -534,7 +546,7 @@ montrer(plots.loss_curves_figure(historique(etat_lenet)))
 
 # %%
 resultat_lenet = evaluate(lenet, data.test)
-print(f"Précision sur le test (LeNet-5) : {100 * resultat_lenet.accuracy:.2f} %, perte {resultat_lenet.loss:.4f}")
+print(f"Exactitude sur le test (LeNet-5) : {pct_fr(resultat_lenet.accuracy)}, perte {nb_fr(resultat_lenet.loss, 4)}")
 tableau_par_classe(resultat_lenet, data.class_names)
 montrer(plots.per_class_accuracy_figure(resultat_lenet.per_class_accuracy, data.class_names))
 montrer(plots.confusion_matrix_figure(resultat_lenet.confusion_matrix, data.class_names))
@@ -552,8 +564,8 @@ print(f"{'réseau':<9} {'paramètres':>10} {'test':>8} {'erreurs':>8} {'époques
 for nom, modele, resultat, secondes, epoques in (("MLP", mlp, resultat_mlp, secondes_mlp, EPOCHS_MLP),
                                                  ("LeNet-5", lenet, resultat_lenet, secondes_lenet, EPOCHS_LENET)):
     erreurs = round((1 - resultat.accuracy) * len(data.test))
-    print(f"{nom:<9} {count_parameters(modele):>10,} {100 * resultat.accuracy:>7.2f}% {erreurs:>8} {epoques:>8} "
-          f"{secondes:>9.1f}")
+    print(f"{nom:<9} {nb_fr(count_parameters(modele)):>10} {pct_fr(resultat.accuracy):>8} {erreurs:>8} {epoques:>8} "
+          f"{nb_fr(secondes, 1):>9}")
 
 # %% [markdown]
 # **Réponse.** Avec 40 % de paramètres en moins, LeNet-5 fait deux à trois fois moins d'erreurs que le
@@ -608,15 +620,15 @@ banque = classic_filters(5)
 noyaux_c1 = conv_weights(lenet, "C1")[:, 0]  # (6, 5, 5)
 correspondances = best_matches(noyaux_c1, banque)
 for i, m in enumerate(correspondances):
-    print(f"noyau {i} : le plus proche est {m['best']:<16} cosinus {m['similarity']:.2f}")
+    print(f"noyau {i} : le plus proche est {m['best']:<16} cosinus {nb_fr(m['similarity'], 2)}")
 appris = float(np.mean([m["similarity"] for m in correspondances]))
 
 # Le point de comparaison honnête : des noyaux au hasard trouvent aussi un filtre assez proche dans une
 # banque de 22 filtres. On le mesure sur 50 initialisations de LeNet-5 non entraînées.
 hasard = [np.mean([m["similarity"] for m in best_matches(conv_weights(LeNet5(), "C1")[:, 0], banque)])
           for _ in range(50)]
-print(f"cosinus moyen du meilleur filtre classique : noyaux appris {appris:.2f}, "
-      f"noyaux au hasard {np.mean(hasard):.2f} ± {np.std(hasard):.2f}")
+print(f"cosinus moyen du meilleur filtre classique : noyaux appris {nb_fr(appris, 2)}, "
+      f"noyaux au hasard {nb_fr(np.mean(hasard), 2)} ± {nb_fr(np.std(hasard), 2)}")
 montrer(filters_figure(noyaux_c1, correspondances, banque, "C1 de LeNet-5 : 6 noyaux appris 5x5"))
 
 # %% [markdown]
@@ -654,7 +666,7 @@ montrer(feature_maps_figure(image, cartes, legende))
 # valeurs), C5 (120) et F6 (84) pour LeNet-5. Sont-ils mieux rangés par classe que les pixels bruts ? Deux
 # mesures, calculées **dans l'espace d'origine** de chaque représentation (pas dans le dessin en 2-d) :
 #
-# - la précision d'un **k plus proches voisins** (k = 5, validation croisée à 5 plis) : les voisins d'une
+# - l'exactitude d'un **k plus proches voisins** (k = 5, validation croisée à 5 plis) : les voisins d'une
 #   image sont-ils de sa classe ?
 # - le **score de silhouette** des vraies classes (de -1 à 1) : les classes forment-elles des paquets
 #   compacts et séparés ?
@@ -674,8 +686,8 @@ reps = representations(lenet, mlp, data.test.as_float()[tirage])
 scores = {nom: separation_scores(x, etiquettes, seed=SEED) for nom, x in reps.items()}
 print(f"{n_points} images de test")
 for nom, s in scores.items():
-    print(f"{nom:<9} {s['dimensions']:>4} dimensions  5-NN {100 * s['knn_accuracy']:6.2f} %  "
-          f"silhouette {s['silhouette']:+.3f}")
+    print(f"{nom:<9} {s['dimensions']:>4} dimensions  5-NN {pct_fr(s['knn_accuracy']):>8}  "
+          f"silhouette {nb_fr(s['silhouette'], 3)}")
 
 # %%
 acp = {nom: project(x, "pca", SEED) for nom, x in reps.items()}
@@ -730,7 +742,7 @@ for nom, args in variantes.items():
 # %%
 bilan = {
     "parametres": {"MLP": count_parameters(mlp), "LeNet-5": count_parameters(lenet)},
-    "precision_test": {"MLP": round(resultat_mlp.accuracy, 4), "LeNet-5": round(resultat_lenet.accuracy, 4)},
+    "exactitude_test": {"MLP": round(resultat_mlp.accuracy, 4), "LeNet-5": round(resultat_lenet.accuracy, 4)},
     "epoques": {"MLP": EPOCHS_MLP, "LeNet-5": EPOCHS_LENET},
     "secondes": {"MLP": round(secondes_mlp, 1), "LeNet-5": round(secondes_lenet, 1)},
     "recette": RECETTE,

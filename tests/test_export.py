@@ -313,3 +313,27 @@ def test_the_shape_calculator_follows_the_models_rules(runs, chromium, tmp_path,
         assert capsys.readouterr().err.strip() == f"lenetlab: error: {shown}"
         assert not (tmp_path / "never").exists()
     page.close()
+
+
+@browser
+@needs_chromium
+def test_every_registered_model_runs_in_the_page(chromium, mnist, tmp_path):
+    """The page's operations cover every registered model (untrained weights; the trained ones are above)."""
+    from lenetlab.web.page import render_page
+
+    x = mnist.test.images[:50].float().div(255)
+    for name in sorted(MODELS):
+        torch.manual_seed(0)
+        model = build_model(name).eval()
+        embedded = {"model": {"name": name, "arguments": model.config, "parameters": 0, "class_names": list("0123456789"),
+                              "test_accuracy": None, "checkpoint": "-"},
+                    "graph": model_graph(model, name), "samples": []}
+        path = tmp_path / f"{name}.html"
+        path.write_text(render_page("en", embedded=embedded), encoding="utf-8")
+        page = open_offline(chromium, path)
+        got = np.array(page.evaluate("(xs) => xs.map((x) => window.lenetlab.predict(x))", x.reshape(50, 784).tolist()))
+        with torch.no_grad():
+            expected = model(x.unsqueeze(1)).softmax(1).numpy()
+        assert np.abs(got - expected).max() <= 1e-4, name
+        assert page.left == [] and page.problems == []
+        page.close()

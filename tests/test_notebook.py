@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from lenetlab.i18n import number
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 FRENCH, ENGLISH = NOTEBOOKS / "td_lenet5.ipynb", NOTEBOOKS / "td_lenet5_en.ipynb"
@@ -28,9 +30,9 @@ SECTIONS = {
 FIX_HEADING = {FRENCH: "Correction {n} ", ENGLISH: "Fix {n} "}
 # What each language prints, for the checks of the executed notebook.
 OUTPUT = {
-    FRENCH: {"mlp": "MLP : 105,214 paramètres", "lenet": "LeNet-5 : 61,706 paramètres",
-             "layer": r"^\s*{layer} : \s*{count} paramètres", "nine": r"Précision du chiffre 9 : .*\(\s*\d+/1009\)",
-             "summary": "BILAN", "params": "parametres", "accuracy": "precision_test", "epochs": "epoques",
+    FRENCH: {"mlp": "MLP : 105\u202f214 paramètres", "lenet": "LeNet-5 : 61\u202f706 paramètres",
+             "layer": r"^\s*{layer} : \s*{count} paramètres", "nine": r"Exactitude du chiffre 9 : .*\(\s*\d+/1009\)",
+             "summary": "BILAN", "params": "parametres", "accuracy": "exactitude_test", "epochs": "epoques",
              "loss": ("perte_validation_epoque_manuelle", "corrigee", "lenetlab", "du_td"),
              "filters": ("filtres_c1_cosinus", "hasard")},
     ENGLISH: {"mlp": "MLP: 105,214 parameters", "lenet": "LeNet-5: 61,706 parameters",
@@ -218,7 +220,8 @@ def test_notebook_runs_top_to_bottom(notebook, cwd):
     assert words["mlp"] in stdout
     assert words["lenet"] in stdout
     for layer, count in (("C1", 156), ("C3", 2416), ("C5", 48120), ("F6", 10164), ("output", 850)):
-        assert re.search(words["layer"].format(layer=layer, count=f"{count:,}"), stdout, re.M), layer
+        written = number(count, "fr" if notebook == FRENCH else "en")  # 48 120 in French, 48,120 in English
+        assert re.search(words["layer"].format(layer=layer, count=written), stdout, re.M), layer
     assert re.search(words["nine"], stdout)  # the per-class table, on the test set
     summary = json.loads(re.search(rf"^{words['summary']} (.*)$", stdout, re.M).group(1))
     assert summary[words["params"]] == {"MLP": 105214, "LeNet-5": 61706}

@@ -272,7 +272,7 @@ def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | No
         "title": f"{metrics.model} — {run.path.name}",
         "css": (_HERE / "style.css").read_text(encoding="utf-8"),
         "run_path": str(run.path),
-        "data_source": config.data.source,
+        "data_source": t(lang, "report.bundled_mnist") if config.data.source == "bundled MNIST" else config.data.source,
         "test_images": num(config.data.test),
         "device": config.device,
         "model_name": metrics.model,
