@@ -135,3 +135,29 @@ def test_a_finger_draws_too(server):
         page.wait_for_selector("body[data-predicted]")
         assert canvas_ink(page, "#pad") < 255 and canvas_ink(page, "#input") > 0
         browser.close()
+
+
+def test_the_confusion_matrix_opens_the_images_behind_a_cell(page, server, trained_run):
+    """Click the cell true 4 / predicted 9: exactly the test images metrics.json counts there, surest first."""
+    import json
+
+    matrix = json.loads((trained_run / "metrics.json").read_text())["test"]["confusion_matrix"]
+    true, predicted = (4, 9) if matrix[4][9] else max(((i, j) for i in range(10) for j in range(10) if i != j),
+                                                      key=lambda c: matrix[c[0]][c[1]])
+    page.goto(server + "/")
+    page.wait_for_selector("#confusion-panel:not([hidden])")
+    shown = page.evaluate("""() => [...document.querySelectorAll('table.confusion tr')].slice(1)
+        .map((r) => [...r.cells].slice(1).map((c) => Number(c.textContent.replace(/,/g, ''))))""")
+    assert shown == matrix  # the page's matrix is metrics.json's
+    page.click(f"table.confusion td[data-true='{true}'][data-predicted='{predicted}']")
+    page.wait_for_selector(f"#cell-images[data-cell='{true},{predicted}']")
+    assert int(page.get_attribute("#cell-images", "data-count")) == matrix[true][predicted]
+    titles = page.evaluate("() => [...document.querySelectorAll('#cell-images canvas')].map((c) => c.title)")
+    assert len(titles) == min(matrix[true][predicted], 200)
+    confidences = [float(t.split(": ")[1].split(" %")[0]) for t in titles]
+    assert confidences == sorted(confidences, reverse=True)
+    page.click("#cell-images canvas >> nth=0")  # into the drawing panel, with its true label
+    page.wait_for_selector("body[data-predicted]")
+    assert page.get_attribute("body", "data-predicted") == str(predicted)
+    assert page.get_attribute("#true-label", "data-label") == str(true)
+    assert page.problems == []

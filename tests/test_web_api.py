@@ -324,3 +324,36 @@ def test_explain_gives_the_attribution_maps_of_the_input(client, trained_run, mn
     plain = client.post("/api/explain", content=json.dumps({"array": x.tolist(), "method": "saliency"}),
                         headers={"content-type": "text/plain"})
     assert plain.status_code == 415
+
+
+def test_confusion_and_cells_are_best_pts_on_the_test_set(client, trained_run):
+    import json
+
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    confusion = client.get("/api/confusion").json()
+    assert confusion["matrix"] == metrics["test"]["confusion_matrix"]
+    assert confusion["accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-6)
+    i, j = max(((i, j) for i in range(10) for j in range(10) if i != j), key=lambda c: confusion["matrix"][c[0]][c[1]])
+    cell = client.get(f"/api/cell?true={i}&predicted={j}&limit=5").json()
+    assert cell["count"] == confusion["matrix"][i][j] and len(cell["images"]) == min(5, cell["count"])
+    surest = [x["confidence"] for x in cell["images"]]
+    assert surest == sorted(surest, reverse=True)
+    assert all(len(x["image"]) == 28 for x in cell["images"])
+    for bad in ("true=10&predicted=0", "true=0&predicted=-1", "true=1&predicted=2&limit=0", "true=a&predicted=1"):
+        answer = client.get(f"/api/cell?{bad}")
+        assert answer.status_code == 422 and "error" in answer.json(), bad
+
+
+def test_metrics_of_a_finished_run_and_of_one_still_waiting(client, trained_run, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from lenetlab.web.app import create_app
+
+    m = client.get("/api/metrics").json()
+    assert m["state"] == "finished" and len(m["history"]) == 1 and m["model_epoch"] == 1
+    empty = tmp_path / "soon"
+    empty.mkdir()  # a run about to start: served, waiting for its first epoch
+    waiting = TestClient(create_app(empty, lang="en"), base_url="http://127.0.0.1:8000")
+    assert waiting.get("/api/metrics").json() == {"state": "unknown", "history": []}
+    answer = waiting.get("/api/model")
+    assert answer.status_code == 409 and "no finished epoch yet" in answer.json()["error"]

@@ -153,6 +153,7 @@ def export_run(run: str | Path, out: str | Path | None = None, lang: str | None 
                   "checkpoint": f"{predictor.source.parent.name}/{predictor.source.name}"},
         "graph": model_graph(model, predictor.name),
         "samples": sample_digits(model, test),
+        "training": {"state": "finished", "history": [vars(e) for e in metrics.epochs]} if metrics else None,
     }
     path = Path(out) if out is not None else run_dir.path / "model.html"
     if path.is_dir():

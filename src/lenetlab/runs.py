@@ -191,9 +191,11 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
             code = 143 if isinstance(exc, _Terminated) else 130
             saved = (f"{run.last_path} holds epoch {done} of {config.epochs}" if done
                      else "no epoch had finished yet (--resume starts it over)")
+            run.end_progress("interrupted")
             raise TrainingInterrupted(f"interrupted; {saved}. Continue with: lenetlab train --resume {run.path}",
                                       code) from None
         except DivergedError as exc:
+            run.end_progress("failed")
             raise LenetlabError(f"{exc} (add --force to reuse {run.path})") from None
 
     if rank != 0:
@@ -214,6 +216,7 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
 
         write_report(run, evaluation=(data, test), lang=lang)
     run.write_metrics(run.metrics)
+    run.end_progress("finished")
     distributed.shutdown()
     if log is not None:
         log(f"test accuracy {100 * test.accuracy:.2f}% (best epoch {state.best_epoch}, loss {test.loss:.4f}); "

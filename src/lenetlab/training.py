@@ -29,7 +29,7 @@ from .checkpoint import save_checkpoint, save_filter_snapshot
 from .config import TrainConfig
 from .data import ImageSet, MNISTData, iterate_batches, to_input
 from .errors import DivergedError, LenetlabError
-from .rundir import EpochRecord, Scores
+from .rundir import EpochRecord, ProgressFile, Scores
 
 
 @dataclass
@@ -196,6 +196,9 @@ def fit(
             best_valid_loss=float(resume_state["best_valid_loss"]),
         )
     run_dir = Path(run_dir) if run_dir is not None else None
+    # For a page watching the run (lenetlab serve): rewritten at most once a second, atomically.
+    progress_file = ProgressFile(run_dir / "progress.json", config.epochs, steps_per_epoch, state.history) \
+        if run_dir is not None else None
     n_classes = _n_outputs(model)
     network = _training_network(model, config, world)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
@@ -210,6 +213,8 @@ def fit(
         order = torch.randperm(len(train), generator=shuffle_gen).to(device)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", leave=False,
                    disable=not progress, unit="batch")
+        if progress_file is not None:
+            progress_file.epoch_started(epoch)
         for step_in_epoch in bar:
             step = (epoch - 1) * steps_per_epoch + step_in_epoch
             for group in optimizer.param_groups:
@@ -232,6 +237,8 @@ def fit(
             loss_sum += loss_total.detach()
             if step_in_epoch % check_every == check_every - 1:
                 _check_finite(loss.detach(), epoch, step_in_epoch + 1)
+            if progress_file is not None:
+                progress_file.step(epoch, step_in_epoch + 1)
         loss_sum = distributed.all_reduce_sum(loss_sum) if world > 1 else loss_sum
         train_loss = float(loss_sum) / len(train)
         _check_finite(torch.tensor(train_loss), epoch, steps_per_epoch)
@@ -268,6 +275,8 @@ def fit(
             save_checkpoint(run_dir / "last.pt", model, config.model, data.class_names, extra, resume=resume)
             if config.keep_filters:
                 save_filter_snapshot(run_dir, model, epoch)
+            if progress_file is not None:  # last: a page that sees the epoch finds its best.pt already written
+                progress_file.epoch_ended(record, state.best_epoch)
         distributed.barrier()
     return state
 

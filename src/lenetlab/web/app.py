@@ -3,6 +3,9 @@
     GET  /              the page (static/index.html in the server's language; plain HTML, CSS and JS, no CDN)
     GET  /api/model     name, constructor arguments, parameters, layers, test accuracy of the run
     GET  /api/graph     the model as the page's JavaScript evaluates it (lenetlab.export.model_graph)
+    GET  /api/confusion best.pt's confusion matrix on the test set (rows: true class, columns: predicted)
+    GET  /api/cell      ?true=4&predicted=9: the test images of that cell, most confident first
+    GET  /api/metrics   the run's epochs so far, the current epoch and step, the time left (a run still training too)
     POST /api/predict   a PNG (multipart field ``image``, a raw ``image/png`` body, or JSON
                         ``{"image": "<base64 or data: URI>"}``) or JSON ``{"array": 28x28}``
                         -> probabilities, label, the 28x28 input the network saw, every layer's activations
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import io
 import json
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -120,31 +125,112 @@ def _decode_base64(text: Any) -> bytes:
 
 
 class _Served:
-    """The model the page talks to, and what the API says about its run."""
+    """The model the page talks to, and what the API says about its run.
+
+    A run still training is served too: ``best.pt`` is loaded again whenever it changes on disk (one
+    ``stat`` per request), and until its first epoch ends the page shows the curves alone.
+    """
 
     def __init__(self, checkpoint_path: str | Path) -> None:
-        self.predictor = Predictor.load(checkpoint_path)
-        self.predictor.require_digit_input()  # the page draws 28x28 grayscale digits
-        run = RunDir.containing(checkpoint_path)
-        self.metrics = run.metrics if run.is_finished() else None
-        self.data_dir = run.data_dir if run.has_config() else None
+        path = Path(checkpoint_path)
+        self.run = RunDir.containing(path)
+        self.file = path if path.suffix == ".pt" else self.run.best_path
         # The run's folder name and the file, never an absolute path: the page is no map of the disk.
-        self.checkpoint = f"{self.predictor.source.parent.name}/{self.predictor.source.name}"
-        self.layers = [{"name": k, "shape": v} for k, v in self.predictor.layer_shapes().items()]
+        self.checkpoint = f"{self.file.parent.name}/{self.file.name}"
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._predictor: Predictor | None = None
+        self.graph: dict[str, Any] | None = None
+        self.layers: list[dict[str, Any]] = []
         self._test = None
+        # A run about to start (an empty folder) or still before its first epoch: serve its curves and wait.
+        waiting = self.file == self.run.best_path and not self.file.exists() and self.run.path.is_dir() and (
+            self.run.has_config() or self.run.progress_path.is_file() or not any(self.run.path.iterdir()))
+        if not waiting:
+            self.refresh()  # a missing or bad checkpoint is a one-line error now, before anything listens
+
+    def refresh(self) -> Predictor | None:
+        """The model of ``best.pt`` as it is now on disk (``None`` before the first epoch ends)."""
+        try:
+            info = self.file.stat()
+        except FileNotFoundError:
+            if self._predictor is None and not self.run.path.is_dir():
+                Predictor.load(self.file)  # the usual one-line error
+            return self._predictor  # before the first epoch (None), or the last one loaded
+        stamp = (info.st_mtime_ns, info.st_size)
+        with self._lock:
+            if stamp != self._stamp:
+                from ..export import model_graph
+
+                predictor = Predictor.load(self.file)
+                predictor.require_digit_input()  # the page draws 28x28 grayscale digits
+                try:
+                    self.graph = model_graph(predictor.model, predictor.name)
+                except LenetlabError:  # a model the page cannot evaluate: it shows the server's numbers only
+                    self.graph = None
+                self.layers = [{"name": k, "shape": v} for k, v in predictor.layer_shapes().items()]
+                self._predictor, self._stamp = predictor, stamp
+            return self._predictor
+
+    @property
+    def predictor(self) -> Predictor:
+        predictor = self.refresh()
+        if predictor is None:
+            raise LenetlabError(f"{self.run.path.name} has no finished epoch yet: the drawing panel starts with the "
+                                "first best.pt")
+        return predictor
+
+    @property
+    def metrics(self) -> Any:
+        return self.run.metrics if self.run.is_finished() else None
+
+    @property
+    def data_dir(self) -> str | None:
+        return self.run.data_dir if self.run.has_config() else None
 
     def describe(self) -> dict[str, Any]:
         p = self.predictor
+        metrics = self.metrics
         return {
             "name": p.name,
             "arguments": p.arguments,
             "parameters": count_parameters(p.model),
             "class_names": p.class_names,
             "layers": self.layers,
-            "test_accuracy": self.metrics.test.accuracy if self.metrics else None,
-            "best_epoch": self.metrics.best_epoch if self.metrics else p.epoch,
+            "test_accuracy": metrics.test.accuracy if metrics else None,
+            "best_epoch": metrics.best_epoch if metrics else p.epoch,
+            "epoch": p.epoch,
             "checkpoint": self.checkpoint,
         }
+
+    def training(self) -> dict[str, Any]:
+        """Where the run stands: its epochs so far, the current one and its step, the time left."""
+        try:
+            self.refresh()  # so that model_epoch says which best.pt a drawing would use now
+        except LenetlabError:
+            pass
+        progress = self.run.progress()
+        if progress is not None:
+            history, state = progress["history"], progress["state"]
+        elif self.run.is_finished():  # a run from before progress.json existed
+            history, state = self.run.metrics.epochs, "finished"
+            progress = {"epoch": len(history), "epochs": len(history), "step": 0, "steps_per_epoch": 0,
+                        "best_epoch": self.run.metrics.best_epoch, "epoch_started": 0.0, "updated": 0.0}
+        else:
+            return {"state": "unknown", "history": []}
+        per_epoch = [r.train_seconds + r.valid_seconds for r in history]
+        mean = sum(per_epoch) / len(per_epoch) if per_epoch else None
+        left = progress["epochs"] - len(history)
+        if state == "training" and mean is not None:
+            done_in_epoch = progress["step"] / max(progress["steps_per_epoch"], 1)
+            remaining = round(max(0.0, (left - done_in_epoch) * mean), 1)
+        else:
+            remaining = None
+        return {"state": state, "epoch": progress["epoch"], "epochs": progress["epochs"], "step": progress["step"],
+                "steps_per_epoch": progress["steps_per_epoch"], "best_epoch": progress["best_epoch"],
+                "seconds_per_epoch": round(mean, 2) if mean is not None else None, "remaining_seconds": remaining,
+                "model_epoch": self._predictor.epoch if self._predictor is not None else None,
+                "history": [dataclasses.asdict(r) for r in history]}
 
     def explain(self, x: np.ndarray, method: str, target: int | None) -> dict[str, Any]:
         """Which pixels of the input ``x`` made the model score ``target`` (default: its prediction)."""
@@ -165,6 +251,39 @@ class _Served:
 
             self._test = load_mnist(self.data_dir).test
         return self._test
+
+    def test_predictions(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        """best.pt's predicted class and confidence for every test image (computed once per best.pt)."""
+        predictor = self.predictor
+        with self._lock:
+            if getattr(self, "_predictions_of", None) is not self._predictor:
+                from ..training import evaluate
+
+                result = evaluate(predictor.model, self.test_set(), n_classes=len(predictor.class_names))
+                probabilities = result.probabilities.numpy()
+                self._predictions = (probabilities.argmax(1), probabilities.max(1))
+                self._predictions_of = predictor
+            predicted, confidence = self._predictions
+        return self.test_set(), predicted, confidence
+
+    def confusion(self) -> dict[str, Any]:
+        """best.pt's confusion matrix on the test set, rows = true class, columns = predicted."""
+        test, predicted, _ = self.test_predictions()
+        k = len(self.predictor.class_names)
+        labels = test.labels.numpy()
+        matrix = np.bincount(labels * k + predicted, minlength=k * k).reshape(k, k)
+        return {"class_names": self.predictor.class_names, "matrix": matrix.tolist(),
+                "epoch": self.predictor.epoch, "accuracy": round(float((predicted == labels).mean()), 6)}
+
+    def cell(self, true: int, predicted: int, limit: int) -> dict[str, Any]:
+        """The test images of one cell of the confusion matrix, most confident first (at most ``limit``)."""
+        test, predictions, confidence = self.test_predictions()
+        labels = test.labels.numpy()
+        indices = np.nonzero((labels == true) & (predictions == predicted))[0]
+        order = indices[np.argsort(-confidence[indices], kind="stable")]
+        return {"true": true, "predicted": predicted, "count": int(len(order)),
+                "images": [{"index": int(i), "confidence": round(float(confidence[i]), 6),
+                            "image": test.images[int(i)].tolist()} for i in order[:limit]]}
 
     def predict(self, x: np.ndarray) -> dict[str, Any]:
         prediction = self.predictor.predict_array(x, activations=True)
@@ -280,16 +399,11 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
     >>> client.get("/api/model").json()["parameters"]                    # doctest: +SKIP
     61706
     """
-    from ..export import model_graph
     from ..i18n import check_lang
     from .page import render_page
 
     served = _Served(checkpoint_path)
     page = render_page(check_lang(lang))
-    try:
-        graph = model_graph(served.predictor.model, served.predictor.name)
-    except LenetlabError:  # a model the page cannot evaluate: the page shows the server's numbers only
-        graph = None
     lanes = _Lanes()
     app = FastAPI(title="lenetlab: draw a digit", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.served = served
@@ -306,7 +420,7 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "no such page; the API is /api/model, /api/graph, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
+        message = "no such page; the API is /api/model, /api/graph, /api/metrics, /api/confusion, /api/cell, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse({"error": message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -326,13 +440,18 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
 
     @app.get("/api/model")
     async def model_info() -> dict[str, Any]:
-        return served.describe()
+        return await run_in_threadpool(served.describe)
 
     @app.get("/api/graph")
     async def model_graph_json() -> dict[str, Any]:
-        if graph is None:
-            raise BadInput(f"{served.predictor.name} has no JavaScript version; the page uses the server's numbers", 404)
-        return graph
+        predictor = await run_in_threadpool(lambda: served.predictor)
+        if served.graph is None:
+            raise BadInput(f"{predictor.name} has no JavaScript version; the page uses the server's numbers", 404)
+        return served.graph
+
+    @app.get("/api/metrics")
+    async def training_metrics() -> dict[str, Any]:
+        return await run_in_threadpool(served.training)
 
     @app.post("/api/predict")
     async def predict(request: Request) -> dict[str, Any]:
@@ -352,6 +471,19 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
             raise BadInput(f'"target" must be a class number from 0 to {n_classes - 1}, or absent (the prediction)')
         x = parse_array(payload.get("array"))
         return await run_in_threadpool(served.explain, x, method, target)
+
+    @app.get("/api/confusion")
+    async def confusion_matrix() -> dict[str, Any]:
+        return await run_in_threadpool(served.confusion)
+
+    @app.get("/api/cell")
+    async def confusion_cell(true: int, predicted: int, limit: int = 200) -> dict[str, Any]:
+        k = len((await run_in_threadpool(lambda: served.predictor)).class_names)
+        if not (0 <= true < k and 0 <= predicted < k):
+            raise BadInput(f"true and predicted must be class numbers from 0 to {k - 1}")
+        if not 1 <= limit <= 10_000:
+            raise BadInput("limit must be between 1 and 10000")
+        return await run_in_threadpool(served.cell, true, predicted, limit)
 
     @app.get("/api/random")
     async def random_test_image(index: int | None = None) -> dict[str, Any]:

@@ -593,6 +593,161 @@ function updateCalculator(model) {
   box.appendChild(tableEl);
 }
 
+// ----- training: the curves, drawn here, and a run still training watched live (GET /api/metrics) -----
+const POLL_MS = 1000;
+let modelEpoch = null;         // the epoch of the best.pt the drawing panel uses
+
+function drawChart(canvas, series, yLabel, percentScale) {
+  const g = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
+  const left = 52, right = 10, top = 12, bottom = 34;
+  g.clearRect(0, 0, w, h);
+  g.fillStyle = "#fff";
+  g.fillRect(0, 0, w, h);
+  const points = series.flatMap((s) => s.values);
+  if (!points.length) return;
+  const n = Math.max(...series.map((s) => s.values.length));
+  let lo = Math.min(...points), hi = Math.max(...points);
+  if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
+  const pad = (hi - lo) * 0.08;
+  lo -= pad; hi += pad;
+  const x = (i) => left + (n > 1 ? (i / (n - 1)) * (w - left - right) : (w - left - right) / 2);
+  const y = (v) => top + (1 - (v - lo) / (hi - lo)) * (h - top - bottom);
+  g.strokeStyle = "#d0d7de";
+  g.fillStyle = "#656d76";
+  g.font = "11px system-ui, sans-serif";
+  g.lineWidth = 1;
+  for (let k = 0; k <= 4; k++) {  // horizontal grid and its values
+    const v = lo + (k / 4) * (hi - lo), yy = y(v);
+    g.beginPath(); g.moveTo(left, yy); g.lineTo(w - right, yy); g.stroke();
+    g.fillText(fmt(v, percentScale ? 1 : 3), 4, yy + 4);
+  }
+  const step = Math.max(1, Math.ceil(n / 10));
+  for (let i = 0; i < n; i += step) g.fillText(String(i + 1), x(i) - 3, h - bottom + 14);
+  g.fillText(`${t("train.epoch")} · ${yLabel}`, left, h - 4);
+  for (const s of series) {
+    g.strokeStyle = s.color;
+    g.fillStyle = s.color;
+    g.lineWidth = 2;
+    g.beginPath();
+    s.values.forEach((v, i) => (i ? g.lineTo(x(i), y(v)) : g.moveTo(x(i), y(v))));
+    g.stroke();
+    s.values.forEach((v, i) => { g.beginPath(); g.arc(x(i), y(v), 2.5, 0, 2 * Math.PI); g.fill(); });
+  }
+  let lx = w - right - 150;  // legend
+  for (const s of series) {
+    g.fillStyle = s.color;
+    g.fillRect(lx, top + 2, 10, 10);
+    g.fillStyle = "#1f2328";
+    g.fillText(s.label, lx + 14, top + 11);
+    lx += 75;
+  }
+}
+
+function showTraining(m) {
+  const panel = document.getElementById("training-panel");
+  if (!m.history || (!m.history.length && m.state !== "training")) return;
+  panel.hidden = false;
+  const history = m.history;
+  drawChart(document.getElementById("curve-loss"), [
+    { label: t("train.train"), color: "#0969da", values: history.map((r) => r.train_loss) },
+    { label: t("train.valid"), color: "#bc4c00", values: history.map((r) => r.valid_loss) },
+  ], t("train.loss"), false);
+  drawChart(document.getElementById("curve-accuracy"), [
+    { label: t("train.valid"), color: "#1a7f37", values: history.map((r) => 100 * r.valid_accuracy) },
+  ], t("train.accuracy"), true);
+  const parts = [];
+  if (m.state === "training") {
+    parts.push(t("train.epoch_of", { epoch: m.epoch, epochs: m.epochs }));
+    if (m.seconds_per_epoch != null) parts.push(t("train.per_epoch", { s: fmt(m.seconds_per_epoch, 1) }));
+    if (m.remaining_seconds != null) parts.push(t("train.left", { s: fmtInt(m.remaining_seconds) }));
+    const inEpoch = m.steps_per_epoch ? Math.min(1, m.step / m.steps_per_epoch) : 0;
+    document.getElementById("epoch-progress").style.width = `${(100 * inEpoch).toFixed(1)}%`;
+  } else {
+    const key = { finished: "train.finished", interrupted: "train.interrupted", failed: "train.failed" }[m.state];
+    if (key) parts.push(t(key, { n: history.length }));
+    document.getElementById("epoch-progress").style.width = m.state === "finished" ? "100%" : "0";
+  }
+  if (modelEpoch != null) parts.push(t("train.model_epoch", { epoch: modelEpoch }));
+  else if (!EMBEDDED && m.state === "training") parts.push(t("train.waiting"));
+  document.getElementById("training-status").textContent = parts.join(" · ");
+  document.body.dataset.epochs = String(history.length);
+  document.body.dataset.training = m.state;
+}
+
+async function pollMetrics() {
+  try {
+    const response = await fetch("/api/metrics");
+    if (response.ok) {
+      const m = await response.json();
+      // A newer best.pt: the drawing panel moves to it (and redraws the current input with it).
+      if (m.model_epoch != null && m.model_epoch !== modelEpoch) await loadModel();
+      showTraining(m);
+      if (m.state === "training") setTimeout(pollMetrics, POLL_MS);
+      else if (m.state === "finished" && modelEpoch !== m.model_epoch) await loadModel();
+      return;
+    }
+  } catch (err) { /* the server went away: the page keeps what it has */ }
+}
+
+// ----- the confusion matrix, drawn here: click a cell, see its test images (served page) -----
+let confusionEpoch = null;
+
+async function loadConfusion() {
+  const response = await fetch("/api/confusion");
+  if (!response.ok) return;
+  const c = await response.json();
+  if (c.epoch === confusionEpoch) return;
+  confusionEpoch = c.epoch;
+  const box = document.getElementById("confusion");
+  box.innerHTML = "";
+  const tbl = document.createElement("table");
+  tbl.className = "confusion";
+  const head = tbl.insertRow();
+  head.insertCell().textContent = `${t("conf.true")} \\ ${t("conf.predicted")}`;
+  c.class_names.forEach((name) => { head.insertCell().textContent = name; });
+  const peak = Math.max(...c.matrix.flat());
+  c.matrix.forEach((row, i) => {
+    const tr = tbl.insertRow();
+    tr.insertCell().textContent = c.class_names[i];
+    row.forEach((count, j) => {
+      const td = tr.insertCell();
+      td.textContent = fmtInt(count);
+      td.dataset.true = String(i);
+      td.dataset.predicted = String(j);
+      const shade = count ? 0.12 + 0.88 * Math.log1p(count) / Math.log1p(peak) : 0;
+      td.style.background = i === j ? `rgba(26, 127, 55, ${shade})` : `rgba(207, 34, 46, ${shade})`;
+      if (shade > 0.55) td.style.color = "#fff";
+      if (count) td.addEventListener("click", () => openCell(i, j));
+    });
+  });
+  box.appendChild(tbl);
+  document.getElementById("confusion-panel").hidden = false;
+}
+
+async function openCell(trueClass, predicted) {
+  const response = await fetch(`/api/cell?true=${trueClass}&predicted=${predicted}&limit=200`);
+  const cell = await response.json();
+  if (!response.ok) { statusLine.textContent = cell.error || t("page.error", { status: response.status }); return; }
+  const title = document.getElementById("cell-title");
+  title.textContent = t("conf.true_pred", { true: classNames[trueClass], predicted: classNames[predicted],
+                                            count: fmtInt(cell.count) })
+    + (cell.images.length < cell.count ? ` ${t("conf.shown", { n: cell.images.length })}` : "");
+  const box = document.getElementById("cell-images");
+  box.innerHTML = "";
+  box.dataset.count = String(cell.count);
+  box.dataset.cell = `${trueClass},${predicted}`;
+  for (const item of cell.images) {
+    const cv = document.createElement("canvas");
+    cv.width = 28; cv.height = 28;
+    cv.className = trueClass === predicted ? "sample right" : "sample wrong";
+    cv.title = t("conf.image_title", { index: item.index, confidence: fmtPercent(item.confidence) });
+    cv.dataset.index = String(item.index);
+    grayImage(cv, item.image, 0, 255);
+    cv.addEventListener("click", () => showSample({ index: item.index, label: trueClass, predicted, image: item.image }));
+    box.appendChild(cv);
+  }
+}
+
 // ----- the model -----
 function showModel(model) {
   classNames = model.class_names;
@@ -622,18 +777,29 @@ function showSamples(samples) {
   document.getElementById("samples-box").hidden = false;
 }
 
+let modelShown = false;
+
 async function loadModel() {
   try {
     if (EMBEDDED) {
       showModel(EMBEDDED.model);
       graph = LeNet.load(EMBEDDED.graph);
       showSamples(EMBEDDED.samples);
+      if (EMBEDDED.training) showTraining(EMBEDDED.training);
       document.getElementById("overlay-choice").hidden = true;  // the overlays are computed by the server
     } else {
       const response = await fetch("/api/model");
-      showModel(await response.json());
+      const model = await response.json();
+      if (!response.ok) {  // a run still before its first epoch: the curves come first
+        document.getElementById("model-info").textContent = model.error || t("train.waiting");
+        return;
+      }
       const g = await fetch("/api/graph");
       if (g.ok) graph = LeNet.load(await g.json());
+      modelEpoch = model.epoch;
+      if (!modelShown) { showModel(model); modelShown = true; }
+      loadConfusion();
+      if (lastResult && graph) render(runNetwork(lastResult.input.flat()));  // the same input, the newer weights
     }
     document.body.dataset.ready = "true";
   } catch (err) {
@@ -656,4 +822,4 @@ overlaySelect.addEventListener("change", () => explainOverlay(generation));
 translateStatic();
 clearPad();
 buildBars();
-loadModel();
+loadModel().then(() => { if (!EMBEDDED) pollMetrics(); });

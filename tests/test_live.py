@@ -1,0 +1,82 @@
+"""`lenetlab serve` on a run that is still training: the page's curves and epoch counter advance by
+themselves, /api/metrics grows, and the drawing panel moves to each newer best.pt. Real training, real
+uvicorn, real Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")]
+sync_api = pytest.importorskip("playwright.sync_api")
+uvicorn = pytest.importorskip("uvicorn")
+
+
+def _serve(run_dir):
+    from lenetlab.web.app import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(run_dir, lang="en"), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    return server, thread, sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_the_page_watches_a_run_train(tmp_path):
+    import httpx
+
+    run = tmp_path / "live"
+    run.mkdir()  # serve first, on the empty folder the training is about to fill
+    server, thread, sock, url = _serve(run)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    training = subprocess.Popen([sys.executable, "-m", "lenetlab", "train", "--epochs", "3", "--out", str(run),
+                                 "--no-progress", "--lang", "en"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            problems = []
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(url + "/")
+            # The first epoch ends: the curves appear, the counter says which epoch runs, the model loads.
+            page.wait_for_selector("body[data-epochs='1']", timeout=180_000)
+            assert page.get_attribute("body", "data-training") == "training"
+            assert "epoch 2 of 3" in page.text_content("#training-status")
+            page.wait_for_selector("body[data-ready]", timeout=30_000)
+            seen = [len(httpx.get(url + "/api/metrics").json()["history"])]
+            draw(page, [(140, 40), (140, 240)])
+            page.wait_for_selector("body[data-predicted]")
+            # More points arrive without reloading the page, and /api/metrics grows with them.
+            page.wait_for_selector("body[data-epochs='2']", timeout=180_000)
+            seen.append(len(httpx.get(url + "/api/metrics").json()["history"]))
+            page.wait_for_selector("body[data-training='finished']", timeout=180_000)
+            final = httpx.get(url + "/api/metrics").json()
+            seen.append(len(final["history"]))
+            assert seen[0] >= 1 and seen == sorted(seen) and seen[-1] == 3 and seen[-1] > seen[0]
+            assert final["state"] == "finished" and final["model_epoch"] == final["best_epoch"]
+            assert page.evaluate("() => document.querySelector('#curve-loss').toDataURL().length") > 3000
+            assert f"best.pt of epoch {final['best_epoch']}" in page.text_content("#training-status")
+            assert problems == []
+            browser.close()
+        assert training.wait(60) == 0, training.stdout.read()
+    finally:
+        if training.poll() is None:
+            training.kill()
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
