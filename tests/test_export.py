@@ -337,3 +337,19 @@ def test_every_registered_model_runs_in_the_page(chromium, mnist, tmp_path):
         assert np.abs(got - expected).max() <= 1e-4, name
         assert page.left == [] and page.problems == []
         page.close()
+
+
+@browser
+@needs_chromium
+def test_the_exported_page_works_on_a_phone_sized_touch_screen(runs, chromium, tmp_path):
+    path = export_run(runs["lenet5"], tmp_path / "phone.html", lang="fr")
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto(path.resolve().as_uri())
+    page.wait_for_selector("body[data-ready]")
+    box = page.locator("#pad").bounding_box()
+    assert box["width"] <= 390  # the pad fits the phone's width
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("body[data-predicted]")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling
+    context.close()
