@@ -54,15 +54,17 @@ def test_the_page_watches_a_run_train(tmp_path):
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.goto(url + "/")
             # The first epoch ends: the curves appear, the counter says which epoch runs, the model loads.
-            page.wait_for_selector("body[data-epochs='1']", timeout=180_000)
-            assert page.get_attribute("body", "data-training") == "training"
-            assert "epoch 2 of 3" in page.text_content("#training-status")
+            page.wait_for_function("() => Number(document.body.dataset.epochs) >= 1", timeout=180_000)
+            first = int(page.get_attribute("body", "data-epochs"))
+            if first < 3:  # (a slow start can miss an epoch or two; the counter still says the running one)
+                assert page.get_attribute("body", "data-training") == "training"
+                assert f"epoch {first + 1} of 3" in page.text_content("#training-status")
             page.wait_for_selector("body[data-ready]", timeout=30_000)
             seen = [len(httpx.get(url + "/api/metrics").json()["history"])]
             draw(page, [(140, 40), (140, 240)])
             page.wait_for_selector("body[data-predicted]")
             # More points arrive without reloading the page, and /api/metrics grows with them.
-            page.wait_for_selector("body[data-epochs='2']", timeout=180_000)
+            page.wait_for_function(f"() => Number(document.body.dataset.epochs) > {first}", timeout=180_000)
             seen.append(len(httpx.get(url + "/api/metrics").json()["history"]))
             page.wait_for_selector("body[data-training='finished']", timeout=180_000)
             final = httpx.get(url + "/api/metrics").json()

@@ -644,6 +644,7 @@ function drawChart(canvas, series, yLabel, percentScale) {
 }
 
 function showTraining(m) {
+  if (m.state === "unknown") return;
   const panel = document.getElementById("training-panel");
   if (!m.history || (!m.history.length && m.state !== "training")) return;
   panel.hidden = false;
@@ -682,7 +683,8 @@ async function pollMetrics() {
       // A newer best.pt: the drawing panel moves to it (and redraws the current input with it).
       if (m.model_epoch != null && m.model_epoch !== modelEpoch) await loadModel();
       showTraining(m);
-      if (m.state === "training") setTimeout(pollMetrics, POLL_MS);
+      // "unknown": the folder is there but training has not written its first progress yet
+      if (m.state === "training" || m.state === "unknown") setTimeout(pollMetrics, POLL_MS);
       else if (m.state === "finished" && modelEpoch !== m.model_epoch) await loadModel();
       return;
     }
