@@ -11,7 +11,9 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
+import torch
 
 from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw
 
@@ -44,7 +46,7 @@ def test_the_page_watches_a_run_train(tmp_path):
     server, thread, sock, url = _serve(run)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     training = subprocess.Popen([sys.executable, "-m", "lenetlab", "train", "--epochs", "3", "--out", str(run),
-                                 "--no-progress", "--lang", "en"], env=env, stdout=subprocess.PIPE,
+                                 "--no-progress", "--lang", "en", "--keep-filters"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
     try:
         with sync_api.sync_playwright() as p:
@@ -73,6 +75,18 @@ def test_the_page_watches_a_run_train(tmp_path):
             assert final["state"] == "finished" and final["model_epoch"] == final["best_epoch"]
             assert page.evaluate("() => document.querySelector('#curve-loss').toDataURL().length") > 3000
             assert f"best.pt of epoch {final['best_epoch']}" in page.text_content("#training-status")
+            # The epoch scrubber: the slider shows C1 as each epoch left it (the kept snapshots, to the digit).
+            page.wait_for_function("() => document.querySelector('#scrub-slider').max === '2'", timeout=30_000)
+            kernels = {}
+            for position in (0, 2):
+                page.locator("#scrub-slider").fill(str(position))
+                page.wait_for_selector(f"#scrubber[data-epoch='{position + 1}']")
+                kernels[position] = page.evaluate("() => [...document.querySelectorAll('#scrub-kernels canvas')]"
+                                                  ".map((c) => c.dataset.values.split(',').map(Number))")
+                kept = torch.load(run / "filters" / f"epoch_{position + 1:03d}.pt", weights_only=True)["C1"]
+                assert np.allclose(np.array(kernels[position]), kept[:, 0].reshape(6, 25).numpy(), atol=1e-6)
+                assert page.evaluate("() => document.querySelectorAll('#scrub-maps canvas').length") == 6
+            assert kernels[0] != kernels[2]  # the kernels drawn change with the slider
             assert problems == []
             browser.close()
         assert training.wait(60) == 0, training.stdout.read()

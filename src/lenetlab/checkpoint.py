@@ -127,4 +127,8 @@ def save_filter_snapshot(run_dir: Path, model: nn.Module, epoch: int) -> None:
     c1 = model.stage("C1") if hasattr(model, "stage") else None
     if c1 is None:
         return
-    torch_save({"epoch": epoch, "C1": c1.conv.weight.detach().cpu().clone()}, run_dir / "filters" / f"epoch_{epoch:03d}.pt")
+    # "C1" (the kernels) for explore filters; "C1_state" (bias, batch norm too) so that the page's epoch
+    # scrubber can compute C1's maps of a probe digit as they were at this epoch.
+    state = {k: v.detach().cpu().clone() for k, v in c1.state_dict().items()}
+    torch_save({"epoch": epoch, "C1": c1.conv.weight.detach().cpu().clone(), "C1_state": state},
+               run_dir / "filters" / f"epoch_{epoch:03d}.pt")

@@ -3,6 +3,7 @@
     GET  /              the page (static/index.html in the server's language; plain HTML, CSS and JS, no CDN)
     GET  /api/model     name, constructor arguments, parameters, layers, test accuracy of the run
     GET  /api/graph     the model as the page's JavaScript evaluates it (lenetlab.export.model_graph)
+    GET  /api/filters   C1 at every epoch ``train --keep-filters`` kept, and a probe digit (the epoch scrubber)
     GET  /api/confusion best.pt's confusion matrix on the test set (rows: true class, columns: predicted)
     GET  /api/cell      ?true=4&predicted=9: the test images of that cell, most confident first
     GET  /api/metrics   the run's epochs so far, the current epoch and step, the time left (a run still training too)
@@ -266,6 +267,39 @@ class _Served:
             predicted, confidence = self._predictions
         return self.test_set(), predicted, confidence
 
+    def filter_epochs(self) -> dict[str, Any]:
+        """C1 at every epoch ``train --keep-filters`` kept, as page operations, and a fixed probe digit.
+
+        The page computes the probe's C1 maps at each epoch itself (lenet.js), from these weights.
+        """
+        import copy
+
+        from ..export import _ops
+
+        folder = self.run.filters_dir
+        files = sorted(folder.glob("epoch_*.pt")) if folder.is_dir() else []
+        predictor = self.predictor
+        c1 = predictor.model.stage("C1")
+        epochs = []
+        for path in files:
+            try:
+                payload = torch.load(path, map_location="cpu", weights_only=True)
+                stage = copy.deepcopy(c1)
+                if "C1_state" in payload:
+                    stage.load_state_dict(payload["C1_state"])
+                    maps = True
+                else:  # kept by an older lenetlab: the kernels only (no bias), no maps
+                    stage.conv.weight.data.copy_(payload["C1"])
+                    maps = False
+                stage.eval()
+                with torch.no_grad():
+                    ops = _ops("C1", stage, predictor.name)
+                epochs.append({"epoch": int(payload["epoch"]), "ops": ops, "maps": maps})
+            except (OSError, RuntimeError, KeyError, ValueError, AttributeError, TypeError, LenetlabError):
+                continue  # a damaged or foreign file: left out, the others still shown
+        test = self.test_set()
+        return {"epochs": epochs, "probe": {"index": 0, "label": int(test.labels[0]), "image": test.images[0].tolist()}}
+
     def confusion(self) -> dict[str, Any]:
         """best.pt's confusion matrix on the test set, rows = true class, columns = predicted."""
         test, predicted, _ = self.test_predictions()
@@ -420,7 +454,7 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "no such page; the API is /api/model, /api/graph, /api/metrics, /api/confusion, /api/cell, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
+        message = "no such page; the API is /api/model, /api/graph, /api/metrics, /api/filters, /api/confusion, /api/cell, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse({"error": message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -471,6 +505,10 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
             raise BadInput(f'"target" must be a class number from 0 to {n_classes - 1}, or absent (the prediction)')
         x = parse_array(payload.get("array"))
         return await run_in_threadpool(served.explain, x, method, target)
+
+    @app.get("/api/filters")
+    async def filters_over_epochs() -> dict[str, Any]:
+        return await run_in_threadpool(served.filter_epochs)
 
     @app.get("/api/confusion")
     async def confusion_matrix() -> dict[str, Any]:

@@ -682,6 +682,7 @@ async function pollMetrics() {
       const m = await response.json();
       // A newer best.pt: the drawing panel moves to it (and redraws the current input with it).
       if (m.model_epoch != null && m.model_epoch !== modelEpoch) await loadModel();
+      else if (graph && (!scrub || scrub.epochs.length < m.history.length)) loadScrubber();
       showTraining(m);
       // "unknown": the folder is there but training has not written its first progress yet
       if (m.state === "training" || m.state === "unknown") setTimeout(pollMetrics, POLL_MS);
@@ -690,6 +691,67 @@ async function pollMetrics() {
     }
   } catch (err) { /* the server went away: the page keeps what it has */ }
 }
+
+// ----- the epoch scrubber: C1's kernels and a probe digit's C1 maps, epoch by epoch (train --keep-filters) -----
+let scrub = null;
+
+async function loadScrubber() {
+  const response = await fetch("/api/filters");
+  if (!response.ok) return;
+  const data = await response.json();
+  if (!data.epochs.length || (scrub && scrub.epochs.length === data.epochs.length)) return;
+  for (const e of data.epochs) LeNet.load({ stages: [{ name: "C1", ops: e.ops }] });
+  scrub = data;
+  const slider = document.getElementById("scrub-slider");
+  slider.max = String(data.epochs.length - 1);
+  slider.value = String(data.epochs.length - 1);
+  document.getElementById("scrub-note").textContent = t("scrub.note", { index: data.probe.index,
+                                                                           label: classNames[data.probe.label] });
+  document.getElementById("scrubber").hidden = false;
+  showEpoch(data.epochs.length - 1);
+}
+
+function kernelCanvases(box, count, size, scale) {
+  while (box.children.length > count) box.lastChild.remove();
+  while (box.children.length < count) {
+    const cv = document.createElement("canvas");
+    cv.width = size; cv.height = size;
+    cv.style.width = `${size * scale}px`; cv.style.height = `${size * scale}px`;
+    box.appendChild(cv);
+  }
+  return [...box.children];
+}
+
+function showEpoch(i) {
+  const e = scrub.epochs[i], conv = e.ops[0], [cout, , k] = conv.w.shape;
+  const W = conv.w.values;
+  const limit = Math.max(...Array.from(W, Math.abs)) || 1;  // symmetric: grey is 0, light positive, dark negative
+  kernelCanvases(document.getElementById("scrub-kernels"), cout, k, Math.round(MAP_CSS_PX / k)).forEach((cv, c) => {
+    const rows = [];
+    for (let y = 0; y < k; y++) rows.push(Array.from(W.subarray((c * k + y) * k, (c * k + y + 1) * k)));
+    grayImage(cv, rows, -limit, limit);
+    cv.dataset.values = rows.flat().map((v) => v.toFixed(6)).join(",");
+  });
+  const mapsBox = document.getElementById("scrub-maps");
+  if (e.maps) {
+    const pixels = scrub.probe.image.flat().map((v) => v / 255);
+    const out = LeNet.forward({ input: [1, 28, 28], stages: [{ name: "C1", ops: e.ops }] }, pixels).stages[0].output;
+    const [c, h, w] = out.shape;
+    let lo = Infinity, hi = -Infinity;
+    for (const v of out.data) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    kernelCanvases(mapsBox, c, h, Math.max(1, Math.round(MAP_CSS_PX / h))).forEach((cv, ch) => {
+      const rows = [];
+      for (let y = 0; y < h; y++) rows.push(Array.from(out.data.subarray((ch * h + y) * w, (ch * h + y + 1) * w)));
+      grayImage(cv, rows, lo, hi);
+    });
+  } else {
+    mapsBox.innerHTML = "";
+  }
+  document.getElementById("scrub-epoch").textContent = t("scrub.epoch", { epoch: e.epoch });
+  document.getElementById("scrubber").dataset.epoch = String(e.epoch);
+}
+
+document.getElementById("scrub-slider").addEventListener("input", (event) => showEpoch(Number(event.target.value)));
 
 // ----- the confusion matrix, drawn here: click a cell, see its test images (served page) -----
 let confusionEpoch = null;
@@ -801,6 +863,7 @@ async function loadModel() {
       modelEpoch = model.epoch;
       if (!modelShown) { showModel(model); modelShown = true; }
       loadConfusion();
+      loadScrubber();
       if (lastResult && graph) render(runNetwork(lastResult.input.flat()));  // the same input, the newer weights
     }
     document.body.dataset.ready = "true";
