@@ -608,8 +608,9 @@ function drawChart(canvas, series, yLabel, percentScale) {
   const n = Math.max(...series.map((s) => s.values.length));
   let lo = Math.min(...points), hi = Math.max(...points);
   if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
-  const pad = (hi - lo) * 0.08;
+  const pad = (hi - lo) * 0.08, nonNegative = lo >= 0;
   lo -= pad; hi += pad;
+  if (nonNegative) lo = Math.max(lo, 0);  // a loss is never below 0: no axis value says it could be
   const x = (i) => left + (n > 1 ? (i / (n - 1)) * (w - left - right) : (w - left - right) / 2);
   const y = (v) => top + (1 - (v - lo) / (hi - lo)) * (h - top - bottom);
   g.strokeStyle = "#d0d7de";
@@ -633,14 +634,15 @@ function drawChart(canvas, series, yLabel, percentScale) {
     g.stroke();
     s.values.forEach((v, i) => { g.beginPath(); g.arc(x(i), y(v), 2.5, 0, 2 * Math.PI); g.fill(); });
   }
-  let lx = w - right - 150;  // legend
-  for (const s of series) {
+  const widths = series.map((s) => 24 + g.measureText(s.label).width);  // legend, right-aligned
+  let lx = w - right - widths.reduce((a, b) => a + b, 0);
+  series.forEach((s, i) => {
     g.fillStyle = s.color;
     g.fillRect(lx, top + 2, 10, 10);
     g.fillStyle = "#1f2328";
     g.fillText(s.label, lx + 14, top + 11);
-    lx += 75;
-  }
+    lx += widths[i];
+  });
 }
 
 function showTraining(m) {
