@@ -161,3 +161,45 @@ def test_the_confusion_matrix_opens_the_images_behind_a_cell(page, server, train
     assert page.get_attribute("body", "data-predicted") == str(predicted)
     assert page.get_attribute("#true-label", "data-label") == str(true)
     assert page.problems == []
+
+
+def test_two_runs_overlay_their_curves_and_a_selector_picks_one(trained_run, tmp_path):
+    """`lenetlab serve RUN1 RUN2`: both runs' curves in the charts; the selector moves the drawing panel."""
+    from lenetlab import TrainConfig, train_run
+    from lenetlab.web.app import create_app
+
+    mlp = tmp_path / "mlp"
+    train_run(TrainConfig.from_preset("default", model="mlp", epochs=2), mlp, progress=False, log=None,
+              figures=False, report=False)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app([trained_run, mlp], lang="en"), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url + "/")
+            page.wait_for_selector("body[data-series='2']")  # two runs' curves on the charts
+            assert page.get_attribute("body", "data-model") == "lenet5"
+            names = page.evaluate("() => [...document.querySelectorAll('#run-select option')].map((o) => o.textContent)")
+            assert names == [trained_run.name, "mlp"]
+            draw(page, [(140, 40), (140, 240)])
+            page.wait_for_selector("#layers [data-layer='C1']")
+            page.select_option("#run-select", "1")
+            page.wait_for_selector("body[data-run='1']")
+            assert page.get_attribute("body", "data-model") == "mlp"
+            page.wait_for_selector("#layers [data-layer='H1']")  # the drawing, redrawn through the MLP
+            assert "105,214 parameters" in page.text_content("#model-info")
+            assert errors == []
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -16,7 +16,8 @@ def register(sub: Any) -> None:
     add_lang_flag(p)
 
     p = add_command(sub, "serve", _serve)
-    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", type=Path, help="a run directory or a .pt file")
+    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", type=Path, nargs="+",
+                   help="a run directory or a .pt file; several, or a folder of runs (a sweep's), overlay their curves")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
@@ -59,6 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
       lenetlab serve runs/lenet5-20261126-101500              # then open http://127.0.0.1:8000
       lenetlab serve runs/mlp-20261126-103000/best.pt --port 8001 --open
       lenetlab serve runs/lenet5-20261126-101500 --host 0.0.0.0   # reachable from other machines: take care
+      lenetlab serve runs/lenet5 runs/mlp                     # two runs: curves overlaid, a selector
+      lenetlab serve runs/sweep-kernel                        # every run of a sweep folder
     """
     from ..web.server import serve
 

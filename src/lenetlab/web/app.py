@@ -1,6 +1,7 @@
 """The draw-a-digit page's server: a FastAPI app around one checkpoint.
 
     GET  /              the page (static/index.html in the server's language; plain HTML, CSS and JS, no CDN)
+    GET  /api/runs      the runs served (several: their curves overlay, a selector picks one); ?run=K on every route
     GET  /api/model     name, constructor arguments, parameters, layers, test accuracy of the run
     GET  /api/graph     the model as the page's JavaScript evaluates it (lenetlab.export.model_graph)
     GET  /api/filters   C1 at every epoch ``train --keep-filters`` kept, and a probe digit (the epoch scrubber)
@@ -149,6 +150,11 @@ class _Served:
             self.run.has_config() or self.run.progress_path.is_file() or not any(self.run.path.iterdir()))
         if not waiting:
             self.refresh()  # a missing or bad checkpoint is a one-line error now, before anything listens
+        # Damaged run files too: read once now (one line, exit 2), not at the first request of a page.
+        if self.run.has_config():
+            self.run.config  # noqa: B018 - read for its checks
+        if self.run.is_finished():
+            self.run.metrics  # noqa: B018
 
     def refresh(self) -> Predictor | None:
         """The model of ``best.pt`` as it is now on disk (``None`` before the first epoch ends)."""
@@ -419,9 +425,26 @@ def _preprocess(gray: np.ndarray) -> np.ndarray:
         raise BadInput(str(exc)) from None
 
 
-def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NAMES, lang: str | None = None) -> FastAPI:
-    """The draw-a-digit app for a run directory or a ``.pt`` checkpoint, answering to the ``hosts`` names,
-    its page in ``lang`` (``fr`` or ``en``; default: the system's language).
+def expand_runs(paths: str | Path | list[str | Path] | tuple[str | Path, ...]) -> list[Path]:
+    """Run directories or checkpoints to serve; a folder of runs (a sweep's) stands for the runs in it."""
+    items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    out: list[Path] = []
+    for item in items:
+        inner = sorted(p for p in item.iterdir() if (p / "config.json").is_file()) \
+            if item.is_dir() and not (item / "config.json").exists() and not (item / "best.pt").exists() else []
+        out.extend(inner or [item])
+    if not out:
+        raise LenetlabError("give at least one run directory or checkpoint to serve")
+    return out
+
+
+def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str, ...] = LOOPBACK_NAMES,
+               lang: str | None = None) -> FastAPI:
+    """The draw-a-digit app for a run directory or a ``.pt`` checkpoint (or several, or a folder of runs:
+    their curves overlay and a selector picks the one the drawing panel uses), answering to the ``hosts``
+    names, its page in ``lang`` (``fr`` or ``en``; default: the system's language).
+
+    Every ``/api`` route takes ``?run=K`` (default 0), the run's position in the list.
 
     Raises :class:`LenetlabError` when the checkpoint cannot be served.
 
@@ -436,11 +459,16 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
     from ..i18n import check_lang
     from .page import render_page
 
-    served = _Served(checkpoint_path)
+    runs = [_Served(path) for path in expand_runs(checkpoint_path)]
     page = render_page(check_lang(lang))
     lanes = _Lanes()
     app = FastAPI(title="lenetlab: draw a digit", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.served = served
+    app.state.runs = runs
+
+    def pick(run: int) -> _Served:
+        if not 0 <= run < len(runs):
+            raise BadInput(f"run must be between 0 and {len(runs) - 1} (the runs this server was given), got {run}")
+        return runs[run]
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(SameOrigin, hosts=hosts)  # added last, so it runs first
 
@@ -454,7 +482,7 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "no such page; the API is /api/model, /api/graph, /api/metrics, /api/filters, /api/confusion, /api/cell, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
+        message = "no such page; the API is /api/runs, /api/model, /api/graph, /api/metrics, /api/filters, /api/confusion, /api/cell, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse({"error": message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -472,28 +500,35 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
     async def index() -> HTMLResponse:
         return HTMLResponse(page)
 
+    @app.get("/api/runs")
+    async def run_list() -> list[dict[str, Any]]:
+        return [{"run": k, "name": r.run.path.name, "checkpoint": r.checkpoint} for k, r in enumerate(runs)]
+
     @app.get("/api/model")
-    async def model_info() -> dict[str, Any]:
-        return await run_in_threadpool(served.describe)
+    async def model_info(run: int = 0) -> dict[str, Any]:
+        return await run_in_threadpool(pick(run).describe)
 
     @app.get("/api/graph")
-    async def model_graph_json() -> dict[str, Any]:
+    async def model_graph_json(run: int = 0) -> dict[str, Any]:
+        served = pick(run)
         predictor = await run_in_threadpool(lambda: served.predictor)
         if served.graph is None:
             raise BadInput(f"{predictor.name} has no JavaScript version; the page uses the server's numbers", 404)
         return served.graph
 
     @app.get("/api/metrics")
-    async def training_metrics() -> dict[str, Any]:
-        return await run_in_threadpool(served.training)
+    async def training_metrics(run: int = 0) -> dict[str, Any]:
+        return await run_in_threadpool(pick(run).training)
 
     @app.post("/api/predict")
-    async def predict(request: Request) -> dict[str, Any]:
+    async def predict(request: Request, run: int = 0) -> dict[str, Any]:
+        served = pick(run)
         x = await _read_input(request, lanes)
         return await run_in_threadpool(served.predict, x)
 
     @app.post("/api/explain")
-    async def explain(request: Request) -> dict[str, Any]:
+    async def explain(request: Request, run: int = 0) -> dict[str, Any]:
+        served = pick(run)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         payload = _json_object(content_type, await request.body(), _EXPLAIN)
         method, target = payload.get("method"), payload.get("target")
@@ -507,15 +542,16 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
         return await run_in_threadpool(served.explain, x, method, target)
 
     @app.get("/api/filters")
-    async def filters_over_epochs() -> dict[str, Any]:
-        return await run_in_threadpool(served.filter_epochs)
+    async def filters_over_epochs(run: int = 0) -> dict[str, Any]:
+        return await run_in_threadpool(pick(run).filter_epochs)
 
     @app.get("/api/confusion")
-    async def confusion_matrix() -> dict[str, Any]:
-        return await run_in_threadpool(served.confusion)
+    async def confusion_matrix(run: int = 0) -> dict[str, Any]:
+        return await run_in_threadpool(pick(run).confusion)
 
     @app.get("/api/cell")
-    async def confusion_cell(true: int, predicted: int, limit: int = 200) -> dict[str, Any]:
+    async def confusion_cell(true: int, predicted: int, limit: int = 200, run: int = 0) -> dict[str, Any]:
+        served = pick(run)
         k = len((await run_in_threadpool(lambda: served.predictor)).class_names)
         if not (0 <= true < k and 0 <= predicted < k):
             raise BadInput(f"true and predicted must be class numbers from 0 to {k - 1}")
@@ -524,7 +560,8 @@ def create_app(checkpoint_path: str | Path, hosts: tuple[str, ...] = LOOPBACK_NA
         return await run_in_threadpool(served.cell, true, predicted, limit)
 
     @app.get("/api/random")
-    async def random_test_image(index: int | None = None) -> dict[str, Any]:
+    async def random_test_image(index: int | None = None, run: int = 0) -> dict[str, Any]:
+        served = pick(run)
         test = await run_in_threadpool(served.test_set)
         n = len(test)
         if index is None:

@@ -54,7 +54,7 @@ def _names_of_this_server(host: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def serve(checkpoint: str | Path, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
+def serve(checkpoint: str | Path | list[str | Path], host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
           lang: str | None = None) -> None:
     """Serve the page for a run directory or checkpoint until Ctrl+C, in ``lang`` (default: the system's)."""
     try:
@@ -70,7 +70,7 @@ def serve(checkpoint: str | Path, host: str = "127.0.0.1", port: int = 8000, ope
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/"
-    print(f"lenetlab: serving {app.state.served.checkpoint} at {url}  (Ctrl+C to stop)")
+    print(f"lenetlab: serving {', '.join(r.checkpoint for r in app.state.runs)} at {url}  (Ctrl+C to stop)")
     if host not in ("127.0.0.1", "::1", "localhost"):
         print(f"lenetlab: listening on {host}: other machines on the network can reach this page")
     if open_browser:

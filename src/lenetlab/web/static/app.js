@@ -13,6 +13,11 @@ const EMBEDDED = window.LENETLAB_EMBEDDED || null;
 const LANG = window.LENETLAB_LANG || "en";
 const MESSAGES = window.LENETLAB_MESSAGES || {};
 
+// ----- which run (lenetlab serve RUN1 RUN2 ...): every API call says it -----
+let RUN = 0;
+let RUNS = [];
+const api = (path) => `${path}${path.includes("?") ? "&" : "?"}run=${RUN}`;
+
 // ----- words and numbers in the page's language -----
 function t(key, values = {}) {
   const text = MESSAGES[key] ?? key;
@@ -150,7 +155,7 @@ function sendDrawing() {
 async function predictOnServer(init, mine) {
   inFlight = true;
   try {
-    const response = await fetch("/api/predict", init);
+    const response = await fetch(api("/api/predict"), init);
     const body = await response.json();
     if (mine !== generation) return;
     if (!response.ok) { statusLine.textContent = body.error || t("page.error", { status: response.status }); return; }
@@ -200,7 +205,7 @@ async function randomTestImage() {
   if (EMBEDDED) { showSample(EMBEDDED.samples[Math.floor(Math.random() * EMBEDDED.samples.length)]); return; }
   const mine = generation;
   try {
-    const response = await fetch("/api/random");
+    const response = await fetch(api("/api/random"));
     const sample = await response.json();
     if (!response.ok) { statusLine.textContent = sample.error || t("page.error", { status: response.status }); return; }
     if (mine !== generation) return;
@@ -510,7 +515,7 @@ async function explainOverlay(mine) {
   const method = overlaySelect.value;
   if (!method || !lastResult || EMBEDDED) { hideOverlay(); return; }
   try {
-    const response = await fetch("/api/explain", {
+    const response = await fetch(api("/api/explain"), {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ array: lastResult.input, method, target: lastResult.label }) });
     const body = await response.json();
@@ -547,8 +552,10 @@ const CALC_FIELDS = ["c1_channels", "c3_channels", "c5_channels", "f6_units", "k
                      "pool_size"];
 
 function setUpCalculator(model) {
-  if (!model.name.startsWith("lenet5") || model.name === "lenet5-1998") return;
   const form = document.getElementById("calc-form");
+  form.innerHTML = "";
+  document.getElementById("calculator").hidden = true;
+  if (!model.name.startsWith("lenet5") || model.name === "lenet5-1998") return;
   for (const name of CALC_FIELDS) {
     const label = document.createElement("label");
     label.textContent = name;
@@ -645,19 +652,29 @@ function drawChart(canvas, series, yLabel, percentScale) {
   });
 }
 
-function showTraining(m) {
+const RUN_COLORS = ["#0969da", "#bc4c00", "#1a7f37", "#8250df", "#cf222e", "#4d2d00", "#1b7c83", "#9a6700"];
+
+function showTraining(m, all = null) {
   if (m.state === "unknown") return;
   const panel = document.getElementById("training-panel");
   if (!m.history || (!m.history.length && m.state !== "training")) return;
   panel.hidden = false;
   const history = m.history;
-  drawChart(document.getElementById("curve-loss"), [
-    { label: t("train.train"), color: "#0969da", values: history.map((r) => r.train_loss) },
-    { label: t("train.valid"), color: "#bc4c00", values: history.map((r) => r.valid_loss) },
-  ], t("train.loss"), false);
-  drawChart(document.getElementById("curve-accuracy"), [
-    { label: t("train.valid"), color: "#1a7f37", values: history.map((r) => 100 * r.valid_accuracy) },
-  ], t("train.accuracy"), true);
+  if (all && all.length > 1) {  // several runs: each one's validation curves, overlaid
+    const series = (key, scale) => all.map((r, k) => ({ label: RUNS[k].name, color: RUN_COLORS[k % RUN_COLORS.length],
+                                                        values: (r.history || []).map((e) => scale * e[key]) }));
+    drawChart(document.getElementById("curve-loss"), series("valid_loss", 1), `${t("train.valid")} · ${t("train.loss")}`, false);
+    drawChart(document.getElementById("curve-accuracy"), series("valid_accuracy", 100), t("train.accuracy"), true);
+    document.body.dataset.series = String(all.length);
+  } else {
+    drawChart(document.getElementById("curve-loss"), [
+      { label: t("train.train"), color: "#0969da", values: history.map((r) => r.train_loss) },
+      { label: t("train.valid"), color: "#bc4c00", values: history.map((r) => r.valid_loss) },
+    ], t("train.loss"), false);
+    drawChart(document.getElementById("curve-accuracy"), [
+      { label: t("train.valid"), color: "#1a7f37", values: history.map((r) => 100 * r.valid_accuracy) },
+    ], t("train.accuracy"), true);
+  }
   const parts = [];
   if (m.state === "training") {
     parts.push(t("train.epoch_of", { epoch: m.epoch, epochs: m.epochs }));
@@ -677,28 +694,55 @@ function showTraining(m) {
   document.body.dataset.training = m.state;
 }
 
+let polling = false;
+
 async function pollMetrics() {
+  polling = true;
   try {
-    const response = await fetch("/api/metrics");
-    if (response.ok) {
-      const m = await response.json();
-      // A newer best.pt: the drawing panel moves to it (and redraws the current input with it).
-      if (m.model_epoch != null && m.model_epoch !== modelEpoch) await loadModel();
-      else if (graph && (!scrub || scrub.epochs.length < m.history.length)) loadScrubber();
-      showTraining(m);
-      // "unknown": the folder is there but training has not written its first progress yet
-      if (m.state === "training" || m.state === "unknown") setTimeout(pollMetrics, POLL_MS);
-      else if (m.state === "finished" && modelEpoch !== m.model_epoch) await loadModel();
-      return;
-    }
+    const all = await Promise.all(RUNS.map(async (r) => (await fetch(`/api/metrics?run=${r.run}`)).json()));
+    const m = all[RUN];
+    // A newer best.pt: the drawing panel moves to it (and redraws the current input with it).
+    if (m.model_epoch != null && m.model_epoch !== modelEpoch) await loadModel();
+    else if (graph && (!scrub || scrub.epochs.length < m.history.length)) loadScrubber();
+    showTraining(m, all);
+    // "unknown": the folder is there but training has not written its first progress yet
+    if (all.some((r) => r.state === "training" || r.state === "unknown")) { setTimeout(pollMetrics, POLL_MS); return; }
+    if (m.state === "finished" && modelEpoch !== m.model_epoch) await loadModel();
   } catch (err) { /* the server went away: the page keeps what it has */ }
+  polling = false;
+}
+
+// Several runs: a selector picks the one the drawing panel, the matrix and the scrubber use.
+async function loadRuns() {
+  RUNS = await (await fetch("/api/runs")).json();
+  if (RUNS.length < 2) return;
+  const select = document.getElementById("run-select");
+  for (const r of RUNS) {
+    const option = document.createElement("option");
+    option.value = String(r.run);
+    option.textContent = r.name;
+    select.appendChild(option);
+  }
+  select.addEventListener("change", async () => {
+    RUN = Number(select.value);
+    modelShown = false; modelEpoch = null; confusionEpoch = null; scrub = null; graph = null;
+    document.getElementById("scrubber").hidden = true;
+    document.getElementById("cell-images").innerHTML = "";
+    document.getElementById("cell-title").textContent = "";
+    layersBox.innerHTML = "";  // the other model's layers
+    for (const name of Object.keys(layerViews)) delete layerViews[name];
+    closeExplain();
+    await loadModel();
+    if (!polling) pollMetrics();
+  });
+  document.getElementById("run-choice").hidden = false;
 }
 
 // ----- the epoch scrubber: C1's kernels and a probe digit's C1 maps, epoch by epoch (train --keep-filters) -----
 let scrub = null;
 
 async function loadScrubber() {
-  const response = await fetch("/api/filters");
+  const response = await fetch(api("/api/filters"));
   if (!response.ok) return;
   const data = await response.json();
   if (!data.epochs.length || (scrub && scrub.epochs.length === data.epochs.length)) return;
@@ -759,7 +803,7 @@ document.getElementById("scrub-slider").addEventListener("input", (event) => sho
 let confusionEpoch = null;
 
 async function loadConfusion() {
-  const response = await fetch("/api/confusion");
+  const response = await fetch(api("/api/confusion"));
   if (!response.ok) return;
   const c = await response.json();
   if (c.epoch === confusionEpoch) return;
@@ -791,7 +835,7 @@ async function loadConfusion() {
 }
 
 async function openCell(trueClass, predicted) {
-  const response = await fetch(`/api/cell?true=${trueClass}&predicted=${predicted}&limit=200`);
+  const response = await fetch(api(`/api/cell?true=${trueClass}&predicted=${predicted}&limit=200`));
   const cell = await response.json();
   if (!response.ok) { statusLine.textContent = cell.error || t("page.error", { status: response.status }); return; }
   const title = document.getElementById("cell-title");
@@ -854,16 +898,16 @@ async function loadModel() {
       if (EMBEDDED.training) showTraining(EMBEDDED.training);
       document.getElementById("overlay-choice").hidden = true;  // the overlays are computed by the server
     } else {
-      const response = await fetch("/api/model");
+      const response = await fetch(api("/api/model"));
       const model = await response.json();
       if (!response.ok) {  // a run still before its first epoch: the curves come first
         document.getElementById("model-info").textContent = model.error || t("train.waiting");
         return;
       }
-      const g = await fetch("/api/graph");
+      const g = await fetch(api("/api/graph"));
       if (g.ok) graph = LeNet.load(await g.json());
       modelEpoch = model.epoch;
-      if (!modelShown) { showModel(model); modelShown = true; }
+      if (!modelShown) { showModel(model); modelShown = true; document.body.dataset.run = String(RUN); }
       loadConfusion();
       loadScrubber();
       if (lastResult && graph) render(runNetwork(lastResult.input.flat()));  // the same input, the newer weights
@@ -889,4 +933,5 @@ overlaySelect.addEventListener("change", () => explainOverlay(generation));
 translateStatic();
 clearPad();
 buildBars();
-loadModel().then(() => { if (!EMBEDDED) pollMetrics(); });
+if (EMBEDDED) loadModel();
+else loadRuns().then(loadModel).then(pollMetrics);
