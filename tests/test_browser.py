@@ -71,14 +71,15 @@ def test_draw_a_digit_then_a_random_test_image(page, server, mnist, tmp_path):
     draw(page, [(140, 40), (140, 240)])  # a "1": one vertical stroke
     page.wait_for_selector("body[data-predicted]")
     page.wait_for_function("() => document.querySelectorAll('#layers .layer').length === 7")
-    assert page.text_content("#pred-label") == "1"
+    # The answer to the whole stroke comes last (partial strokes are sent while the pen moves).
+    page.wait_for_function("() => document.querySelector('#pred-label').textContent === '1'", timeout=10_000)
     assert page.get_attribute("body", "data-predicted") == "1"
     assert canvas_ink(page, "#input") > 5  # the 28x28 input the network saw is drawn, not black
     counts = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#layers .layer')]
         .map(l => [l.dataset.layer, l.querySelectorAll('canvas').length]))""")
     assert counts == {"C1": 6, "S2": 6, "C3": 16, "S4": 16, "C5": 1, "F6": 1, "output": 1}
     assert canvas_ink(page, "#layers [data-layer='C1'] canvas") > 5
-    widths = page.evaluate("() => [...document.querySelectorAll('.bar-fill')].map(b => parseFloat(b.style.width))")
+    widths = page.evaluate("() => [...document.querySelectorAll('#bars .bar-fill')].map(b => parseFloat(b.style.width))")
     assert len(widths) == 10 and max(widths) == widths[1] and abs(sum(widths) - 100) < 0.5
 
     page.select_option("#overlay", "saliency")  # "why?": which pixels made it say 1
@@ -160,6 +161,10 @@ def test_the_confusion_matrix_opens_the_images_behind_a_cell(page, server, train
     page.wait_for_selector("body[data-predicted]")
     assert page.get_attribute("body", "data-predicted") == str(predicted)
     assert page.get_attribute("#true-label", "data-label") == str(true)
+    # The per-class accuracy bars: a click lists every misclassified image of that class.
+    page.click(f"#class-bars .bar-track[data-class='{true}']")
+    page.wait_for_selector(f"#cell-images[data-cell='{true},wrong']")
+    assert int(page.get_attribute("#cell-images", "data-count")) == sum(matrix[true]) - matrix[true][true]
     assert page.problems == []
 
 

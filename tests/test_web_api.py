@@ -339,6 +339,9 @@ def test_confusion_and_cells_are_best_pts_on_the_test_set(client, trained_run):
     surest = [x["confidence"] for x in cell["images"]]
     assert surest == sorted(surest, reverse=True)
     assert all(len(x["image"]) == 28 for x in cell["images"])
+    wrong = client.get(f"/api/cell?true={i}").json()  # no predicted: every misclassified image of class i
+    assert wrong["count"] == sum(confusion["matrix"][i]) - confusion["matrix"][i][i]
+    assert all(x["predicted"] != i for x in wrong["images"])
     for bad in ("true=10&predicted=0", "true=0&predicted=-1", "true=1&predicted=2&limit=0", "true=a&predicted=1"):
         answer = client.get(f"/api/cell?{bad}")
         assert answer.status_code == 422 and "error" in answer.json(), bad

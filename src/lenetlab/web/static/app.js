@@ -831,29 +831,54 @@ async function loadConfusion() {
     });
   });
   box.appendChild(tbl);
+  // Per-class accuracy as bars; a click lists the class's misclassified images (what pulls it down).
+  const bars = document.getElementById("class-bars");
+  bars.innerHTML = "";
+  c.matrix.forEach((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0), accuracy = total ? row[i] / total : 0;
+    const label = document.createElement("div");
+    label.textContent = c.class_names[i];
+    const track = document.createElement("div");
+    track.className = "bar-track";
+    const fill = document.createElement("div");
+    fill.className = "bar-fill";
+    fill.style.width = `${(100 * accuracy).toFixed(2)}%`;
+    track.appendChild(fill);
+    const value = document.createElement("div");
+    value.className = "bar-value";
+    value.textContent = fmtPercent(accuracy, 2);
+    for (const el of [label, track, value]) {
+      el.dataset.class = String(i);
+      el.addEventListener("click", () => openCell(i, null));
+      bars.appendChild(el);
+    }
+  });
   document.getElementById("confusion-panel").hidden = false;
 }
 
-async function openCell(trueClass, predicted) {
-  const response = await fetch(api(`/api/cell?true=${trueClass}&predicted=${predicted}&limit=200`));
+async function openCell(trueClass, predicted) {  // predicted null: every misclassified image of the class
+  const which = predicted === null ? "" : `&predicted=${predicted}`;
+  const response = await fetch(api(`/api/cell?true=${trueClass}${which}&limit=200`));
   const cell = await response.json();
   if (!response.ok) { statusLine.textContent = cell.error || t("page.error", { status: response.status }); return; }
   const title = document.getElementById("cell-title");
-  title.textContent = t("conf.true_pred", { true: classNames[trueClass], predicted: classNames[predicted],
-                                            count: fmtInt(cell.count) })
+  title.textContent = (predicted === null
+    ? t("conf.class_wrong", { true: classNames[trueClass], count: fmtInt(cell.count) })
+    : t("conf.true_pred", { true: classNames[trueClass], predicted: classNames[predicted], count: fmtInt(cell.count) }))
     + (cell.images.length < cell.count ? ` ${t("conf.shown", { n: cell.images.length })}` : "");
   const box = document.getElementById("cell-images");
   box.innerHTML = "";
   box.dataset.count = String(cell.count);
-  box.dataset.cell = `${trueClass},${predicted}`;
+  box.dataset.cell = predicted === null ? `${trueClass},wrong` : `${trueClass},${predicted}`;
   for (const item of cell.images) {
     const cv = document.createElement("canvas");
     cv.width = 28; cv.height = 28;
-    cv.className = trueClass === predicted ? "sample right" : "sample wrong";
+    cv.className = trueClass === item.predicted ? "sample right" : "sample wrong";
     cv.title = t("conf.image_title", { index: item.index, confidence: fmtPercent(item.confidence) });
     cv.dataset.index = String(item.index);
     grayImage(cv, item.image, 0, 255);
-    cv.addEventListener("click", () => showSample({ index: item.index, label: trueClass, predicted, image: item.image }));
+    cv.addEventListener("click", () => showSample({ index: item.index, label: trueClass, predicted: item.predicted,
+                                                    image: item.image }));
     box.appendChild(cv);
   }
 }
