@@ -8,6 +8,7 @@
     RUN/report.html   all of it in one self-contained page
     RUN/explore/      what the explore commands write for this run
     RUN/filters/      C1's kernels after every epoch (train --keep-filters)
+    RUN/projections.npz  the test set in 2-d for `serve`'s projector (written on first use, keyed by best.pt)
 
 The JSON files are typed here (``RunConfig``, ``Metrics``): they are written with ``asdict`` and
 read back through one validating reader, so a damaged or foreign file is one line naming the file

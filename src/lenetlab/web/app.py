@@ -15,6 +15,10 @@
     POST /api/explain   JSON ``{"array": 28x28, "method": "saliency" | "occlusion", "target": k}``
                         -> a 28x28 attribution map of that input for class k (the page's "why?" overlay)
     GET  /api/random    a real MNIST test digit and its label (``?index=N`` for a given one)
+    GET  /api/projections  the representations the projector offers (pixels, C5, F6 / H1, H2), those computed
+    GET  /api/projection   ?rep=c5&method=pca: every test image as a 2-d point in [-1, 1], its label and
+                        prediction (t-SNE: 202 ``{"state": "computing"}`` until it is ready; see projector.py)
+    GET  /api/sprite    every test digit in one grayscale PNG, tile i at column i % 100, row i // 100
 
 Bad input is answered 4xx with ``{"error": "..."}`` and never reaches the model: bodies are capped
 (``MAX_BODY_BYTES``) before they are read, images are measured from their header before they are
@@ -36,7 +40,7 @@ import anyio
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
@@ -245,7 +249,7 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "no such page; the API is /api/runs, /api/model, /api/graph, /api/metrics, /api/filters, /api/confusion, /api/cell, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
+        message = "no such page; the API is /api/runs, /api/model, /api/graph, /api/metrics, /api/filters, /api/confusion, /api/cell, /api/projections, /api/projection, /api/sprite, /api/predict, /api/explain and /api/random" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse({"error": message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -338,6 +342,30 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
             "class_name": served.predictor.class_names[label] if label < len(served.predictor.class_names) else str(label),
             "image": test.images[index].tolist(),  # uint8 0-255, as stored in the IDX file
         }
+
+    @app.get("/api/projections")
+    async def projection_list(run: int = 0) -> dict[str, Any]:
+        return await run_in_threadpool(pick(run).projections)
+
+    @app.get("/api/projection")
+    async def projection(rep: str = "pixels", method: str = "pca", run: int = 0) -> Response:
+        from .projector import METHODS
+
+        served = pick(run)
+        keys = [r["key"] for r in served.representations(await run_in_threadpool(lambda: served.predictor))]
+        if rep not in keys:
+            raise BadInput(f"rep must be one of {', '.join(keys)} for this run's model, got {rep!r}")
+        if method not in METHODS:
+            raise BadInput(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        answer = await run_in_threadpool(served.projection, rep, method)
+        if answer.get("state") == "computing":
+            return JSONResponse(answer, status_code=202)
+        # 10,000 points: serialised once here, not walked again by FastAPI's encoder
+        return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
+
+    @app.get("/api/sprite")
+    async def sprite(run: int = 0) -> Response:
+        return Response(await run_in_threadpool(pick(run).sprite), media_type="image/png")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

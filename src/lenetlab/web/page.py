@@ -15,7 +15,9 @@ from typing import Any
 from ..i18n import messages, t
 
 STATIC = Path(__file__).with_name("static")
-SCRIPTS = ("lenet.js", "app.js")
+# In this order: confusion.js and projector.js use app.js's helpers only when called, and app.js calls them
+# as soon as the model loads. The exported page has no server for the projector: its panel stays hidden there.
+SCRIPTS = ("lenet.js", "confusion.js", "projector.js", "app.js")
 
 
 def _script_json(value: Any) -> str:

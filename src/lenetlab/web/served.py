@@ -19,6 +19,7 @@ from ..errors import LenetlabError
 from ..models import count_parameters
 from ..predict import Predictor
 from ..rundir import RunDir
+from .projector import CACHE_NAME, METHODS, SPRITE_COLUMNS, Projector, features, sprite_png, vector_layers
 
 
 def expand_runs(paths: str | Path | list[str | Path] | tuple[str | Path, ...]) -> list[Path]:
@@ -54,6 +55,8 @@ class ServedRun:
         self.graph: dict[str, Any] | None = None
         self.layers: list[dict[str, Any]] = []
         self._test = None
+        self._sprite: bytes | None = None
+        self.projector = Projector(self.run.path / CACHE_NAME)
         # A run about to start (an empty folder) or still before its first epoch: serve its curves and wait.
         waiting = self.file == self.run.best_path and not self.file.exists() and self.run.path.is_dir() and (
             self.run.has_config() or self.run.progress_path.is_file() or not any(self.run.path.iterdir()))
@@ -236,6 +239,48 @@ class ServedRun:
                 "images": [{"index": int(i), "confidence": round(float(confidence[i]), 6),
                             "predicted": int(predictions[i]),
                             "image": test.images[int(i)].tolist()} for i in order[:limit]]}
+
+    # ----- the projector: the test set in 2-d, per representation (projector.py) -----
+    def _model_key(self) -> tuple[Predictor, tuple[int, ...]]:
+        """The model now, and what its projections are keyed by: the checkpoint's mtime, size, the test set's size."""
+        self.predictor  # noqa: B018 - loads a newer best.pt, or says that there is none yet
+        with self._lock:
+            predictor, stamp = self._predictor, self._stamp
+        return predictor, (*stamp, len(self.test_set()))
+
+    def representations(self, predictor: Predictor) -> list[dict[str, Any]]:
+        """What the projector can show for this model: the pixels, then each hidden layer that outputs a vector."""
+        shapes = {layer["name"]: layer["shape"] for layer in self.layers}
+        return [{"key": "pixels", "layer": None, "dimensions": predictor.input_size ** 2}] + [
+            {"key": layer.lower(), "layer": layer, "dimensions": int(np.prod(shapes[layer]))}
+            for layer in vector_layers(shapes)]
+
+    def projections(self) -> dict[str, Any]:
+        """The representations the projector offers, and which of their projections are computed already."""
+        predictor, key = self._model_key()
+        return {"representations": self.representations(predictor), "methods": list(METHODS),
+                "ready": self.projector.ready(key), "n": key[-1], "sprite": {"columns": SPRITE_COLUMNS,
+                                                                              "tile": predictor.input_size}}
+
+    def projection(self, rep: str, method: str) -> dict[str, Any]:
+        """The test images as 2-d points in [-1, 1] (``rep`` by ``method``, both checked by the caller), their
+        labels and predictions; ``{"state": "computing", ...}`` while a t-SNE runs in the background."""
+        predictor, key = self._model_key()
+        layers = [r["layer"] for r in self.representations(predictor) if r["layer"]]
+        points = self.projector.points(key, rep, method,
+                                       lambda: features(predictor.model, self.test_set().as_float(), layers))
+        if isinstance(points, dict):
+            return points
+        test, predicted, _ = self.test_predictions()
+        return {"rep": rep, "method": method, "n": len(points), "points": np.round(points, 4).tolist(),
+                "labels": test.labels.tolist(), "predicted": predicted.tolist(),
+                "seconds": self.projector.seconds.get(f"{rep}-{method}")}
+
+    def sprite(self) -> bytes:
+        """Every test digit in one PNG (tile i at column i % 100, row i // 100), made once."""
+        if self._sprite is None:
+            self._sprite = sprite_png(self.test_set().images)
+        return self._sprite
 
     def predict(self, x: np.ndarray) -> dict[str, Any]:
         prediction = self.predictor.predict_array(x, activations=True)

@@ -4,6 +4,7 @@
 // `predict`. Exported (lenetlab export): window.LENETLAB_EMBEDDED holds the model and a few test digits, and
 // the page preprocesses the drawing itself (lenet.js, Pillow's arithmetic). In both, lenet.js runs the network
 // on the 28x28 input to draw every layer and to explain any value a student clicks.
+// The confusion matrix (and two runs side by side) is confusion.js, the projector projector.js.
 "use strict";
 
 const THROTTLE_MS = 120;
@@ -799,89 +800,7 @@ function showEpoch(i) {
 
 document.getElementById("scrub-slider").addEventListener("input", (event) => showEpoch(Number(event.target.value)));
 
-// ----- the confusion matrix, drawn here: click a cell, see its test images (served page) -----
-let confusionEpoch = null;
-
-async function loadConfusion() {
-  const response = await fetch(api("/api/confusion"));
-  if (!response.ok) return;
-  const c = await response.json();
-  if (c.epoch === confusionEpoch) return;
-  confusionEpoch = c.epoch;
-  const box = document.getElementById("confusion");
-  box.innerHTML = "";
-  const tbl = document.createElement("table");
-  tbl.className = "confusion";
-  const head = tbl.insertRow();
-  head.insertCell().textContent = `${t("conf.true")} \\ ${t("conf.predicted")}`;
-  c.class_names.forEach((name) => { head.insertCell().textContent = name; });
-  const peak = Math.max(...c.matrix.flat());
-  c.matrix.forEach((row, i) => {
-    const tr = tbl.insertRow();
-    tr.insertCell().textContent = c.class_names[i];
-    row.forEach((count, j) => {
-      const td = tr.insertCell();
-      td.textContent = fmtInt(count);
-      td.dataset.true = String(i);
-      td.dataset.predicted = String(j);
-      const shade = count ? 0.12 + 0.88 * Math.log1p(count) / Math.log1p(peak) : 0;
-      td.style.background = i === j ? `rgba(26, 127, 55, ${shade})` : `rgba(207, 34, 46, ${shade})`;
-      if (shade > 0.55) td.style.color = "#fff";
-      if (count) td.addEventListener("click", () => openCell(i, j));
-    });
-  });
-  box.appendChild(tbl);
-  // Per-class accuracy as bars; a click lists the class's misclassified images (what pulls it down).
-  const bars = document.getElementById("class-bars");
-  bars.innerHTML = "";
-  c.matrix.forEach((row, i) => {
-    const total = row.reduce((a, b) => a + b, 0), accuracy = total ? row[i] / total : 0;
-    const label = document.createElement("div");
-    label.textContent = c.class_names[i];
-    const track = document.createElement("div");
-    track.className = "bar-track";
-    const fill = document.createElement("div");
-    fill.className = "bar-fill";
-    fill.style.width = `${(100 * accuracy).toFixed(2)}%`;
-    track.appendChild(fill);
-    const value = document.createElement("div");
-    value.className = "bar-value";
-    value.textContent = fmtPercent(accuracy, 2);
-    for (const el of [label, track, value]) {
-      el.dataset.class = String(i);
-      el.addEventListener("click", () => openCell(i, null));
-      bars.appendChild(el);
-    }
-  });
-  document.getElementById("confusion-panel").hidden = false;
-}
-
-async function openCell(trueClass, predicted) {  // predicted null: every misclassified image of the class
-  const which = predicted === null ? "" : `&predicted=${predicted}`;
-  const response = await fetch(api(`/api/cell?true=${trueClass}${which}&limit=200`));
-  const cell = await response.json();
-  if (!response.ok) { statusLine.textContent = cell.error || t("page.error", { status: response.status }); return; }
-  const title = document.getElementById("cell-title");
-  title.textContent = (predicted === null
-    ? t("conf.class_wrong", { true: classNames[trueClass], count: fmtInt(cell.count) })
-    : t("conf.true_pred", { true: classNames[trueClass], predicted: classNames[predicted], count: fmtInt(cell.count) }))
-    + (cell.images.length < cell.count ? ` ${t("conf.shown", { n: cell.images.length })}` : "");
-  const box = document.getElementById("cell-images");
-  box.innerHTML = "";
-  box.dataset.count = String(cell.count);
-  box.dataset.cell = predicted === null ? `${trueClass},wrong` : `${trueClass},${predicted}`;
-  for (const item of cell.images) {
-    const cv = document.createElement("canvas");
-    cv.width = 28; cv.height = 28;
-    cv.className = trueClass === item.predicted ? "sample right" : "sample wrong";
-    cv.title = t("conf.image_title", { index: item.index, confidence: fmtPercent(item.confidence) });
-    cv.dataset.index = String(item.index);
-    grayImage(cv, item.image, 0, 255);
-    cv.addEventListener("click", () => showSample({ index: item.index, label: trueClass, predicted: item.predicted,
-                                                    image: item.image }));
-    box.appendChild(cv);
-  }
-}
+// ----- the confusion matrix and its drill-down: confusion.js; the projector: projector.js -----
 
 // ----- the model -----
 function showModel(model) {
@@ -935,6 +854,7 @@ async function loadModel() {
       if (!modelShown) { showModel(model); modelShown = true; document.body.dataset.run = String(RUN); }
       loadConfusion();
       loadScrubber();
+      Projector.modelChanged();
       if (lastResult && graph) render(runNetwork(lastResult.input.flat()));  // the same input, the newer weights
     }
     document.body.dataset.ready = "true";
@@ -949,6 +869,8 @@ window.lenetlab = {
   forward: (pixels) => LeNet.forward(graph, Array.from(pixels)),
   explain: (stage, unit) => LeNet.explain(trace, stage, unit),
   preprocess: (rgba, w, h) => LeNet.preprocess(rgba, w, h),
+  projector: Projector,                // its state, where it draws dot i, and its timings (projectorStats)
+  projectorStats: Projector.stats,
 };
 
 document.getElementById("clear").addEventListener("click", () => { clearPad(); resetResult(t("page.draw_prompt")); });
