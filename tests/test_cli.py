@@ -73,7 +73,7 @@ def test_predict_reads_user_images(capsys, trained_run, mnist, tmp_path):
 def test_bad_inputs_give_one_line_and_exit_2(capsys, tmp_path, trained_run):
     cases = [
         (("train", "--model", "resnet", "--out", tmp_path / "a"), "unknown model 'resnet'"),
-        (("train", "--arch", "kernel_size=7", "--out", tmp_path / "b"), "C5:"),
+        (("train", "--arch", "kernel_size=7", "--arch", "c5_kernel=7", "--out", tmp_path / "b"), "C5:"),
         (("train", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "c"), "is not a folder"),
         (("train", "--data-dir", tmp_path, "--out", tmp_path / "d"), "has no train-images-idx3-ubyte"),
         (("train", "--out", trained_run), "already holds a run"),

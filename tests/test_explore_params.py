@@ -29,10 +29,14 @@ def test_lenet5_parameters_and_macs_by_hand():
 
 
 def test_lenet5_variant_macs_follow_the_architecture():
-    # kernel 3, padding 2: C1 30x30, S2 15x15, C3 13x13, S4 6x6, C5 4x4
+    # kernel 3, padding 2: C1 30x30, S2 15x15, C3 13x13, S4 6x6, C5 (which follows: kernel 6) 1x1
     rows = _by_layer(layer_table(build_model("lenet5", kernel_size=3, c1_channels=4)))
     assert rows["C1"][1:] == (4 * 30 * 30 * 9, (4, 30, 30))
     assert rows["C3"][1:] == (16 * 13 * 13 * 4 * 9, (16, 13, 13))
+    assert rows["C5"] == (120 * 16 * 36 + 120, 120 * 16 * 36, (120, 1, 1))
+    assert rows["F6"][:2] == (84 * (120 + 1), 120 * 84)
+    # C5's kernel fixed at 3: a 4x4 C5, so F6 sees 120*4*4 inputs
+    rows = _by_layer(layer_table(build_model("lenet5", kernel_size=3, c1_channels=4, c5_kernel=3)))
     assert rows["C5"][1:] == (120 * 4 * 4 * 16 * 9, (120, 4, 4))
     assert rows["F6"][:2] == (84 * (120 * 16 + 1), 120 * 16 * 84)
 

@@ -11,6 +11,7 @@ from lenetlab.cli import main
 from lenetlab.explore import variants as variants_module
 from lenetlab.explore.sweep import (
     expand_grid,
+    format_rows,
     merge_sweeps,
     parse_shard,
     parse_variant,
@@ -115,11 +116,17 @@ def test_interrupted_sweep_trains_only_what_is_missing(tmp_path, data_dir, count
     row = next(r for r in result["rows"] if r["name"] == "c1_channels-4_kernel_size-3")
     metrics = json.loads((tmp_path / row["name"] / "metrics.json").read_text())
     assert row["test_accuracy"] == metrics["test"]["accuracy"] and row["parameters"] == metrics["parameters"]
-    # kernel 3, padding 2: C1 30x30, S2 15, C3 13, S4 6, C5 4x4 (hand-computed MACs)
-    assert row["macs"] == 4 * 30 * 30 * 9 + 16 * 13 * 13 * 4 * 9 + 120 * 16 * 16 * 9 + 1920 * 84 + 840
+    # kernel 3, padding 2: C1 30x30, S2 15, C3 13, S4 6, C5 follows (kernel 6) 1x1 (hand-computed MACs)
+    assert row["macs"] == 4 * 30 * 30 * 9 + 16 * 13 * 13 * 4 * 9 + 120 * 16 * 36 + 120 * 84 + 840
+    # sweep.json keeps the grid's order; sweep.csv and the printed table rank by validation accuracy
     with open(tmp_path / "sweep.csv") as f:
         table = list(csv.DictReader(f))
-    assert [r["name"] for r in table] == [r["name"] for r in result["rows"]]
+    ok = [r for r in result["rows"] if r["status"] == "ok"]
+    by_valid = sorted(ok, key=lambda r: -r["best_valid_accuracy"])
+    assert [r["name"] for r in table] == [r["name"] for r in by_valid] + [
+        r["name"] for r in result["rows"] if r["status"] != "ok"]
+    assert [float(r["best_valid_accuracy"]) for r in table[:4]] == [r["best_valid_accuracy"] for r in by_valid]
+    assert json.loads((tmp_path / "sweep.json").read_text())["grid"] == [r["name"] for r in result["rows"]]
     assert (tmp_path / "sweep_accuracy_vs_parameters.png").is_file()
     assert (tmp_path / "sweep_accuracy_vs_time.png").is_file()
 
@@ -209,3 +216,37 @@ def test_a_misspelt_key_is_refused_up_front():
         check_keys("lenet5", ["kernal_size"])
     check_keys("lenet5", ["kernel_size", "lr"])  # a model argument and a training setting: fine
     check_keys("mlp", ["hidden_1"])
+
+
+def test_the_stride_padding_kernel_grid_is_all_valid_now_that_c5_follows():
+    """C5 takes the side of what reaches it, so every combination keeps a 1x1 C5 (3 of 4 used to fail)."""
+    import torch
+
+    from lenetlab.models import build_model, count_parameters
+
+    grid = expand_grid("lenet5", parse_vary(["stride=1,2", "padding=0,2", "kernel_size=3,5"]))
+    assert len(grid) == 8
+    counts = {}
+    for variant in grid:
+        model = build_model(variant.model, **variant.model_args)
+        assert model.activations(torch.zeros(1, 1, 28, 28))["C5"].shape == (1, 120, 1, 1), variant.name
+        counts[variant.name] = count_parameters(model)
+    # stride 2, padding 0, kernel 5: C1 (28-5)//2+1 = 12, S2 6, C3 6-5+1 = 2, S4 1, so C5's kernel is 1x1.
+    #   C1 6*(1*25)+6 = 156, C3 16*(6*25)+16 = 2,416, C5 120*(16*1)+120 = 2,040, F6 84*120+84 = 10,164,
+    #   output 10*84+10 = 850: 15,626 (LeNet-5's 48,120 C5 parameters shrink to 2,040)
+    assert counts["stride-2_padding-0_kernel_size-5"] == 156 + 2416 + 2040 + 10164 + 850 == 15626
+    # stride 1, padding 2, kernel 3: C1 28+4-3+1 = 30, S2 15, C3 15-3+1 = 13, S4 6, so C5's kernel is 6x6.
+    #   C1 6*9+6 = 60, C3 16*(6*9)+16 = 880, C5 120*(16*36)+120 = 69,240, F6 10,164, output 850: 81,194
+    assert counts["stride-1_padding-2_kernel_size-3"] == 60 + 880 + 69240 + 10164 + 850 == 81194
+    assert counts["stride-1_padding-2_kernel_size-5"] == 61706  # the notebook's LeNet-5
+
+
+def test_tables_rank_by_validation_accuracy_not_test_accuracy():
+    rows = [{"name": name, "status": "ok", "parameters": 1, "macs": 1, "best_valid_accuracy": valid,
+             "test_accuracy": test, "seconds": 1.0}
+            for name, valid, test in (("best-on-test", 0.97, 0.99), ("best-on-valid", 0.98, 0.96))]
+    rows.append({"name": "broken", "status": "invalid", "message": "C5: ...", "best_valid_accuracy": None,
+                 "test_accuracy": None})
+    lines = format_rows(rows).splitlines()
+    assert [line.split()[0] for line in lines[1:4]] == ["best-on-valid", "best-on-test", "broken"]
+    assert "96.00%" in lines[1] and "ranked by validation accuracy" in lines[-1]

@@ -32,14 +32,34 @@ def test_lenet5_arguments_change_the_architecture():
     model = LeNet5(c1_channels=12, kernel_size=3, pooling="max", activation="relu", n_classes=26)
     assert model.feature_extractor.C1.conv.out_channels == 12
     assert isinstance(model.feature_extractor.S4, torch.nn.MaxPool2d)
-    # 28 -C1(k3,p2)-> 30 -S2-> 15 -C3(k3)-> 13 -S4-> 6 -C5(k3)-> 4: the classifier sees 120*4*4
-    assert model.c5_size == 4 and model.classifier.F6.linear.in_features == 1920
+    # 28 -C1(k3,p2)-> 30 -S2-> 15 -C3(k3)-> 13 -S4-> 6 -C5 follows (k6)-> 1: the classifier sees 120
+    assert model.feature_extractor.C5.conv.kernel_size == (6, 6)
+    assert model.c5_size == 1 and model.classifier.F6.linear.in_features == 120
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 26)
+    # C5's kernel fixed at 3 (what earlier releases did): 6 -C5(k3)-> 4, the classifier sees 120*4*4
+    fixed = LeNet5(kernel_size=3, c5_kernel=3)
+    assert fixed.c5_size == 4 and fixed.classifier.F6.linear.in_features == 1920
     assert LeNet5(input_size=32, padding=0)(torch.zeros(1, 1, 32, 32)).shape == (1, 10)  # the 1998 input size
 
 
+def test_each_convolution_has_its_own_settings():
+    model = LeNet5(kernel_size=3, stride=2, padding=1, c3_kernel=2, c3_stride=1, c3_padding=1)
+    convs = {name: model.stage(name).conv for name in ("C1", "C3", "C5")}
+    conv = {name: (c.kernel_size[0], c.stride[0], c.padding[0]) for name, c in convs.items()}
+    # 28 -C1(k3,s2,p1)-> 14 -S2-> 7 -C3(k2,s1,p1)-> 8 -S4-> 4 -C5 follows (k4)-> 1
+    assert conv == {"C1": (3, 2, 1), "C3": (2, 1, 1), "C5": (4, 1, 0)}
+    shapes = {k: tuple(v.shape[1:]) for k, v in model.activations(torch.zeros(1, 1, 28, 28)).items()}
+    assert shapes["C3"] == (16, 8, 8) and shapes["C5"] == (120, 1, 1)
+    # The defaults are the notebook's LeNet-5: same parameter names and shapes, so old checkpoints load.
+    assert {k: v.shape for k, v in LeNet5(c3_kernel=5, c5_kernel=5).state_dict().items()} == \
+        {k: v.shape for k, v in LeNet5().state_dict().items()}
+    assert LeNet5().config["c5_kernel"] is None and LeNet5().config["c3_kernel"] is None  # "follows", not 5
+
+
 @pytest.mark.parametrize("kwargs, layer", [
-    ({"kernel_size": 7}, "C5"),
+    ({"kernel_size": 7, "c5_kernel": 7}, "C5"),
+    ({"stride": 2, "padding": 0, "c5_kernel": 5}, "C5"),
+    ({"c3_kernel": 15}, "C3"),
     ({"stride": 4}, "C3"),
     ({"input_size": 8, "padding": 0}, "C3"),
     ({"pool_size": 5, "kernel_size": 3}, "S4"),
@@ -57,6 +77,12 @@ def test_bad_arguments_are_value_errors():
         LeNet5(pooling="median")
     with pytest.raises(ValueError, match="c1_channels"):
         LeNet5(c1_channels=0)
+    with pytest.raises(ValueError, match="^c5_kernel must be at least 1, got 0$"):
+        LeNet5(c5_kernel=0)
+    with pytest.raises(ValueError, match="^c3_padding must be >= 0, got -1$"):
+        LeNet5(c3_padding=-1)
+    with pytest.raises(ValueError, match="c3_kernel must be a whole number"):
+        LeNet5(c3_kernel="3")  # type: ignore[arg-type]
 
 
 def test_registry():
@@ -70,4 +96,26 @@ def test_registry():
     with pytest.raises(LenetlabError, match="takes no argument hidden_1"):
         build_model("lenet5", hidden_1=10)
     with pytest.raises(LenetlabError, match="C5"):
-        build_model("lenet5", kernel_size=7)
+        build_model("lenet5", kernel_size=7, c5_kernel=7)
+    assert build_model("lenet5", kernel_size=7).c5_size == 1  # C5 follows: 3x3 reaches it, kernel 3
+
+
+def test_a_checkpoint_from_before_c5_followed_loads_as_trained(tmp_path):
+    """Earlier releases saved no c3_*/c5_kernel and gave C5 kernel ``kernel_size``: that model comes back."""
+    from lenetlab.checkpoint import load_checkpoint, save_checkpoint, torch_save
+
+    old = LeNet5(kernel_size=3, c5_kernel=3)  # as an earlier release built kernel_size=3: C5 4x4, F6 takes 1,920
+    saved = tmp_path / "old.pt"
+    save_checkpoint(saved, old, "lenet5", list("0123456789"))
+    payload = torch.load(saved, weights_only=True)
+    payload["model_args"] = {k: v for k, v in payload["model_args"].items()
+                             if k not in ("c3_kernel", "c3_stride", "c3_padding", "c5_kernel")}
+    torch_save(payload, saved)
+    model, checkpoint = load_checkpoint(saved)
+    assert model.stage("C5").conv.kernel_size == (3, 3) and checkpoint["model_args"]["c5_kernel"] == 3
+    assert model.classifier.F6.linear.in_features == 1920
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), old.state_dict().values()))
+    # a new checkpoint keeps "follows" (None) and is rebuilt the same way
+    save_checkpoint(tmp_path / "new.pt", LeNet5(kernel_size=3), "lenet5", list("0123456789"))
+    model, checkpoint = load_checkpoint(tmp_path / "new.pt")
+    assert checkpoint["model_args"]["c5_kernel"] is None and model.stage("C5").conv.kernel_size == (6, 6)

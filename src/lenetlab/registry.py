@@ -37,9 +37,14 @@ class ModelSpec:
         return [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
     def argument_types(self) -> dict[str, type]:
-        """The plain type (int, float, str, bool) of each argument that has one."""
+        """The plain type (int, float, str, bool) of each argument that has one (``int | None``: int)."""
         hints = typing.get_type_hints(self.constructor.__init__)
-        return {name: hint for name, hint in hints.items() if hint in _TYPE_WORDS}
+        return {name: _plain(hint) for name, hint in hints.items() if _plain(hint) in _TYPE_WORDS}
+
+    def optional_arguments(self) -> set[str]:
+        """The arguments typed ``X | None``: None is one of their values (LeNet-5's c5_kernel: "follows")."""
+        hints = typing.get_type_hints(self.constructor.__init__)
+        return {name for name, hint in hints.items() if type(None) in typing.get_args(hint)}
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -51,6 +56,9 @@ MODELS: dict[str, ModelSpec] = {
     "linear": ModelSpec("lenetlab.models.dense:LinearClassifier",
                         "a linear classifier, pixels to the 10 outputs (1998: 12.0 % error), 7,850 parameters"),
     "fcnet": ModelSpec("lenetlab.models.dense:FCNet", "a fully connected network of any widths (--arch hidden=300,100), tanh"),
+    "lenet5-1998": ModelSpec("lenetlab.models.lenet1998:LeNet5_1998",
+                             "LeNet-5 as published in 1998: 32x32 field, trainable subsampling, sparse C3, "
+                             "scaled tanh, fixed RBF outputs, 60,000 parameters"),
     "lenet1": ModelSpec("lenetlab.models.lenet:LeNet1", "LeNet-1: 4 and 12 maps of 5x5, average pooling, 3,246 parameters"),
     "lenet4": ModelSpec("lenetlab.models.lenet:LeNet4",
                         "LeNet-4: 4 and 16 maps, 120 fully connected units, 51,050 parameters"),
@@ -80,11 +88,20 @@ def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch", e
     unknown = [k for k in args if k not in known]
     if unknown:
         raise LenetlabError(f"{name} takes no {flag} {', '.join(unknown)}; it takes: {', '.join(known)}")
+    optional = spec.optional_arguments()
     for key, kind in spec.argument_types().items():
         value = args.get(key)
+        if key in optional and value is None:
+            continue
         if key in args and not (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
             if not (kind is float and isinstance(value, int) and not isinstance(value, bool)):
                 raise LenetlabError(f"{name}: {flag} {key} must be {_TYPE_WORDS[kind]}, got {value!r}")
 
 
 _TYPE_WORDS = {int: "a whole number", float: "a number", str: "a word", bool: "true or false"}
+
+
+def _plain(hint: Any) -> Any:
+    """``int | None`` -> int; any other hint unchanged."""
+    kinds = [k for k in typing.get_args(hint) if k is not type(None)]
+    return kinds[0] if type(None) in typing.get_args(hint) and len(kinds) == 1 else hint

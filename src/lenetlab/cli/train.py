@@ -21,8 +21,10 @@ def register(sub: Any) -> None:
     add_config_flags(p)
     p.add_argument("--arch", action=ArchAction, dest="model_args", metavar="KEY=VALUE",
                    help="a constructor argument of the model, repeatable: kernel_size=3, c1_channels=12, "
-                        "activation=relu, pooling=max, batch_norm=true (LeNet-5), hidden_1=200 (MLP), "
-                        "hidden=300,100 (fcnet) ... an unknown key lists the ones the model takes")
+                        "activation=relu, pooling=max, batch_norm=true (LeNet-5; stride=2 and padding=0 are C1's, "
+                        "c3_kernel, c3_stride, c3_padding C3's, and C5's kernel follows what reaches it unless "
+                        "c5_kernel=K), hidden_1=200 (MLP), hidden=300,100 (fcnet) ... an unknown key lists the "
+                        "ones the model takes")
     for key, kind in _OLD_ARCH_FLAGS.items():
         extra = {"nargs": 0} if kind is None else {"type": kind}
         p.add_argument("--" + key.replace("_", "-"), action=ArchAction, dest="model_args", key=key,

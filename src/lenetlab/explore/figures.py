@@ -23,12 +23,15 @@ def _symmetric(ax: Any, kernel: np.ndarray, title: str | None = None, fontsize: 
 
 
 def sweep_figure(rows: Sequence[dict[str, Any]], x_key: str = "parameters") -> Figure:
-    """Test accuracy of each variant against its parameters (log scale) or its training seconds."""
+    """Validation accuracy of each variant (what to choose by) against its parameters (log scale) or its
+    training seconds; the test accuracy as a hollow marker beside, for reading, not for choosing."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     xs = [r[x_key] for r in rows]
-    ys = [100 * r["test_accuracy"] for r in rows]
-    ax.scatter(xs, ys, s=30, color="#0969da", zorder=3)
+    ys = [100 * r["best_valid_accuracy"] for r in rows]
+    ax.scatter(xs, ys, s=30, color="#0969da", zorder=3, label="validation accuracy (choose by this)")
+    ax.scatter(xs, [100 * r["test_accuracy"] for r in rows], s=30, facecolors="none", edgecolors="#656d76",
+               zorder=2, label="test accuracy")
     for r, x, y in zip(rows, xs, ys):
         ax.annotate(r["name"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     if x_key == "parameters":
@@ -36,10 +39,11 @@ def sweep_figure(rows: Sequence[dict[str, Any]], x_key: str = "parameters") -> F
         ax.set_xlabel("trainable parameters (log scale)")
     else:
         ax.set_xlabel("training time, seconds (train + validation)")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("accuracy (%)")
     ax.margins(x=0.25, y=0.1)  # room for the names beside the points
     ax.grid(alpha=0.3)
-    ax.set_title(f"Sweep: test accuracy against {'parameters' if x_key == 'parameters' else 'training time'}")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"Sweep: validation accuracy against {'parameters' if x_key == 'parameters' else 'training time'}")
     return fig
 
 

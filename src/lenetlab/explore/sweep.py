@@ -172,14 +172,15 @@ def shard_stem(shard: tuple[int, int] | None) -> str:
 
 def write_table(rows: Sequence[dict[str, Any]], out: Path, stem: str = "sweep", meta: dict[str, Any] | None = None,
                 plots: bool = True) -> list[Path]:
-    """``STEM.json`` (meta + rows), ``STEM.csv`` and, for full tables, the two accuracy plots."""
+    """``STEM.json`` (meta + rows in the grid's order), ``STEM.csv`` (ranked by validation accuracy) and,
+    for full tables, the two accuracy plots."""
     from .._fs import write_json, write_text
 
     written = [write_json(out / f"{stem}.json", {**(meta or {}), "rows": list(rows)})]
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for row in rows:
+    for row in ranked(rows):
         writer.writerow({**row, "settings": ";".join(f"{k}={v}" for k, v in row["settings"].items())})
     written.append(write_text(out / f"{stem}.csv", table.getvalue()))
     ok = [r for r in rows if r["status"] == "ok"]
@@ -193,17 +194,38 @@ def write_table(rows: Sequence[dict[str, Any]], out: Path, stem: str = "sweep", 
     return written
 
 
+def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best validation accuracy first, the variants that did not train last; ties keep the grid's order.
+
+    Validation, never test: choosing a variant by its test accuracy would make that number optimistic,
+    so the test set would no longer measure the chosen one. The test accuracy is shown beside, unranked.
+
+    Examples
+    --------
+    >>> rows = [{"name": "a", "best_valid_accuracy": 0.97, "test_accuracy": 0.99},
+    ...         {"name": "b", "best_valid_accuracy": None, "test_accuracy": None},
+    ...         {"name": "c", "best_valid_accuracy": 0.98, "test_accuracy": 0.96}]
+    >>> [r["name"] for r in ranked(rows)]
+    ['c', 'a', 'b']
+    """
+    def key(row: dict[str, Any]) -> float:
+        valid = row.get("best_valid_accuracy")
+        return -valid if valid is not None else 1.0
+
+    return sorted(rows, key=key)
+
+
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:
-    """The sweep as aligned text, best test accuracy first."""
+    """The sweep as aligned text, best validation accuracy first (see :func:`ranked`), test accuracy beside."""
     width = max([len(r["name"]) for r in rows] + [7])
     lines = [f"{'variant':<{width}}  {'params':>9}  {'MACs':>10}  {'valid acc':>9}  {'test acc':>8}  {'seconds':>8}"]
-    ranked = sorted(rows, key=lambda r: -(r["test_accuracy"] if r["test_accuracy"] is not None else -1))
-    for r in ranked:
+    for r in ranked(rows):
         if r["status"] != "ok":
             lines.append(f"{r['name']:<{width}}  {r['status']}: {r['message']}")
             continue
         lines.append(f"{r['name']:<{width}}  {r['parameters']:>9,}  {r['macs']:>10,}  "
                      f"{100 * r['best_valid_accuracy']:>8.2f}%  {100 * r['test_accuracy']:>7.2f}%  {r['seconds']:>8.1f}")
+    lines.append("ranked by validation accuracy: choose a variant on it, then report that variant's test accuracy")
     return "\n".join(lines)
 
 
@@ -283,5 +305,5 @@ def sweep(
     return {**meta, "rows": rows}
 
 
-__all__ = ["Variant", "expand_grid", "merge_sweeps", "parse_shard", "parse_vary", "parse_variant", "run_variants",
-           "select_shard", "sweep"]
+__all__ = ["Variant", "expand_grid", "merge_sweeps", "parse_shard", "parse_vary", "parse_variant", "ranked",
+           "run_variants", "select_shard", "sweep"]

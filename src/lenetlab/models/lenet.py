@@ -32,6 +32,12 @@ class LeNet5(StagedModel):
     refuses padding above half the kernel), so it means stride 2, which is what LeNet-5 uses.
 
     Every choice the notebook invites exploring is an argument, its default the notebook's value.
+    Each convolution has its own settings: ``kernel_size``, ``stride`` and ``padding`` are C1's
+    (``kernel_size`` is C3's kernel too unless ``c3_kernel`` is given); ``c3_kernel``, ``c3_stride``,
+    ``c3_padding`` are C3's. C5's kernel *follows* by default (``c5_kernel=None``): it is the side of
+    what reaches C5, so C5 stays fully connected to S4's maps and its output is 1x1, as in the 1998
+    paper, whatever C1 and C3 do. A given ``c5_kernel`` fixes it (stride 1, no padding) and F6 then
+    takes ``c5_channels * side * side`` inputs.
     An architecture whose feature maps would shrink below 1x1 raises ``ValueError`` naming the layer.
 
     Examples
@@ -43,6 +49,13 @@ class LeNet5(StagedModel):
     torch.Size([2, 10])
     >>> list(model.activations(torch.zeros(1, 1, 28, 28)))
     ['C1', 'S2', 'C3', 'S4', 'C5', 'F6', 'output']
+    >>> strided = LeNet5(stride=2, padding=0)  # C1 12x12, S2 6x6, C3 2x2, S4 1x1: C5's kernel becomes 1
+    >>> strided.feature_extractor.C5.conv.kernel_size, strided.c5_size
+    ((1, 1), 1)
+    >>> LeNet5(stride=2, padding=0, c5_kernel=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: C5: a 1x1 input with kernel 5, stride 1, padding 0 leaves no output (below 1x1); use a smaller kernel or stride, more padding, or a larger input
     """
 
     def __init__(
@@ -58,6 +71,10 @@ class LeNet5(StagedModel):
         kernel_size: int = 5,
         stride: int = 1,
         padding: int = 2,
+        c3_kernel: int | None = None,
+        c3_stride: int = 1,
+        c3_padding: int = 0,
+        c5_kernel: int | None = None,
         pooling: str = "avg",
         pool_size: int = 2,
         activation: str = "tanh",
@@ -66,19 +83,28 @@ class LeNet5(StagedModel):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; choose 'avg' or 'max'")
+        # The registry type-checks only plain types, so the two "int or None" arguments are checked here.
+        for name, value, meaning in (("c3_kernel", c3_kernel, "kernel_size"), ("c5_kernel", c5_kernel, "follows")):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValueError(f"{name} must be a whole number (leave it out for '{meaning}'), got {value!r}")
         check_positive(n_classes=n_classes, c1_channels=c1_channels, c3_channels=c3_channels, c5_channels=c5_channels,
-                       f6_units=f6_units, kernel_size=kernel_size, stride=stride, pool_size=pool_size,
-                       in_channels=in_channels, input_size=input_size)
-        if padding < 0:
-            raise ValueError(f"padding must be >= 0, got {padding}")
+                       f6_units=f6_units, kernel_size=kernel_size, stride=stride, c3_stride=c3_stride,
+                       pool_size=pool_size, in_channels=in_channels, input_size=input_size)
+        check_positive(**{k: v for k, v in (("c3_kernel", c3_kernel), ("c5_kernel", c5_kernel)) if v is not None})
+        for name, value in (("padding", padding), ("c3_padding", c3_padding)):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
         act = activation
         make_activation(act)  # validates the name before anything is built
 
+        c3_kernel = kernel_size if c3_kernel is None else c3_kernel
         size = out_size(input_size, kernel_size, stride, padding, "C1")
         size = out_size(size, pool_size, pool_size, 0, "S2")
-        size = out_size(size, kernel_size, 1, 0, "C3")
+        size = out_size(size, c3_kernel, c3_stride, c3_padding, "C3")
         size = out_size(size, pool_size, pool_size, 0, "S4")
-        size = out_size(size, kernel_size, 1, 0, "C5")
+        # C5 "follows": its kernel covers all of S4's map, so a change to C1 or C3 cannot empty it.
+        c5_kernel = size if c5_kernel is None else c5_kernel
+        size = out_size(size, c5_kernel, 1, 0, "C5")
         self.c5_size = size
 
         pool = POOLINGS[pooling]
@@ -86,9 +112,10 @@ class LeNet5(StagedModel):
             ("C1", _conv(in_channels, c1_channels, kernel_size, act, stride=stride, padding=padding,
                          batch_norm=batch_norm)),
             ("S2", pool(pool_size, stride=pool_size)),
-            ("C3", _conv(c1_channels, c3_channels, kernel_size, act, batch_norm=batch_norm)),
+            ("C3", _conv(c1_channels, c3_channels, c3_kernel, act, stride=c3_stride, padding=c3_padding,
+                         batch_norm=batch_norm)),
             ("S4", pool(pool_size, stride=pool_size)),
-            ("C5", _conv(c3_channels, c5_channels, kernel_size, act, batch_norm=batch_norm)),
+            ("C5", _conv(c3_channels, c5_channels, c5_kernel, act, batch_norm=batch_norm)),
             ("flatten", nn.Flatten()),
         ]))
         self.classifier = nn.Sequential(OrderedDict([
