@@ -27,7 +27,7 @@ def test_every_registered_model_has_a_graph(name):
     graph = model_graph(build_model(name), name)
     assert graph["stages"][-1]["name"] == "output"
     ops = {op["op"] for stage in graph["stages"] for op in stage["ops"]}
-    assert ops <= {"conv", "linear", "act", "pool", "flatten"}
+    assert ops <= {"conv", "linear", "act", "pool", "flatten"} | ({"rbf"} if name == "lenet5-1998" else set())
 
 
 def test_batch_norm_is_folded_into_the_convolution():
@@ -282,6 +282,7 @@ def test_the_served_page_is_the_same_front_end_in_its_language(trained_run):
 @needs_chromium
 def test_the_shape_calculator_follows_the_models_rules(runs, chromium, tmp_path, capsys):
     from lenetlab.explore.params import layer_table
+    from lenetlab.models import LeNet5
 
     page = open_offline(chromium, export_run(runs["lenet5"], tmp_path / "lenet5.html", lang="en"))
     defaults = {"c1_channels": 6, "c3_channels": 16, "c5_channels": 120, "f6_units": 84, "kernel_size": 5,
@@ -291,19 +292,37 @@ def test_the_shape_calculator_follows_the_models_rules(runs, chromium, tmp_path,
         for name, value in {**defaults, **args}.items():
             page.fill(f"#calc-form input[name={name}]", str(value))
 
+    def shown_rows():
+        return page.evaluate("() => [...document.querySelectorAll('#calc-table tr')].slice(1, -1)"
+                             ".map((r) => [...r.cells].map((c) => c.textContent))")
+
+    # stride 2, padding 0: C1 12x12, S2 6, C3 2, S4 1, so C5, which follows, takes a 1x1 kernel (an error
+    # before C5 followed); kernel_size 7: S4 3x3, so C5's kernel is 3.
     for args in ({}, {"kernel_size": 3, "c1_channels": 12}, {"stride": 2, "padding": 4, "kernel_size": 3},
-                 {"pool_size": 1, "f6_units": 50, "c5_channels": 30}):
+                 {"pool_size": 1, "f6_units": 50, "c5_channels": 30}, {"stride": 2, "padding": 0}, {"kernel_size": 7}):
         set_arguments(args)
         expected = layer_table(build_model("lenet5", **args))
-        rows = page.evaluate("() => [...document.querySelectorAll('#calc-table tr')].slice(1, -1)"
-                             ".map((r) => [...r.cells].map((c) => c.textContent))")
+        rows = shown_rows()
         assert [(r[0], r[1]) for r in rows] == [(e["layer"], "×".join(map(str, e["output_shape"])))
                                                for e in expected["layers"]], args
         assert [int(r[2].replace(",", "")) for r in rows] == [e["parameters"] for e in expected["layers"]], args
         assert [int(r[3].replace(",", "")) for r in rows] == [e["macs"] for e in expected["layers"]], args
         assert int(page.get_attribute("#calc-table table", "data-parameters")) == expected["total_parameters"]
+    set_arguments({"stride": 2, "padding": 0})
+    assert shown_rows()[4][:3] == ["C5", "120×1×1", "2,040"]  # 120 * 16 * 1 * 1 weights + 120 biases
+    # C3's own settings and a fixed C5 kernel: no inputs for them, a run's arguments carry them.
+    for args in ({"c3_kernel": 3, "c3_stride": 2, "c3_padding": 1}, {"kernel_size": 3, "c5_kernel": 3}):
+        shapes = page.evaluate("(args) => LeNet.lenet5Shapes(args)", args)
+        expected = layer_table(build_model("lenet5", **args))
+        assert shapes["layers"] == [{k: e[k] for k in ("layer", "output_shape", "parameters", "macs")}
+                                    for e in expected["layers"]], args
+        assert shapes["total_parameters"] == expected["total_parameters"]
+    problem = page.evaluate("() => { try { LeNet.lenet5Shapes({ c3_padding: -1 }); } catch (p) { return p; } }")
+    with pytest.raises(ValueError) as python:
+        LeNet5(c3_padding=-1)
+    assert problem["key"].format(**problem["values"]) == str(python.value) == "c3_padding must be >= 0, got -1"
     # An invalid combination: the page gives the reason `lenetlab train` gives, word for word.
-    for args in ({"stride": 2, "padding": 0}, {"kernel_size": 0}, {"padding": -1}):
+    for args in ({"stride": 4}, {"kernel_size": 0}, {"padding": -1}):
         set_arguments(args)
         shown = page.text_content("#calc-error")
         argv = ["train", "--epochs", "1", "--out", str(tmp_path / "never")]

@@ -4,7 +4,8 @@ The page is the draw-a-digit page of ``lenetlab serve`` (the same ``web/static``
 the model as a *graph*: per named stage (C1, S2, ... output) the operations it applies and their
 weights, which ``web/static/lenet.js`` evaluates in plain JavaScript. Batch norm is folded into the
 convolution before it, so every exported model is made of six operations: convolution, linear,
-activation, pooling, flatten and (inside the page) softmax. The served page reads the same graph from
+activation, pooling, flatten and (inside the page) softmax; LeNet-5 of 1998 adds its RBF output
+(its other layers are written as exact convolutions). The served page reads the same graph from
 ``GET /api/graph``, so the explanation of any value is computed by the same code in both.
 """
 
@@ -41,13 +42,48 @@ def _fold_batch_norm(conv_w: torch.Tensor, conv_b: torch.Tensor | None, bn: nn.B
     return conv_w * scale[:, None, None, None], (bias - bn.running_mean) * scale + bn.bias
 
 
+def _conv_op(weight: torch.Tensor, bias: torch.Tensor, stride: int, padding: int) -> dict[str, Any]:
+    return {"op": "conv", "weight": _tensor(weight), "bias": _tensor(bias), "stride": stride, "padding": padding,
+            "batch_norm_folded": False}
+
+
+def _lenet1998_op(m: nn.Module, following: nn.Module | None) -> tuple[dict[str, Any], int] | None:
+    """LeNet-5 of 1998's layers as the page's operations, exactly: the 32x32 field folded into C1 (a
+    convolution of bg + r x padded with bg is r W * x padded with 0, plus bg sum(W)), subsampling as the
+    2x2 stride-2 convolution with one weight per map, the sparse C3 as its dense convolution, RBF units."""
+    from .models.lenet1998 import BACKGROUND, INK, PaperField, RBFOutput, ScaledTanh, SparseConv2d, Subsampling
+
+    if isinstance(m, PaperField) and isinstance(following, nn.Conv2d) and following.padding == (0, 0):
+        w, b = following.weight, following.bias
+        return _conv_op(w * (INK - BACKGROUND), b + BACKGROUND * w.sum((1, 2, 3)), following.stride[0], 2), 2
+    if isinstance(m, Subsampling):
+        n = len(m.weight)
+        return _conv_op(torch.diag(m.weight)[:, :, None, None].expand(n, n, 2, 2), m.bias, 2, 0), 1
+    if isinstance(m, SparseConv2d):
+        return _conv_op(m.dense_weight(), m.bias, 1, 0), 1
+    if isinstance(m, ScaledTanh):
+        return {"op": "act", "fn": "scaled_tanh"}, 1
+    if isinstance(m, RBFOutput):
+        return {"op": "rbf", "weight": _tensor(m.prototypes)}, 1
+    return None
+
+
 def _ops(name: str, module: nn.Module, model_name: str) -> list[dict[str, Any]]:
     """The page's operations for one stage of the model (a Sequential is walked in order)."""
     children = list(module.children()) if isinstance(module, nn.Sequential) else [module]
+    if any(isinstance(child, nn.Sequential) for child in children):  # a 1998 subsampling stage: (pool, act)
+        children = [leaf for child in children for leaf in (child.children() if isinstance(child, nn.Sequential)
+                                                            else [child])]
     ops: list[dict[str, Any]] = []
     i = 0
     while i < len(children):
         m = children[i]
+        special = _lenet1998_op(m, children[i + 1] if i + 1 < len(children) else None)
+        if special is not None:
+            op, consumed = special
+            ops.append(op)
+            i += consumed
+            continue
         if isinstance(m, nn.Conv2d):
             if m.groups != 1 or m.dilation != (1, 1) or m.padding_mode != "zeros" or len(set(m.stride)) != 1 \
                     or not isinstance(m.padding, tuple) or len(set(m.padding)) != 1:
@@ -94,8 +130,8 @@ def _pair(value: Any) -> int:
 
 def _cannot(model_name: str, stage: str, what: str) -> LenetlabError:
     return LenetlabError(f"cannot export {model_name}: its stage {stage} uses {what}, which the page's JavaScript "
-                         "does not implement; the exportable models are lenet5, lenet5-modern, mlp, linear, fcnet, "
-                         "lenet1 and lenet4")
+                         "does not implement; the exportable models are lenet5, lenet5-modern, lenet5-1998, mlp, linear, "
+                         "fcnet, lenet1 and lenet4")
 
 
 def model_graph(model: nn.Module, name: str = "model") -> dict[str, Any]:

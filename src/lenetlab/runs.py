@@ -157,6 +157,8 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
     if rank != 0:
         log, progress = None, False
     data = load_mnist(config.data_dir, config.valid_fraction, config.seed)
+    if config.split == "all":
+        data = data.train_on_all()
     # The data decide the number of classes and the input size unless the user fixed them.
     model_args = {"n_classes": data.n_classes, "input_size": int(data.train.images.shape[-1]), **config.model_args}
     torch.manual_seed(config.seed)

@@ -70,12 +70,20 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sdlm":
+        from .sdlm import SDLM
+
+        return SDLM(model.parameters(), lr=cfg.lr, batch_size=cfg.batch_size)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+# epsilon 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3, 0.00005 for 4, then 0.00001: as factors of the first.
+PAPER_STEPS = (1.0,) * 2 + (0.4,) * 3 + (0.2,) * 3 + (0.1,) * 4 + (0.02,) * 8
 
 
 def lr_factor(schedule: str, step: int, total_steps: int) -> float:
@@ -85,6 +93,8 @@ def lr_factor(schedule: str, step: int, total_steps: int) -> float:
     progress = min(step / max(total_steps, 1), 1.0)
     if schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * progress))
+    if schedule == "paper":  # LeCun et al. 1998, section III.C: by pass, out of 20
+        return PAPER_STEPS[min(int(progress * 20), 19)]
     # one-cycle: linear warm-up over the first 20% from 0.1x to 1x, then linear decay to 0
     warm = 0.2
     if progress < warm:
@@ -111,7 +121,7 @@ def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classe
     with torch.inference_mode():
         for inputs, labels in iterate_batches(images.images.to(device), images.labels.to(device), batch_size):
             logits = model(inputs)
-            loss_sum += F.cross_entropy(logits, labels, reduction="sum")
+            loss_sum += model_loss(model, logits.float(), labels, "sum")
             probabilities.append(logits.softmax(1).float().cpu())
     model.train(was_training)
     probs = torch.cat(probabilities) if probabilities else torch.zeros(0, n_classes)
@@ -128,6 +138,15 @@ def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classe
         predictions=predictions,
         probabilities=probs,
     )
+
+
+def model_loss(model: nn.Module, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean",
+               label_smoothing: float = 0.0) -> torch.Tensor:
+    """The model's own criterion where it has one (lenet5-1998: the MAP loss), else cross-entropy."""
+    criterion = getattr(model, "criterion", None)
+    if criterion is not None:
+        return criterion(logits, labels, reduction)
+    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing, reduction=reduction)
 
 
 def _n_outputs(model: nn.Module) -> int:
@@ -205,6 +224,7 @@ def fit(
     # On the CPU reading the loss costs nothing, so check it every step; on a GPU it would stall
     # the launch queue, so check it now and then.
     check_every = 1 if device.type == "cpu" else 50
+    diverged_at = getattr(model, "diverged_loss", DIVERGED_LOSS)
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         model.train()
@@ -222,26 +242,27 @@ def fit(
             idx = order[step_in_epoch * config.batch_size : (step_in_epoch + 1) * config.batch_size]
             inputs, labels = _training_batch(train, idx, config.augment, augment_gen, config.channels_last)
             n_global = labels.shape[0]
+            if hasattr(optimizer, "estimate"):  # SDLM: the curvature h_kk on this batch (lenetlab/sdlm.py)
+                optimizer.estimate(model, inputs, labels)
             if world > 1:  # every rank draws the same global batch, then keeps its own slice
                 inputs, labels = inputs[rank::world], labels[rank::world]
             # Summed loss over the global batch size: the mean of the global batch, whatever the
             # slicing (DDP averages gradients over ranks, hence the factor world).
             with autocast:
                 logits = network(inputs)
-            loss_total = F.cross_entropy(logits.float(), labels, label_smoothing=config.label_smoothing,
-                                         reduction="sum")
+            loss_total = model_loss(model, logits.float(), labels, "sum", config.label_smoothing)
             loss = loss_total * (world / n_global)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             loss_sum += loss_total.detach()
             if step_in_epoch % check_every == check_every - 1:
-                _check_finite(loss.detach(), epoch, step_in_epoch + 1)
+                _check_finite(loss.detach(), epoch, step_in_epoch + 1, diverged_at)
             if progress_file is not None:
                 progress_file.step(epoch, step_in_epoch + 1)
         loss_sum = distributed.all_reduce_sum(loss_sum) if world > 1 else loss_sum
         train_loss = float(loss_sum) / len(train)
-        _check_finite(torch.tensor(train_loss), epoch, steps_per_epoch)
+        _check_finite(torch.tensor(train_loss), epoch, steps_per_epoch, diverged_at)
         train_seconds = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -252,7 +273,8 @@ def fit(
                              round(optimizer.param_groups[0]["lr"], 8))
         state.history.append(record)
         state.epoch = epoch
-        improved = result.loss < state.best_valid_loss
+        # split "all" (the paper's way) keeps the last epoch: its validation images were trained on.
+        improved = config.split == "all" or result.loss < state.best_valid_loss
         if improved:
             state.best_valid_loss, state.best_epoch = result.loss, epoch
         if log is not None:
@@ -316,8 +338,8 @@ def _training_network(model: nn.Module, config: TrainConfig, world: int) -> nn.M
 DIVERGED_LOSS = 100.0
 
 
-def _check_finite(loss: torch.Tensor, epoch: int, step: int) -> None:
-    if not torch.isfinite(loss) or float(loss) > DIVERGED_LOSS:
+def _check_finite(loss: torch.Tensor, epoch: int, step: int, limit: float = DIVERGED_LOSS) -> None:
+    if not torch.isfinite(loss) or float(loss) > limit:
         raise DivergedError(
             f"training diverged: the loss is {float(loss):.4g} at epoch {epoch}, step {step}; "
             "lower --lr (for example by 10x) and start again"

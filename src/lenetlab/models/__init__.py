@@ -17,6 +17,7 @@ from ..registry import MODELS, check_model_args, model_spec
 from .base import StagedModel
 from .dense import MLP, FCNet, LinearClassifier, parse_hidden
 from .lenet import LeNet1, LeNet4, LeNet5
+from .lenet1998 import LeNet5_1998
 
 # 25 million parameters (100 MB of float32) is 400 times LeNet-5 and 17 times the largest network
 # the explorations train; a checkpoint or a sweep asking for more is refused before allocating.
@@ -62,5 +63,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["FCNet", "LeNet1", "LeNet4", "LeNet5", "LinearClassifier", "MLP", "MODELS", "StagedModel", "build_model",
+__all__ = ["FCNet", "LeNet1", "LeNet4", "LeNet5", "LeNet5_1998", "LinearClassifier", "MLP", "MODELS", "StagedModel", "build_model",
            "count_parameters", "parse_hidden"]

@@ -15,7 +15,7 @@ const LeNet = (() => {
   function load(graph) {
     for (const stage of graph.stages) {
       for (const op of stage.ops) {
-        if (op.weight && !op.w) { op.w = decodeTensor(op.weight); op.b = decodeTensor(op.bias); }
+        if (op.weight && !op.w) { op.w = decodeTensor(op.weight); op.b = op.bias ? decodeTensor(op.bias) : null; }
       }
     }
     return graph;
@@ -35,6 +35,7 @@ const LeNet = (() => {
     gelu: () => (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
     elu: (op) => (v) => (v > 0 ? v : (op.alpha ?? 1) * (Math.exp(v) - 1)),
     leaky_relu: (op) => (v) => (v > 0 ? v : (op.slope ?? 0.01) * v),
+    scaled_tanh: () => (v) => 1.7159 * Math.tanh((2 / 3) * v),  // LeNet-5 of 1998
   };
 
   function conv(x, op) {
@@ -95,8 +96,20 @@ const LeNet = (() => {
     return { shape: [c, oh, ow], data: out };
   }
 
+  // LeNet-5 of 1998: Euclidean RBF units, minus the squared distance to each fixed prototype.
+  function rbf(x, op) {
+    const [nout, nin] = op.w.shape, W = op.w.values, X = x.data, out = new Float64Array(nout);
+    for (let o = 0; o < nout; o++) {
+      let sum = 0;
+      for (let i = 0; i < nin; i++) sum += (X[i] - W[o * nin + i]) ** 2;
+      out[o] = -sum;
+    }
+    return { shape: [nout], data: out };
+  }
+
   function apply(x, op) {
     if (op.op === "conv") return conv(x, op);
+    if (op.op === "rbf") return rbf(x, op);
     if (op.op === "linear") return linear(x, op);
     if (op.op === "pool") return pool(x, op);
     if (op.op === "flatten") return { shape: [x.data.length], data: x.data };
@@ -337,32 +350,40 @@ const LeNet = (() => {
     return out;
   }
 
+  // c3_kernel null: C3 takes kernel_size; c5_kernel null: C5 "follows", its kernel the side of what reaches it.
   const LENET5_DEFAULTS = { n_classes: 10, in_channels: 1, input_size: 28, c1_channels: 6, c3_channels: 16,
-                            c5_channels: 120, f6_units: 84, kernel_size: 5, stride: 1, padding: 2, pool_size: 2,
-                            batch_norm: false };
+                            c5_channels: 120, f6_units: 84, kernel_size: 5, stride: 1, padding: 2, c3_kernel: null,
+                            c3_stride: 1, c3_padding: 0, c5_kernel: null, pool_size: 2, batch_norm: false };
 
   function lenet5Shapes(args) {
     const a = { ...LENET5_DEFAULTS, ...args };
     for (const name of ["n_classes", "c1_channels", "c3_channels", "c5_channels", "f6_units", "kernel_size", "stride",
-                        "pool_size", "in_channels", "input_size"]) {
+                        "c3_stride", "pool_size", "in_channels", "input_size"]) {
       if (!(a[name] >= 1)) throw { key: "calc.at_least_one", values: { name, value: a[name] } };
     }
+    for (const name of ["c3_kernel", "c5_kernel"]) {  // null (or absent): follows, as in Python
+      if (a[name] != null && !(a[name] >= 1)) throw { key: "calc.at_least_one", values: { name, value: a[name] } };
+    }
     if (!(a.padding >= 0)) throw { key: "calc.padding", values: { value: a.padding } };
-    const k = a.kernel_size, p = a.pool_size, bn = !!a.batch_norm;
-    const conv = (cin, cout, side) => ({ parameters: cout * cin * k * k + (bn ? 2 * cout : cout),
-                                         macs: side * side * cout * cin * k * k });
-    const c1 = outSize(a.input_size, k, a.stride, a.padding, "C1");
+    // No catalogue entry for C3's padding yet: the English words are Python's, in either language.
+    if (!(a.c3_padding >= 0)) throw { key: "c3_padding must be >= 0, got {value}", values: { value: a.c3_padding } };
+    const p = a.pool_size, bn = !!a.batch_norm;
+    const conv = (cin, cout, k, side) => ({ parameters: cout * cin * k * k + (bn ? 2 * cout : cout),
+                                            macs: side * side * cout * cin * k * k });
+    const k1 = a.kernel_size, k3 = a.c3_kernel ?? k1;
+    const c1 = outSize(a.input_size, k1, a.stride, a.padding, "C1");
     const s2 = outSize(c1, p, p, 0, "S2");
-    const c3 = outSize(s2, k, 1, 0, "C3");
+    const c3 = outSize(s2, k3, a.c3_stride, a.c3_padding, "C3");
     const s4 = outSize(c3, p, p, 0, "S4");
-    const c5 = outSize(s4, k, 1, 0, "C5");
+    const k5 = a.c5_kernel ?? s4;  // C5 follows: fully connected to S4's maps, a 1x1 output
+    const c5 = outSize(s4, k5, 1, 0, "C5");
     const flat = a.c5_channels * c5 * c5;
     const layers = [
-      { layer: "C1", output_shape: [a.c1_channels, c1, c1], ...conv(a.in_channels, a.c1_channels, c1) },
+      { layer: "C1", output_shape: [a.c1_channels, c1, c1], ...conv(a.in_channels, a.c1_channels, k1, c1) },
       { layer: "S2", output_shape: [a.c1_channels, s2, s2], parameters: 0, macs: 0 },
-      { layer: "C3", output_shape: [a.c3_channels, c3, c3], ...conv(a.c1_channels, a.c3_channels, c3) },
+      { layer: "C3", output_shape: [a.c3_channels, c3, c3], ...conv(a.c1_channels, a.c3_channels, k3, c3) },
       { layer: "S4", output_shape: [a.c3_channels, s4, s4], parameters: 0, macs: 0 },
-      { layer: "C5", output_shape: [a.c5_channels, c5, c5], ...conv(a.c3_channels, a.c5_channels, c5) },
+      { layer: "C5", output_shape: [a.c5_channels, c5, c5], ...conv(a.c3_channels, a.c5_channels, k5, c5) },
       { layer: "F6", output_shape: [a.f6_units], parameters: a.f6_units * (flat + 1), macs: flat * a.f6_units },
       { layer: "output", output_shape: [a.n_classes], parameters: a.n_classes * (a.f6_units + 1),
         macs: a.f6_units * a.n_classes },
