@@ -59,6 +59,8 @@ RECETTE = "default"   # "default" : la recette du projet ; "seed" : celle du TD 
 EMBED_POINTS = 3000   # images de test pour les scores k-NN / silhouette et l'ACP
 TSNE_POINTS = 1500    # images projetées par t-SNE (l'étape la plus lente de l'exploration)
 SEED = 0              # graine du découpage, de l'initialisation et du mélange des lots
+EPOCHS_EXPLORE = 3    # époques de chaque réseau des comparaisons de l'exploration (6.5 à 6.7)
+EXPLORE_IMAGES = 12000  # images d'entraînement de ces comparaisons (sur 48 000), pour qu'elles restent rapides
 
 # %%
 import dataclasses
@@ -88,8 +90,11 @@ except ImportError:  # pas installé : on le prend dans src/ du dépôt (depuis 
             break
     import lenetlab
 
-from lenetlab import MLP, LeNet5, TrainConfig, count_parameters, evaluate, fit, load_mnist, plots
+from lenetlab import MLP, LeNet5, TrainConfig, build_model, count_parameters, evaluate, fit, load_mnist, plots
+from lenetlab.data import ImageSet
+from lenetlab.explore.compare import compare_variants
 from lenetlab.i18n import number, percent
+from lenetlab.models.lenet1998 import LeNet5_1998, prototype_bitmaps
 
 
 def nb_fr(x, chiffres=0):
@@ -560,12 +565,15 @@ for vrai, predit, nombre in confusions_principales(resultat_lenet):
 # **À vous de compléter : comparer les deux réseaux.**
 
 # %%
-print(f"{'réseau':<9} {'paramètres':>10} {'test':>8} {'erreurs':>8} {'époques':>8} {'secondes':>9}")
-for nom, modele, resultat, secondes, epoques in (("MLP", mlp, resultat_mlp, secondes_mlp, EPOCHS_MLP),
-                                                 ("LeNet-5", lenet, resultat_lenet, secondes_lenet, EPOCHS_LENET)):
+# Trié par exactitude de validation (c'est elle qui choisit) ; le test, à côté, sert à rendre compte.
+reseaux = [("MLP", mlp, resultat_mlp, secondes_mlp, EPOCHS_MLP),
+           ("LeNet-5", lenet, resultat_lenet, secondes_lenet, EPOCHS_LENET)]
+validation = {nom: evaluate(modele, data.valid).accuracy for nom, modele, *_ in reseaux}
+print(f"{'réseau':<9} {'paramètres':>10} {'validation':>11} {'test':>8} {'erreurs':>8} {'époques':>8} {'secondes':>9}")
+for nom, modele, resultat, secondes, epoques in sorted(reseaux, key=lambda r: -validation[r[0]]):
     erreurs = round((1 - resultat.accuracy) * len(data.test))
-    print(f"{nom:<9} {nb_fr(count_parameters(modele)):>10} {pct_fr(resultat.accuracy):>8} {erreurs:>8} {epoques:>8} "
-          f"{nb_fr(secondes, 1):>9}")
+    print(f"{nom:<9} {nb_fr(count_parameters(modele)):>10} {pct_fr(validation[nom]):>11} {pct_fr(resultat.accuracy):>8} "
+          f"{erreurs:>8} {epoques:>8} {nb_fr(secondes, 1):>9}")
 
 # %% [markdown]
 # **Réponse.** Avec 40 % de paramètres en moins, LeNet-5 fait deux à trois fois moins d'erreurs que le
@@ -707,32 +715,163 @@ montrer(embeddings_figure(tsne, etiquettes[:n_tsne], scores, "tsne", data.class_
 # LeNet-5, F6 (la dernière couche avant la décision) en tête ; le k-NN suit le même ordre. t-SNE exagère
 # les paquets — c'est sa nature —, d'où les scores calculés dans l'espace d'origine. (Les chiffres exacts
 # dépendent de votre exécution : ils sont imprimés ci-dessus et dans le titre de chaque graphique.)
-#
-# ### 6.5 Pour aller plus loin
-#
-# Chaque choix de l'architecture est un argument de `LeNet5` : voici le nombre de paramètres de quelques
-# variantes, sans les entraîner. Pour les entraîner et les comparer (résultats dans un dossier, reprise
-# après interruption), la ligne de commande :
-#
-# - `lenetlab explore sweep --vary activation=tanh,relu --vary pooling=avg,max` (une grille de variantes) ;
-# - `lenetlab explore compare` (LeNet-5 contre un MLP de même taille et un réseau entièrement connecté de
-#   même profondeur) ;
-# - `lenetlab paper` (le tableau de l'article de 1998, reproduit).
-
-# %%
-variantes = {
-    "LeNet-5 (TD)": {},
-    "ReLU + max pooling": {"activation": "relu", "pooling": "max"},
-    "avec batch norm": {"batch_norm": True},
-    "2 fois plus de cartes": {"c1_channels": 12, "c3_channels": 32},
-    "noyaux 3x3": {"kernel_size": 3, "padding": 1},
-}
-for nom, args in variantes.items():
-    print(f"{nom:<24} {count_parameters(LeNet5(**args)):>8,} paramètres")
 
 # %% [markdown]
-# Remarquez que des noyaux **plus petits** donnent **plus** de paramètres : avec des noyaux 3×3, C5 ne
-# réduit plus l'image à 1×1 mais à 4×4, et F6 reçoit 120 × 4 × 4 = 1 920 valeurs au lieu de 120.
+# ### 6.5 Convolution ou couches entièrement connectées, à profondeur égale
+#
+# LeNet-5 fait mieux que le MLP avec moins de paramètres. Est-ce la **convolution**, ou seulement la
+# **profondeur** (LeNet-5 a six couches, le MLP trois) ? Pour le savoir, on entraîne trois réseaux avec la
+# même recette, sur les mêmes images :
+#
+# - LeNet-5 ;
+# - un MLP d'à peu près autant de paramètres que LeNet-5 (deux couches cachées) ;
+# - un réseau entièrement connecté **de la même profondeur** que LeNet-5 : chaque couche a autant de
+#   neurones que la couche de LeNet-5 qu'elle remplace (S2 : 6 × 14 × 14 = 1 176, S4 : 16 × 5 × 5 = 400,
+#   puis 120 et 84), mais chaque neurone voit toute la couche précédente et rien n'est partagé.
+#
+# Pour que cette partie reste rapide, chaque réseau voit les `EXPLORE_IMAGES` premières images
+# d'entraînement pendant `EPOCHS_EXPLORE` époques. Les tableaux de cette partie sont **triés par exactitude
+# de validation** : c'est elle qui sert à choisir un modèle. L'exactitude de test est affichée à côté, pour
+# information ; choisir sur le test reviendrait à tricher sur la note finale.
+
+# %%
+def entrainer_variante(nom_modele, args=None, recette=RECETTE):
+    """Entraîne un modèle sur les EXPLORE_IMAGES premières images ; son exactitude (validation, test)."""
+    args = dict(args or {})
+    sous_ensemble = dataclasses.replace(
+        data, train=ImageSet(data.train.images[:EXPLORE_IMAGES], data.train.labels[:EXPLORE_IMAGES]))
+    config = TrainConfig.from_preset(recette, model=nom_modele, model_args=args, epochs=EPOCHS_EXPLORE, seed=SEED)
+    torch.manual_seed(SEED)
+    modele = build_model(nom_modele, **args)
+    t0 = time.perf_counter()
+    fit(modele, sous_ensemble, config, progress=False, log=None)
+    return {"modèle": modele, "paramètres": count_parameters(modele), "secondes": time.perf_counter() - t0,
+            "validation": evaluate(modele, data.valid).accuracy, "test": evaluate(modele, data.test).accuracy}
+
+
+def tableau_trie(resultats):
+    """Les résultats triés par exactitude de validation (la meilleure en haut), le test à côté."""
+    largeur = max(len(nom) for nom in resultats)
+    print(f"{'réseau':<{largeur}} {'paramètres':>11} {'validation':>11} {'test':>9} {'secondes':>9}")
+    for nom, r in sorted(resultats.items(), key=lambda item: -item[1]["validation"]):
+        print(f"{nom:<{largeur}} {nb_fr(r['paramètres']):>11} {pct_fr(r['validation']):>11} {pct_fr(r['test']):>9} "
+              f"{nb_fr(r['secondes'], 1):>9}")
+
+
+noms_comparaison = {"lenet5": "LeNet-5", "mlp-same-params": "MLP, même taille",
+                    "fc-same-depth": "entièrement connecté, même profondeur"}
+comparaison = {noms_comparaison[v.name]: entrainer_variante(v.model, v.model_args) for v, _ in compare_variants()}
+tableau_trie(comparaison)
+
+# %% [markdown]
+# **Lecture.** Le réseau entièrement connecté de même profondeur a environ **24 fois plus de paramètres**
+# que LeNet-5 (1 453 094 contre 61 706) : la profondeur seule ne suffit pas à expliquer l'avantage de
+# LeNet-5, puisqu'à profondeur égale, sans partage des poids, il faut bien plus de paramètres pour un
+# résultat qui n'est pas meilleur. Ce que la convolution apporte, c'est un **a priori** sur les images :
+# des détecteurs locaux, appliqués partout. (Les exactitudes exactes dépendent de votre exécution et du
+# nombre d'époques ; avec toutes les images et 10 époques, `lenetlab explore compare` donne les nombres
+# de `docs/explore.md`.)
+#
+# ### 6.6 Pas (*stride*), marge (*padding*) et taille des noyaux
+#
+# Chaque couche de convolution de `LeNet5` a ses réglages : `kernel_size`, `stride` et `padding` pour C1
+# (`kernel_size` vaut aussi pour C3), `c3_kernel`, `c3_stride`, `c3_padding` pour C3. Par défaut, le noyau de
+# C5 **suit** la taille de ce qui lui arrive : C5 reste « entièrement connectée à S4 », comme dans
+# l'article, et sa sortie fait 1 × 1. Les huit combinaisons de `stride` ∈ {1, 2}, `padding` ∈ {0, 2} et
+# `kernel_size` ∈ {3, 5} sont donc toutes valides. Les tailles d'abord, puis l'entraînement :
+
+# %%
+grille = [{"stride": s, "padding": p, "kernel_size": k} for s in (1, 2) for p in (0, 2) for k in (3, 5)]
+for args in grille:
+    couches_variante = LeNet5(**args).activations(torch.zeros(1, 1, 28, 28))
+    tailles = " → ".join(f"{nom} {sortie.shape[-1]}×{sortie.shape[-1]}" for nom, sortie in couches_variante.items()
+                         if sortie.dim() == 4)
+    print(f"stride {args['stride']}, padding {args['padding']}, noyau {args['kernel_size']} : {tailles} ; "
+          f"{nb_fr(count_parameters(LeNet5(**args)))} paramètres")
+
+# %%
+etude = {f"stride {a['stride']}, padding {a['padding']}, noyau {a['kernel_size']}": entrainer_variante("lenet5", a)
+         for a in grille}
+tableau_trie(etude)
+
+# %%
+fig = Figure(figsize=(7, 3.6), layout="constrained")
+ax = fig.subplots()
+ordre = sorted(etude, key=lambda nom: etude[nom]["validation"])
+ax.barh(range(len(ordre)), [100 * etude[nom]["validation"] for nom in ordre], color="#0969da", label="validation")
+ax.plot([100 * etude[nom]["test"] for nom in ordre], range(len(ordre)), "o", mfc="none", color="#bf8700",
+        label="test (pour information)")
+ax.set_yticks(range(len(ordre)), [f"{nom} ({nb_fr(etude[nom]['paramètres'])} param.)" for nom in ordre], fontsize=7)
+ax.set_xlim(min(100 * min(r["validation"], r["test"]) for r in etude.values()) - 2, 100)
+ax.set_xlabel("exactitude (%)")
+ax.set_title(f"Stride, padding, noyau : {EPOCHS_EXPLORE} époque(s), {nb_fr(EXPLORE_IMAGES)} images", fontsize=9)
+ax.legend(fontsize=7, loc="lower right")
+montrer(fig)
+
+# %% [markdown]
+# **Lecture.** Un `stride` de 2 dans C1 divise la taille de toutes les cartes suivantes par deux : 4 fois
+# moins de calcul dans C3 et bien moins de paramètres dans C5, au prix d'une image vue plus grossièrement.
+# Un `padding` de 2 garde les bords de l'image (les chiffres de MNIST en sont loin, d'où un effet faible).
+# Des noyaux 3×3 donnent ici **plus** de paramètres que des 5×5 : S4 est alors plus grande (6×6 au lieu de
+# 5×5), et C5, qui la couvre entière, prend des noyaux 6×6 : 120 × 16 × 36 = 69 120 poids au lieu de
+# 48 000. La ligne de commande fait la même étude sur toutes les images, avec reprise après interruption :
+# `lenetlab explore sweep --vary stride=1,2 --vary padding=0,2 --vary kernel_size=3,5`.
+#
+# ### 6.7 Le LeNet-5 de l'article (1998) et celui du TD
+#
+# Le LeNet-5 du TD simplifie celui de LeCun, Bottou, Bengio et Haffner (1998). `lenetlab` fournit aussi
+# celui de l'article, `lenet5-1998`, fidèle à ses sections II.B et à ses annexes A et C :
+#
+# - l'image 28×28 est centrée dans un champ 32×32, fond -0,1 et encre 1,175 (moyenne ≈ 0, variance ≈ 1) ;
+# - S2 et S4 **additionnent** leurs quatre entrées, multiplient par un coefficient entraînable et ajoutent un
+#   biais, par carte, puis appliquent la fonction d'activation ;
+# - C3 ne relie chaque carte qu'à 3, 4 ou 6 des cartes de S2 (table I de l'article) : 1 516 paramètres ;
+# - la fonction d'activation est f(a) = 1,7159 tanh(2a/3), choisie pour que f(±1) = ±1 ;
+# - la sortie est faite de 10 unités RBF : y_i = Σ_j (x_j − w_ij)², où chaque w_i est un dessin 7×12 fixé
+#   à la main (+1 pour l'encre, −1 pour le fond) ; la classe prédite est celle dont le dessin est le plus
+#   proche de la sortie de F6, et la perte est le critère MAP de l'équation (9) ;
+# - les poids partent d'une loi uniforme sur ±2,4 / F_in (F_in : le nombre d'entrées du neurone) ;
+# - l'optimiseur est le Levenberg-Marquardt diagonal stochastique (SDLM), un pas par poids réglé par une
+#   estimation de la dérivée seconde.
+#
+# Total : **60 000 paramètres entraînables**. Voici les dessins de la couche de sortie, puis les deux
+# réseaux entraînés dans les mêmes conditions (le LeNet-5 de 1998 avec la recette de l'article, `paper`).
+
+# %%
+lenet_1998 = LeNet5_1998()
+for nom, etage in lenet_1998.stages():
+    if nom != "flatten":
+        print(f"{nom:>6} : {nb_fr(count_parameters(etage)):>6} paramètres")
+print(f"LeNet-5 (1998) : {nb_fr(count_parameters(lenet_1998))} paramètres")
+assert count_parameters(lenet_1998) == 60_000
+
+fig = Figure(figsize=(7, 1.6), layout="constrained")
+for chiffre, ax in enumerate(fig.subplots(1, 10)):
+    ax.imshow(prototype_bitmaps()[chiffre], cmap="gray_r", vmin=-1, vmax=1)
+    ax.set_title(str(chiffre), fontsize=8)
+    ax.axis("off")
+montrer(fig)
+
+# %%
+recettes = {"LeNet-5 du TD (recette du projet)": ("lenet5", RECETTE), "LeNet-5 de 1998 (recette de l'article)":
+            ("lenet5-1998", "paper")}
+article = {nom: entrainer_variante(modele, recette=recette) for nom, (modele, recette) in recettes.items()}
+tableau_trie(article)
+
+# %% [markdown]
+# **Lecture.** Sur ce petit entraînement, comparez les deux lignes ; sur toutes les images et 20 passes,
+# `lenetlab paper --models lenet5-1998 --epochs 20 --ablation` entraîne le réseau de l'article avec sa
+# recette, puis l'**ablation** : chaque choix de 1998 remplacé, un à la fois, par son équivalent moderne
+# (C3 complète, tanh simple, *pooling* moyen, sortie linéaire avec entropie croisée, SGD avec moment). Les
+# nombres mesurés, et ce en quoi notre SDLM s'écarte de celui de l'article, sont dans le README.
+#
+# ### 6.8 Pour aller plus loin
+#
+# La ligne de commande entraîne et compare sur un dossier de runs (avec reprise après interruption) :
+#
+# - `lenetlab explore sweep --vary activation=tanh,relu --vary pooling=avg,max` (une grille de variantes) ;
+# - `lenetlab explore compare` (la comparaison de 6.5 sur toutes les images) ;
+# - `lenetlab paper` (le tableau de l'article de 1998, reproduit, avec `lenet5-1998`).
 
 # %% [markdown]
 # ## Bilan
@@ -751,5 +890,7 @@ bilan = {
     "filtres_c1_cosinus": {"appris": round(appris, 3), "hasard": round(float(np.mean(hasard)), 3)},
     "knn": {nom: s["knn_accuracy"] for nom, s in scores.items()},
     "silhouette": {nom: s["silhouette"] for nom, s in scores.items()},
+    "exploration": {nom: {"parametres": r["paramètres"], "validation": round(r["validation"], 4),
+                          "test": round(r["test"], 4)} for nom, r in {**comparaison, **etude, **article}.items()},
 }
 print("BILAN " + json.dumps(bilan, ensure_ascii=False))

@@ -43,7 +43,7 @@ OUTPUT = {
 }
 # Small values so a whole notebook runs in well under a minute: the numbers it must still get right
 # (parameter counts, the validation-loss fix) do not depend on them, and 1 epoch is far above chance.
-SMALL = "EPOCHS_MLP = 1\nEPOCHS_LENET = 1\nEMBED_POINTS = 500\nTSNE_POINTS = 200\n"
+SMALL = "EPOCHS_MLP = 1\nEPOCHS_LENET = 1\nEMBED_POINTS = 500\nTSNE_POINTS = 200\nEPOCHS_EXPLORE = 1\nEXPLORE_IMAGES = 1000\n"
 both = pytest.mark.parametrize("notebook", [FRENCH, ENGLISH], ids=["fr", "en"])
 
 
@@ -168,7 +168,8 @@ def test_parameters_cell_and_sections(notebook):
     params = "".join(cells[_parameters_cell(cells)]["source"])
     namespace: dict = {}
     exec(params, namespace)  # plain assignments only
-    assert {"EPOCHS_MLP", "EPOCHS_LENET", "EMBED_POINTS", "TSNE_POINTS", "SEED"} <= set(namespace)
+    assert {"EPOCHS_MLP", "EPOCHS_LENET", "EMBED_POINTS", "TSNE_POINTS", "SEED", "EPOCHS_EXPLORE",
+            "EXPLORE_IMAGES"} <= set(namespace)
     assert namespace["EPOCHS_LENET"] >= 10 and namespace.get("RECETTE", namespace.get("RECIPE")) == "default"
     headings = [line for c in cells if c["cell_type"] == "markdown" for line in "".join(c["source"]).splitlines()
                 if line.startswith("## ")]
@@ -240,7 +241,14 @@ def test_notebook_runs_top_to_bottom(notebook, cwd):
     assert set(summary["knn"]) == {"pixels", "MLP H1", "LeNet C5", "LeNet F6"}
     filters_key, random_key = words["filters"]
     assert 0.0 < summary[filters_key][random_key] <= 1.0
-    assert pngs >= 15
+    # the exploration trains: conv vs fully connected of the same depth, the 8 stride x padding x kernel
+    # variants (all valid now that C5 follows), the 1998 LeNet-5 beside the lab's
+    explored = {name: r[words["params"]] for name, r in summary["exploration"].items()}
+    assert len(explored) == 3 + 8 + 2
+    assert sorted(explored.values()).count(60000) == 1 and 1453094 in explored.values()
+    assert {15626, 19754, 61706, 81194} <= set(explored.values())  # stride 2 k5, stride 2 k3, default, k3 pad 2
+    assert all(0.0 <= r["validation"] <= 1.0 and 0.0 <= r["test"] <= 1.0 for r in summary["exploration"].values())
+    assert pngs >= 17
 
 
 @pytest.mark.slow
