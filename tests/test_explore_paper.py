@@ -60,6 +60,7 @@ def test_paper_ablation_on_tiny_data_writes_its_table(tmp_path, capsys):
     md = (out / "ablation.md").read_text()
     assert "| C3 connected to all S2 maps | 60,900 |" in md and "points |" in md
     assert "| LeNet-5 as published (1998 recipe) | 60,000 | 0.95 % |" in capsys.readouterr().out
+    assert (out / "ablation.png").stat().st_size > 10_000 and (out / "prototypes.png").stat().st_size > 5_000
 
 
 def test_paper_on_tiny_data_writes_the_side_by_side(tmp_path, capsys):

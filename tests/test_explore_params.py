@@ -97,7 +97,7 @@ def test_every_explore_command_has_examples(command, capsys):
 def test_paper_help_has_examples(capsys):
     with pytest.raises(SystemExit):
         main(["paper", "--help"])
-    assert "lenetlab paper --epochs 20" in capsys.readouterr().out
+    assert "lenetlab paper --models lenet5-1998 --epochs 20 --ablation" in capsys.readouterr().out
 
 
 def test_fcnet_equal_depth_is_the_fcnet_of_those_widths():

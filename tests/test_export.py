@@ -320,7 +320,8 @@ def test_the_shape_calculator_follows_the_models_rules(runs, chromium, tmp_path,
     problem = page.evaluate("() => { try { LeNet.lenet5Shapes({ c3_padding: -1 }); } catch (p) { return p; } }")
     with pytest.raises(ValueError) as python:
         LeNet5(c3_padding=-1)
-    assert problem["key"].format(**problem["values"]) == str(python.value) == "c3_padding must be >= 0, got -1"
+    assert messages("en")[problem["key"]].format(**problem["values"]) == str(python.value) \
+        == "c3_padding must be >= 0, got -1"
     # An invalid combination: the page gives the reason `lenetlab train` gives, word for word.
     for args in ({"stride": 4}, {"kernel_size": 0}, {"padding": -1}):
         set_arguments(args)

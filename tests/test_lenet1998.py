@@ -184,13 +184,20 @@ def test_training_on_all_images_keeps_the_last_epoch(mnist, tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_one_pass_of_the_paper_recipe_learns_on_all_60000_images(tmp_path):
-    config = TrainConfig.from_preset("paper", model="lenet5-1998", epochs=1)
-    assert (config.optimizer, config.schedule, config.split, config.augment) == ("sdlm", "paper", "all", "none")
-    train_run(config, tmp_path / "run", progress=False, log=None, figures=False, report=False)
+def test_the_paper_recipe_learns_real_digits(mnist, tmp_path, monkeypatch):
+    """SDLM with the preset's epsilon, held for 375 steps of 16 real images: far above chance (measured 91 %
+    after 400 steps; with h kept for a whole pass instead of renewed each step, it stays at chance)."""
+    import lenetlab.runs as runs
+
+    small = lambda s, n: ImageSet(s.images[:n], s.labels[:n])  # noqa: E731
+    data = dataclasses.replace(mnist, train=small(mnist.train, 4000), valid=small(mnist.valid, 2000),
+                               test=small(mnist.test, 2000))
+    monkeypatch.setattr(runs, "load_mnist", lambda *a, **k: data)
+    config = TrainConfig.from_preset("paper", model="lenet5-1998", epochs=1, schedule="constant")
+    assert (config.optimizer, config.split, config.augment, config.lr) == ("sdlm", "all", "none", 1e-4)
+    train_run(config, tmp_path / "run", progress=False, log=None, figures=False, report=False)  # 6,000 images
     metrics = RunDir(tmp_path / "run").metrics
-    assert metrics.epochs[0].valid_accuracy > 0.85  # measured 90.4 % after one pass (chance: 10 %)
-    assert metrics.test.accuracy > 0.85
+    assert metrics.test.accuracy > 0.8
 
 
 def test_sdlm_refuses_a_layer_it_cannot_handle(mnist):

@@ -211,3 +211,17 @@ def bars_figure(rows: Sequence[dict[str, Any]], title: str, reference: dict[str,
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title, fontsize=10)
     return fig
+
+
+def prototypes_figure() -> Figure:
+    """The 10 fixed RBF prototypes of LeNet-5 (1998), 7x12 bitmaps drawn after the paper's Figure 3."""
+    from ..models.lenet1998 import prototype_bitmaps
+
+    fig = Figure(figsize=(7.0, 1.7), layout="constrained")
+    for digit, ax in enumerate(fig.subplots(1, 10)):
+        ax.imshow(prototype_bitmaps()[digit].numpy(), cmap="gray_r", vmin=-1, vmax=1)
+        ax.set_title(str(digit), fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("LeNet-5 (1998): the output units' fixed prototypes (+1 black, -1 white)", fontsize=9)
+    return fig

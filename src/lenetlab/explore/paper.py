@@ -65,7 +65,7 @@ def ablation_table(out: str | Path = "runs/paper", epochs: int = 20, **training:
     write ``ablation.md``, ``ablation.json`` and ``ablation.png``: test error and parameters of each switch."""
     from .. import plots
     from .._fs import write_json, write_text
-    from .figures import bars_figure
+    from .figures import bars_figure, prototypes_figure
 
     out = Path(out)
     variants = [Variant(name, "lenet5-1998", dict(args), {**PAPER_RECIPE, **recipe})
@@ -88,6 +88,7 @@ def ablation_table(out: str | Path = "runs/paper", epochs: int = 20, **training:
                f"({epochs} passes, seed {result['seed']}), one 1998 choice switched at a time.\n")
     plots.save(bars_figure(rows, f"Ablation of LeNet-5 (1998): one choice at a time ({epochs} epochs)"),
                out / "ablation.png")
+    plots.save(prototypes_figure(), out / "prototypes.png")
     return result
 
 

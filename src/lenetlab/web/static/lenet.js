@@ -365,8 +365,7 @@ const LeNet = (() => {
       if (a[name] != null && !(a[name] >= 1)) throw { key: "calc.at_least_one", values: { name, value: a[name] } };
     }
     if (!(a.padding >= 0)) throw { key: "calc.padding", values: { value: a.padding } };
-    // No catalogue entry for C3's padding yet: the English words are Python's, in either language.
-    if (!(a.c3_padding >= 0)) throw { key: "c3_padding must be >= 0, got {value}", values: { value: a.c3_padding } };
+    if (!(a.c3_padding >= 0)) throw { key: "calc.c3_padding", values: { value: a.c3_padding } };
     const p = a.pool_size, bn = !!a.batch_norm;
     const conv = (cin, cout, k, side) => ({ parameters: cout * cin * k * k + (bn ? 2 * cout : cout),
                                             macs: side * side * cout * cin * k * k });
