@@ -130,7 +130,8 @@ def test_sources_check_finds_differences_and_rebuilds(tmp_path, capsys):
     assert sync.main(["--check", str(notebook)]) == 0  # a notebook named stands for its source
     nb["cells"].pop()
     notebook.write_text(json.dumps(nb), encoding="utf-8")
-    assert sync.problems(source)[-1].endswith("60 cells, td.py has 61; " + sync._fix(notebook))
+    n = len(nb["cells"])
+    assert sync.problems(source)[-1].endswith(f"{n} cells, td.py has {n + 1}; " + sync._fix(notebook))
     assert sync.main(["--check", str(tmp_path / "missing")]) == 2
     orphan = tmp_path / "orphan.ipynb"
     shutil.copy(FRENCH, orphan)

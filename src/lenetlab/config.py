@@ -49,6 +49,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 MODEL_RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("default", "lenet5-modern"): {"label_smoothing": 0.0},
     ("speedrun", "lenet5-modern"): dict(epochs=48, batch_size=256, lr=0.2, augment="shift"),
+    # The MAP loss of lenet5-1998 is a sum of 84 squared distances, not a cross-entropy: SGD with
+    # Nesterov momentum at a constant 0.003, batch 128, reached 95.6 % validation in 300 steps, at 0.01
+    # it stayed at chance (so the default's 0.05 was not tried). Label smoothing does not apply to it.
+    ("default", "lenet5-1998"): {"lr": 0.003, "label_smoothing": 0.0},
 }
 # Model arguments the data decide (train_run sets them from the data set), never a user's --arch.
 DATA_ARGUMENTS = ("n_classes", "in_channels", "input_size")
