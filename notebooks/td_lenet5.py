@@ -836,6 +836,8 @@ montrer(fig)
 #
 # Total : **60 000 paramètres entraînables**. Voici les dessins de la couche de sortie, puis les deux
 # réseaux entraînés dans les mêmes conditions (le LeNet-5 de 1998 avec la recette de l'article, `paper`).
+# Ici `fit` garde les images de validation à part ; `lenetlab train --preset paper` entraîne, comme
+# l'article, sur les 60 000 images et garde la dernière passe.
 
 # %%
 lenet_1998 = LeNet5_1998()

@@ -818,7 +818,9 @@ show(fig)
 #   estimate of the second derivative.
 #
 # Total: **60,000 trainable parameters**. Here are the output layer's drawings, then the two networks
-# trained under the same conditions (the 1998 LeNet-5 with the paper's recipe, `paper`).
+# trained under the same conditions (the 1998 LeNet-5 with the paper's recipe, `paper`). Here `fit`
+# keeps the validation images apart; `lenetlab train --preset paper` trains, like the paper, on all
+# 60,000 images and keeps the last pass.
 
 # %%
 lenet_1998 = LeNet5_1998()
