@@ -54,8 +54,11 @@ def canvas_digit() -> bytes:
     return _png(canvas)
 
 
+DROPPED = "dropped by the server"
+
+
 def post(port: int, body: bytes, timeout: float = 60.0) -> tuple[int | str, float]:
-    """(HTTP status, or the name of the error that prevented one; seconds)."""
+    """(HTTP status, ``DROPPED`` when the server closed the connection, or the error's name; seconds)."""
     start = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -63,6 +66,8 @@ def post(port: int, body: bytes, timeout: float = 60.0) -> tuple[int | str, floa
         response = connection.getresponse()
         response.read()
         status: int | str = response.status
+    except ConnectionError:  # reset, aborted, broken pipe, closed before the reply: the server refused it
+        status = DROPPED
     except (OSError, http.client.HTTPException) as exc:
         status = type(exc).__name__
     finally:
@@ -79,11 +84,16 @@ def stalled_clients(port: int, count: int, half_body: bool) -> list[socket.socke
     sockets = []
     for _ in range(count):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        if half_body:
-            s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
-                      b"Content-Length: 4000000\r\n\r\n" + b"\0" * 3_000_000)
-        else:
-            s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0")
+        try:
+            if half_body:
+                s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                          b"Content-Length: 4000000\r\n\r\n" + b"\0" * 3_000_000)
+            else:
+                s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0")
+        except ConnectionError:
+            # The server may drop a stalled upload before it is even sent in full (what it is for): the
+            # socket is closed, and seconds_until_dropped counts it as dropped at once.
+            s.close()
         sockets.append(s)
     return sockets
 
@@ -92,8 +102,11 @@ def seconds_until_dropped(sockets: list[socket.socket], limit: float) -> list[fl
     """For each socket, the seconds until the server closed it (None: still open after ``limit``)."""
     start = time.perf_counter()
     dropped: list[float | None] = [None] * len(sockets)
-    for s in sockets:
-        s.settimeout(0.2)
+    for i, s in enumerate(sockets):
+        if s.fileno() == -1:  # closed already: the server dropped it while it was being sent
+            dropped[i] = 0.0
+        else:
+            s.settimeout(0.2)
     while time.perf_counter() - start < limit and any(d is None for d in dropped):
         for i, s in enumerate(sockets):
             if dropped[i] is not None:

@@ -22,6 +22,13 @@ def trained_run(tmp_path_factory):
     return run_dir
 
 
+def written(folder: Path) -> list[Path]:
+    """The files a command wrote in ``folder``, sorted (lenetlab's list of its own files, .lenetlab-files, aside)."""
+    from lenetlab._fs import MANIFEST
+
+    return sorted(p for p in Path(folder).iterdir() if p.name != MANIFEST)
+
+
 def idx_bytes(array: np.ndarray) -> bytes:
     """Encode a uint8 array as IDX (synthetic data for unit tests only)."""
     return struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()

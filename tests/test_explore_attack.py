@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from conftest import written
 from lenetlab import MLP, LeNet5, LenetlabError
 from lenetlab.checkpoint import load_checkpoint, save_checkpoint
 from lenetlab.explore import attack
@@ -115,8 +116,8 @@ def test_explore_attack_writes_files_matching_robust_accuracy(trained_run, mnist
     out = tmp_path / "out"
     logged = []
     result = explore_attack([trained_run, mlp_pt], out, eps="0.3,0,0.1", n=200, steps=10, seed=3, log=logged.append)
-    assert sorted(p.name for p in out.iterdir()) == ["attack.json", "attack_curves.png", "attack_examples.png"]
-    assert sorted(result["files"]) == sorted(str(p) for p in out.iterdir())
+    assert [p.name for p in written(out)] == ["attack.json", "attack_curves.png", "attack_examples.png"]
+    assert sorted(result["files"]) == [str(p) for p in written(out)]
     saved = json.loads((out / "attack.json").read_text())
     assert saved == {k: v for k, v in result.items() if k != "files"}
     assert saved["eps"] == [0.0, 0.1, 0.3] and saved["n"] == 200 and saved["steps"] == 10 and "note" in saved

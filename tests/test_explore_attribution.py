@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import write_idx_folder
+from conftest import write_idx_folder, written
 from lenetlab import MLP, LenetlabError, TrainConfig, load_checkpoint, train_run
 from lenetlab.explore import attribution
 from lenetlab.explore.attribution import (
@@ -171,7 +171,7 @@ def test_saliency_depends_on_the_trained_weights(model, digits):
 
 def test_explore_attribution_writes_maps_that_match_recomputation(trained_run, model, mnist, tmp_path):
     result = explore_attribution(trained_run, tmp_path, index=[0, 8], method="all")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["attribution.json", "attribution.png"]
+    assert [p.name for p in written(tmp_path)] == ["attribution.json", "attribution.png"]
     assert result["files"] == [str(tmp_path / "attribution.png"), str(tmp_path / "attribution.json")]
     saved = json.loads((tmp_path / "attribution.json").read_text())
     assert Image.open(tmp_path / "attribution.png").size[1] > 300

@@ -404,7 +404,8 @@ def test_web_server_under_load_stays_small_and_drops_stalled_clients(trained_run
     result = module.load_test(str(trained_run), clients=64, seconds=20, slow=40)
     assert result["server_peak_rss_mb"] < MAX_RSS_MB
     assert result["normal_requests"] > 0 and result["normal_ok"] == result["normal_requests"]  # never refused
-    assert set(result["large_by_status"]) <= {"200", "503", "BrokenPipeError", "ConnectionResetError"}
+    # 200, 503 (busy, come back), or the connection closed by the server while the photo was still being sent
+    assert set(result["large_by_status"]) <= {"200", "503", module.DROPPED}
     for kind in ("slow_heads", "slow_bodies"):  # every stalled client was dropped by the server
         assert result[kind]["dropped"] == result[kind]["count"] == 20
 
@@ -456,10 +457,11 @@ def test_force_replaces_a_whole_run_and_only_a_run(tmp_path, capsys):
     run = tmp_path / "run"
     argv = ["train", "--data-dir", str(folder), "--model", "linear", "--epochs", "1", "--out", str(run), "--no-progress"]
     assert main(argv) == 0
-    (run / "explore").mkdir()
-    (run / "explore" / "filters_c1.png").write_bytes(b"the previous model's figure")
+    assert main(["explore", "params", "--out", str(run / "explore")]) == 0
+    (run / "explore" / "my_notes.txt").write_text("the user's")
     assert main([*argv, "--force"]) == 0
-    assert not (run / "explore").exists()  # the new run's report cannot show the old model's explorations
+    # the old explorations are gone (the new run's report cannot show them), the user's file is not
+    assert [p.name for p in (run / "explore").iterdir()] == ["my_notes.txt"]
     other = tmp_path / "notes"
     other.mkdir()
     (other / "thesis.txt").write_text("not a run")

@@ -1,15 +1,21 @@
-"""Files: output folders with a user-facing error, and the one atomic-write helper everything uses.
+"""Files: output folders with a user-facing error, the one atomic-write helper everything uses, and ownership.
 
 Every file lenetlab writes (checkpoints, JSON, figures, the report) goes through
 :func:`atomic_write`: a uniquely named temporary file in the same folder, flushed to disk, then
 renamed over the target, so a reader or a kill never sees half a file and two writers never share
 a temporary name.
+
+Ownership: nothing a user owns is ever lost. Each folder lenetlab writes into keeps, in a hidden
+``.lenetlab-files``, the names of the files lenetlab wrote there. lenetlab replaces an existing file
+only when its name is on that list, and ``train --force`` deletes only listed files (:func:`remove_owned`);
+anything else (a notebook, a script, someone else's ``config.json``) is refused in one line or left alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,8 +43,97 @@ def ensure_folder(folder: Path, flag: str = "--out") -> Path:
     return folder
 
 
+MANIFEST = ".lenetlab-files"
+LOCK_NAME = ".lock"
+# mkstemp's temporary names: ".NAME.<random letters, digits and _>.tmp"
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]+\.tmp")
+
+
+def owned_names(folder: str | Path) -> set[str]:
+    """The names of the files lenetlab wrote in ``folder`` (from its ``.lenetlab-files``)."""
+    try:
+        text = (Path(folder) / MANIFEST).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line for line in text.splitlines() if line and "/" not in line and line not in (".", "..")}
+
+
+def is_owned(path: str | Path) -> bool:
+    """Whether lenetlab wrote ``path`` (so it may replace or delete it)."""
+    path = Path(path)
+    return path.name in owned_names(path.parent)
+
+
+def check_replaceable(path: str | Path, what: str = "--out") -> Path:
+    """``path`` if lenetlab may write it: absent, or a file lenetlab wrote; else a one-line error."""
+    path = Path(path)
+    if path.is_dir():
+        raise LenetlabError(f"{what} {path} is a folder; give a file name")
+    if (path.exists() or path.is_symlink()) and not is_owned(path):
+        raise LenetlabError(f"{path} already exists and lenetlab did not write it; lenetlab never replaces a file "
+                            f"it did not write: choose another {what}, or move that file away")
+    return path
+
+
+def check_not_input(out: str | Path, inputs: list[str | Path], what: str = "--out") -> Path:
+    """``out`` unless it is one of the command's ``inputs`` (a checkpoint, a config, a data file): one line then."""
+    out = Path(out)
+    for source in inputs:
+        source = Path(source)
+        same = out.resolve() == source.resolve()
+        try:
+            same = same or (out.exists() and source.exists() and out.samefile(source))
+        except OSError:
+            pass
+        if same:
+            raise LenetlabError(f"{what} {out} is {source}, which this command reads; writing there would destroy "
+                                f"it: choose another {what}")
+    return out
+
+
+def _record(path: Path) -> None:
+    """Add ``path``'s name to its folder's list of lenetlab's files (one appended line: safe beside other writers)."""
+    if path.name not in owned_names(path.parent):
+        with open(path.parent / MANIFEST, "a", encoding="utf-8") as f:
+            f.write(path.name + "\n")
+
+
+def remove_owned(folder: str | Path, keep_folder: bool = True) -> None:
+    """Delete the files lenetlab wrote under ``folder`` (and their temporary files), nothing else.
+
+    A sub-folder left empty is removed; one that still holds a file of the user's stays, with that
+    file. Symbolic links are removed, never followed.
+    """
+    folder = Path(folder)
+    for sub in sorted((p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()), key=str):
+        remove_owned(sub, keep_folder=False)
+    remove_temporary(folder)
+    for name in owned_names(folder):
+        target = folder / name
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+    (folder / MANIFEST).unlink(missing_ok=True)
+    if not keep_folder and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def remove_temporary(folder: str | Path, names: set[str] | None = None) -> None:
+    """The temporary files a killed lenetlab left half-written in ``folder`` for its own files (or ``names``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    names = owned_names(folder) if names is None else names | owned_names(folder)
+    for tmp in folder.glob(".*.tmp"):
+        match = _TEMPORARY.fullmatch(tmp.name)
+        if match and match["name"] in names and tmp.is_file():
+            tmp.unlink(missing_ok=True)
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    ``path`` must be absent or a file lenetlab wrote (:func:`check_replaceable`); it joins the
+    folder's list of lenetlab's files.
 
     Examples
     --------
@@ -49,6 +144,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_replaceable(path, "output")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -56,6 +152,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _FILE_MODE)
+        _record(path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -8,6 +8,8 @@ loaded with ``weights_only=True`` (never unpickling arbitrary objects).
 
 from __future__ import annotations
 
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,32 @@ from .registry import MODELS
 
 CHECKPOINT_FORMAT = "lenetlab-checkpoint/1"
 _HINT = "give a run directory or its best.pt, written by `lenetlab train`"
+# What torch.save writes into its zip, each entry stored (never compressed): read from the zip's directory
+# before torch.load, so that a small file cannot expand into gigabytes. 25 million parameters (the model
+# cap) and their optimizer state fit well under the byte budget.
+_ENTRY = re.compile(r"[^/]+/(data\.pkl|byteorder|version|\.format_version|\.storage_alignment|"
+                    r"\.data/version|\.data/serialization_id|data/\d+)")
+MAX_CHECKPOINT_BYTES = 1 << 30
+MAX_CHECKPOINT_ENTRIES = 100_000
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse, from the zip's directory alone, a checkpoint whose entries torch.save would not write."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise LenetlabError(f"{path} is not a loadable lenetlab checkpoint (not the zip file torch.save writes); "
+                            f"{_HINT}") from None
+    unknown = next((e.filename for e in entries if not _ENTRY.fullmatch(e.filename)), None)
+    packed = next((e.filename for e in entries if e.compress_type != zipfile.ZIP_STORED), None)
+    size = sum(e.file_size for e in entries)
+    if unknown is not None or packed is not None:
+        what = f"an entry torch.save never writes ({unknown!r})" if unknown else f"a compressed entry ({packed!r})"
+        raise LenetlabError(f"{path} is not a lenetlab checkpoint: it holds {what}; {_HINT}")
+    if size > MAX_CHECKPOINT_BYTES or len(entries) > MAX_CHECKPOINT_ENTRIES:
+        raise LenetlabError(f"{path} would take {size / 1e9:.1f} GB in {len(entries):,} entries once read, more than "
+                            f"any lenetlab model ({MAX_CHECKPOINT_BYTES >> 30} GB); {_HINT}")
 
 
 def torch_save(obj: Any, path: str | Path) -> Path:
@@ -71,6 +99,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         path = path / "best.pt"
     if not path.is_file():
         raise LenetlabError(f"no checkpoint at {path}; give a run directory (holding best.pt) or a .pt file")
+    _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - any failure here means "not a safe lenetlab checkpoint"

@@ -12,7 +12,6 @@ No PyTorch here: ``lenetlab train --help`` is built from this module alone.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, get_origin, get_type_hints
@@ -54,6 +53,10 @@ MODEL_RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # it stayed at chance (so the default's 0.05 was not tried). Label smoothing does not apply to it.
     ("default", "lenet5-1998"): {"lr": 0.003, "label_smoothing": 0.0},
 }
+# Bounds of the numbers a user types: every library seeds from 32 bits (NumPy's legacy generator too),
+# and a learning rate above 1000 only overflows (100 already diverges at once, and is refused as such).
+MAX_SEED = 2**32 - 1
+MAX_LR = 1000.0
 # Model arguments the data decide (train_run sets them from the data set), never a user's --arch.
 DATA_ARGUMENTS = ("n_classes", "in_channels", "input_size")
 # What `lenetlab bench` times unless told otherwise: one epoch at the notebook's batch size, on the CPU.
@@ -107,8 +110,8 @@ class TrainConfig:
     epochs: int = setting(40, "number of epochs", check=lambda v: v >= 1, must="be at least 1", preset=True)
     batch_size: int = setting(128, "training batch size (images per step)", check=lambda v: v >= 1,
                               must="be at least 1", preset=True)
-    lr: float = setting(0.05, "learning rate (the peak one for one-cycle)", check=lambda v: math.isfinite(v) and v > 0,
-                        must="be a positive number", preset=True)
+    lr: float = setting(0.05, "learning rate (the peak one for one-cycle)", check=lambda v: 0 < v <= MAX_LR,
+                        must=f"be a positive number, at most {MAX_LR:g}", preset=True)
     optimizer: str = setting("sgd", "optimizer (sdlm: the 1998 paper's stochastic diagonal Levenberg-Marquardt; "
                              "lr is then its epsilon)", choices=OPTIMIZERS, preset=True)
     momentum: float = setting(0.9, "SGD momentum", check=lambda v: 0.0 <= v < 1.0, must="be in [0, 1)", preset=True)
@@ -122,7 +125,8 @@ class TrainConfig:
     augment: str = setting("shift", "augmentation: shift (random ±2 px) or affine (shift, rotation, scale)",
                            choices=AUGMENTS, preset=True)
     # The data and the randomness.
-    seed: int = setting(0, "seed of the split, initialisation and shuffling")
+    seed: int = setting(0, "seed of the split, initialisation and shuffling", check=lambda v: 0 <= v <= MAX_SEED,
+                        must=f"be a whole number from 0 to {MAX_SEED}")
     valid_fraction: float = setting(0.2, "share of the training images held out for validation (they choose best.pt)",
                                     check=lambda v: 0.0 < v < 1.0, must="be in (0, 1), for example 0.2")
     split: str = setting("holdout", "holdout: train on the images --valid-fraction leaves, validation chooses "

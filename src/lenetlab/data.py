@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .errors import LenetlabError
+from .registry import MAX_CLASSES
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -49,7 +50,7 @@ _KNOWN_CLASS_NAMES = {
 }
 
 _IDX_DTYPES = {0x08: np.uint8}
-MAX_CLASSES = 1000  # far above any MNIST-style data set (EMNIST has 62); refuses a damaged labels file
+# MAX_CLASSES (from the registry: a model's bound too) refuses a damaged labels file
 _MAX_IDX_ELEMENTS = 200_000_000  # 200 MB of uint8: far above any MNIST-like file, refuses absurd headers.
 
 
@@ -255,7 +256,7 @@ def class_names_for(folder: Path | None, n_classes: int) -> tuple[str, ...]:
     if folder is not None:
         listed = folder / "classes.txt"
         if listed.is_file():
-            names = tuple(line.strip() for line in listed.read_text().splitlines() if line.strip())
+            names = tuple(line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip())
             if len(names) >= n_classes:
                 return names[:n_classes] if len(names) > n_classes else names
         lowered = str(folder.resolve()).lower()
@@ -271,6 +272,9 @@ def split_train_valid(train: ImageSet, valid_fraction: float = 0.2, seed: int = 
         raise LenetlabError(f"--valid-fraction {valid_fraction} is outside [0, 1); use for example 0.2")
     n = len(train)
     n_valid = int(round(n * valid_fraction))
+    if n - n_valid < 1 or (valid_fraction > 0 and n_valid < 1):
+        raise LenetlabError(f"--valid-fraction {valid_fraction} of {n:,} training images leaves {n - n_valid:,} to train "
+                            f"on and {n_valid:,} to validate; each needs at least one: use for example 0.2")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     valid_idx, train_idx = order[:n_valid].sort().values, order[n_valid:].sort().values
     return (

@@ -127,10 +127,20 @@ class DeviceAdam:
 
 
 def device_optimizer(params: list[nn.Parameter], config: TrainConfig, lrs: torch.Tensor) -> DeviceSGD | DeviceAdam:
-    """The optimizer ``config`` names, in its device form."""
+    """The optimizer ``config`` names, in its device form (:func:`check_fast_recipe` refused the others)."""
+    check_fast_recipe(config)
     if config.optimizer == "sgd":
         return DeviceSGD(params, lrs, config.momentum, config.nesterov, config.weight_decay)
     return DeviceAdam(params, lrs, config.weight_decay, decoupled=config.optimizer == "adamw")
+
+
+def check_fast_recipe(config: TrainConfig) -> None:
+    """Refuse in one line what the fast path cannot train as asked, instead of training something else."""
+    if config.augment not in ("none", "shift"):
+        raise LenetlabError(f"the fast path augments with shift or none, not --augment {config.augment}")
+    if config.optimizer not in ("sgd", "adam", "adamw"):
+        raise LenetlabError(f"the fast path trains with sgd, adam or adamw, not --optimizer {config.optimizer}; "
+                            f"train with `lenetlab train --optimizer {config.optimizer}` instead")
 
 
 class FastTrainer:
@@ -143,8 +153,7 @@ class FastTrainer:
 
     def __init__(self, model: nn.Module, train: ImageSet, valid: ImageSet, config: TrainConfig,
                  device: torch.device, *, graph: bool | None = None) -> None:
-        if config.augment not in ("none", "shift"):
-            raise LenetlabError(f"the fast path augments with shift or none, not --augment {config.augment}")
+        check_fast_recipe(config)
         self.model, self.config, self.device = model, config, device
         self.batch_size = min(config.batch_size, len(train))
         self.steps_per_epoch = len(train) // self.batch_size  # fixed shapes: the last partial batch is dropped

@@ -7,8 +7,12 @@ class LenetlabError(Exception):
     exit_code = 2
 
 
-class TrainingInterrupted(LenetlabError):
-    """Ctrl-C or SIGTERM during training: the run was saved and can be resumed."""
+class TrainingInterrupted(LenetlabError, KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during training: the run was saved and can be resumed.
+
+    A KeyboardInterrupt too, so that an in-process caller (a test under pytest, a notebook) stops as
+    Ctrl-C asks instead of seeing one more error; the ``lenetlab`` program words it in one line.
+    """
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)

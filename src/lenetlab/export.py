@@ -165,7 +165,7 @@ def sample_digits(model: nn.Module, test: Any, per_kind: int = 10) -> list[dict[
 def export_run(run: str | Path, out: str | Path | None = None, lang: str | None = None) -> Path:
     """Write ``RUN/model.html`` (or ``out``): the run's model in one offline page, in ``lang`` (default: the
     system's language). Returns the path."""
-    from ._fs import write_text
+    from ._fs import check_not_input, check_replaceable, write_text
     from .data import load_mnist
     from .i18n import check_lang
     from .models import count_parameters
@@ -174,8 +174,16 @@ def export_run(run: str | Path, out: str | Path | None = None, lang: str | None 
     from .web.page import render_page
 
     lang = check_lang(lang)
-    predictor = Predictor.load(run)  # a run directory (its best.pt) or a checkpoint inside one
     run_dir = RunDir.containing(run)
+    path = Path(out) if out is not None else run_dir.path / "model.html"
+    if path.is_dir():
+        raise LenetlabError(f"--out {path} is a folder; give a file name such as {path / 'model.html'}")
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise LenetlabError(f"--out {path}: export writes an HTML page; give a name ending in .html, such as "
+                            f"{path.with_suffix('.html').name}")
+    check_replaceable(path)  # before any work: a file of the user's is never replaced
+    predictor = Predictor.load(run)  # a run directory (its best.pt) or a checkpoint inside one
+    check_not_input(path, [predictor.source, run_dir.config_path, run_dir.metrics_path, run_dir.report_path])
     predictor.require_digit_input()
     model = predictor.model.cpu().eval()
     metrics = run_dir.metrics if run_dir.is_finished() else None
@@ -191,9 +199,6 @@ def export_run(run: str | Path, out: str | Path | None = None, lang: str | None 
         "samples": sample_digits(model, test),
         "training": {"state": "finished", "history": [vars(e) for e in metrics.epochs]} if metrics else None,
     }
-    path = Path(out) if out is not None else run_dir.path / "model.html"
-    if path.is_dir():
-        raise LenetlabError(f"--out {path} is a folder; give a file name such as {path / 'model.html'}")
     title = f"lenetlab · {predictor.name} · {run_dir.path.name}"
     write_text(path, render_page(lang, embedded=embedded, title=title))
     return path

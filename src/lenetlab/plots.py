@@ -137,12 +137,25 @@ def _ticks(k: int) -> list[int]:
     return list(range(0, k, step))
 
 
+def _as_written(fig: Figure) -> Figure:
+    """Every text of ``fig`` drawn as written: a ``$`` in a class name (``a$b%c$d``) is not mathtext.
+
+    No lenetlab figure uses mathtext, and a user's class names must never be parsed as it (a lone
+    ``$\\sqrt{x$`` used to end a finished training with a traceback while drawing its figures).
+    """
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    return fig
+
+
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (the report embeds figures it draws in its own language)."""
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=dpi, format="png")
+    _as_written(fig).savefig(buffer, dpi=dpi, format="png")
     return buffer.getvalue()
 
 
@@ -150,4 +163,4 @@ def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write the figure as a PNG atomically (a reader, or the report, never sees half a picture)."""
     from ._fs import atomic_write
 
-    return atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format="png"))
+    return atomic_write(path, lambda f: _as_written(fig).savefig(f, dpi=dpi, format="png"))

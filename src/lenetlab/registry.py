@@ -88,6 +88,7 @@ def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch", e
     unknown = [k for k in args if k not in known]
     if unknown:
         raise LenetlabError(f"{name} takes no {flag} {', '.join(unknown)}; it takes: {', '.join(known)}")
+    _check_sizes(name, args, flag)
     optional = spec.optional_arguments()
     for key, kind in spec.argument_types().items():
         value = args.get(key)
@@ -99,6 +100,31 @@ def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch", e
 
 
 _TYPE_WORDS = {int: "a whole number", float: "a number", str: "a word", bool: "true or false"}
+# Bounds on what a model's arguments may ask for, checked before anything is built: the parameter cap
+# (checkpoint.py, on the meta device) bounds weights, but not the confusion matrix of n_classes, nor the
+# time to build 100,000 layers of one unit each.
+MAX_CLASSES = 1000  # far above any MNIST-style data set (EMNIST has 62)
+MAX_WIDTH = 1 << 24  # channels, units, a kernel's side (the parameter cap then bounds their products)
+MAX_LAYERS = 64
+
+
+def _check_sizes(name: str, args: Mapping[str, Any], flag: str) -> None:
+    """Refuse absurd sizes in ``args`` (a damaged checkpoint, a typo) in one line.
+
+    >>> _check_sizes("fcnet", {"hidden": [1] * 100_000}, "--arch")
+    Traceback (most recent call last):
+    ...
+    lenetlab.errors.LenetlabError: fcnet: --arch hidden has 100000 layers; at most 64
+    """
+    for key, value in args.items():
+        if key == "n_classes" and isinstance(value, int) and not 1 <= value <= MAX_CLASSES:
+            raise LenetlabError(f"{name}: {flag} n_classes={value}; lenetlab models have 1 to {MAX_CLASSES} classes")
+        values = value if isinstance(value, list | tuple) else [value]
+        if len(values) > MAX_LAYERS:
+            raise LenetlabError(f"{name}: {flag} {key} has {len(values)} layers; at most {MAX_LAYERS}")
+        if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_WIDTH for v in values):
+            raise LenetlabError(f"{name}: {flag} {key}={value!r} is beyond any layer lenetlab builds "
+                                f"(at most {MAX_WIDTH:,})")
 
 
 def _plain(hint: Any) -> Any:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
-import shutil
 import time
 import types
 from collections.abc import Iterator
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from ._fs import ensure_folder, write_json
+from ._fs import LOCK_NAME, MANIFEST, ensure_folder, is_owned, remove_owned, remove_temporary, write_json
 from .config import FIELDS, TrainConfig
 from .errors import LenetlabError
 
@@ -98,7 +98,10 @@ class RunConfig:
 RUN_FIGURES = ("samples.png", "loss_curves.png", "predictions.png", "confusion_matrix.png", "per_class_accuracy.png")
 RUN_ARTIFACTS = ("config.json", "metrics.json", "best.pt", "last.pt", *RUN_FIGURES, "report.html", "model.html",
                  "progress.json")
-LOCK_NAME = ".lock"
+
+
+PROGRESS_STATES = ("training", "finished", "interrupted", "failed")
+MAX_PROGRESS_BYTES = 4 << 20  # about 20,000 epochs of history: a page polls it every second
 
 
 class ProgressFile:
@@ -186,14 +189,18 @@ class RunDir:
         not the expected shape is treated as absent rather than trusted.
         """
         try:
-            data = json.loads(self.progress_path.read_text())
-            history = [EpochRecord(**{k: r[k] for k in EpochRecord.__dataclass_fields__ if k in r})
-                       for r in data["history"]]
-            return {"state": str(data["state"]), "epoch": int(data["epoch"]), "epochs": int(data["epochs"]),
-                    "step": int(data["step"]), "steps_per_epoch": int(data["steps_per_epoch"]),
-                    "best_epoch": int(data["best_epoch"]), "epoch_started": float(data["epoch_started"]),
-                    "updated": float(data.get("updated", 0.0)), "history": history}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            if self.progress_path.stat().st_size > MAX_PROGRESS_BYTES:
+                return None
+            data = json.loads(self.progress_path.read_text(encoding="utf-8"))
+            history = _convert(data["history"], list[EpochRecord], "history")
+            numbers = {key: _convert(data[key], int, key) for key in
+                       ("epoch", "epochs", "step", "steps_per_epoch", "best_epoch")}
+            times = {key: _convert(data.get(key, 0.0), float, key) for key in ("epoch_started", "updated")}
+            if not all(math.isfinite(v) for r in history for v in dataclasses.astuple(r)) or not all(
+                    math.isfinite(v) for v in times.values()) or data["state"] not in PROGRESS_STATES:
+                return None
+            return {"state": data["state"], **numbers, **times, "history": history}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, _Mismatch):
             return None
 
     def end_progress(self, state: str) -> None:
@@ -279,28 +286,37 @@ class RunDir:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def is_lenetlab_run(self) -> bool:
+        """Whether lenetlab trained this run: its config.json is on the folder's list of lenetlab's files."""
+        return self.has_config() and is_owned(self.config_path)
+
     def remove_stale_temporary_files(self) -> None:
-        """Temporary files a killed process left half-written (never those of a live one: call under lock)."""
-        for folder in (self.path, self.filters_dir):
-            for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
-                tmp.unlink(missing_ok=True)
+        """Temporary files a killed lenetlab left half-written for its own files (call under lock)."""
+        remove_temporary(self.path, set(RUN_ARTIFACTS))
+        remove_temporary(self.filters_dir)
+
+    def check_can_prepare(self, force: bool) -> None:
+        """Refuse, before anything is written, a folder that :meth:`prepare` must not empty."""
+        if not self.path.is_dir() or all(p.name in (LOCK_NAME, MANIFEST) for p in self.path.iterdir()):
+            return
+        if not force:
+            what = ("already holds a run; choose another --out, pass --force to overwrite it, or "
+                    f"--resume {self.path} to continue it") if self.has_config() else (
+                    "is not empty (and holds no run); choose another --out, or an empty or new folder")
+            raise LenetlabError(f"{self.path} {what}")
+        if not self.is_lenetlab_run():
+            raise LenetlabError(f"{self.path} holds files lenetlab did not write, not a run it trained: --force only "
+                                "replaces a run lenetlab trained there; choose another --out")
 
     def prepare(self, force: bool) -> None:
-        """Empty the folder for a new run (call under :meth:`lock`); never overwrite a run without ``force``."""
-        if self.path.is_dir() and any(p.name != LOCK_NAME for p in self.path.iterdir()):
-            if not force:
-                what = ("already holds a run; choose another --out, pass --force to overwrite it, or "
-                        f"--resume {self.path} to continue it") if self.has_config() else (
-                        "is not empty (and holds no run); choose another --out, or an empty or new folder")
-                raise LenetlabError(f"{self.path} {what}")
-            if not self.has_config():
-                raise LenetlabError(f"{self.path} holds other files, not a run: --force only replaces a run; "
-                                    "choose another --out")
-            for name in RUN_ARTIFACTS:
-                (self.path / name).unlink(missing_ok=True)
-            shutil.rmtree(self.filters_dir, ignore_errors=True)
-            shutil.rmtree(self.explore_dir, ignore_errors=True)  # the old model's explorations
-            self.remove_stale_temporary_files()
+        """Empty the folder for a new run (call under :meth:`lock`); never overwrite a run without ``force``.
+
+        ``force`` deletes only the files lenetlab wrote (the run's, its explorations, its filter
+        snapshots); a file of the user's, in the run or in explore/ or filters/, stays where it is.
+        """
+        self.check_can_prepare(force)
+        if self.path.is_dir():
+            remove_owned(self.path)
         ensure_folder(self.path)
 
 

@@ -141,9 +141,9 @@ def train_run(
         if resume:
             if not run.has_config():
                 raise LenetlabError(f"{run.path} holds no run to resume (no config.json); start a new run with --out")
+            config = run.config.train  # read (and checked) before anything in the folder is touched
             held.enter_context(run.lock())
             run.remove_stale_temporary_files()
-            config = run.config.train
         return _train_locked(run, config, held, force=force, resume=resume, progress=progress, log=log,
                              figures=figures, report=report, lang=lang)
 
@@ -169,6 +169,7 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
         resume_state = _resume_state(run, checkpoint, config)
         model.train()
     elif not resume and rank == 0:  # only now, with data and architecture known to be valid, touch the disk
+        run.check_can_prepare(force)  # before the lock file: a refused folder is left as it was
         held.enter_context(run.lock())
         run.prepare(force)
     distributed.barrier()

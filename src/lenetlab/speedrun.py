@@ -135,7 +135,7 @@ def speedrun(
     """
     from .bench import cpu_name
     from .data import load_mnist
-    from .engine import FastTrainer
+    from .engine import FastTrainer, check_fast_recipe
     from .errors import LenetlabError
     from .models import build_model, count_parameters
     from .training import evaluate, resolve_device
@@ -147,6 +147,7 @@ def speedrun(
         raise LenetlabError(f"--target must be a validation accuracy in (0, 1], for example 0.99 (got {target})")
     dev = resolve_device(device)
     config = TrainConfig.from_preset(preset, model=model, device=str(dev), **overrides)
+    check_fast_recipe(config)  # before any data is loaded: never train another recipe than the one asked for
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
     load_before = machine_load()
     if dev.type == "cpu" and (warning := busy_warning(load_before)):

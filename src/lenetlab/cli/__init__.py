@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit status. User mistakes are one line on stderr, never a traceback.
+
+    Ctrl-C is not swallowed here: an in-process caller (pytest, a notebook) stops as asked, and the
+    ``lenetlab`` program (:func:`entry`) turns it into one line and exit status 130.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -40,17 +45,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         return args.handler(args)
+    except KeyboardInterrupt:
+        raise
     except LenetlabError as exc:
         print(f"lenetlab: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("\nlenetlab: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # `lenetlab evaluate --json | head`: the reader left; nothing is wrong
         # Point stdout at /dev/null so that Python's flush at exit does not complain a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 
+def entry() -> int:
+    """The ``lenetlab`` program: :func:`main`, with Ctrl-C (or SIGTERM in training) as one line."""
+    try:
+        return main()
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, LenetlabError):  # training saved its last epoch: the message says how to resume
+            print(f"lenetlab: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        print("\nlenetlab: interrupted", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
@@ -17,8 +19,24 @@ from ..config import FIELD_TYPES, FIELDS, PRESETS, parse_value
 from ..errors import LenetlabError
 
 
+def escape_percent(text: str | None) -> str | None:
+    """``text`` safe for argparse's ``%`` formatting of help strings: "99 % validation" stays as written.
+
+    A lone ``%`` becomes ``%%``; argparse's own ``%(default)s`` and an already escaped ``%%`` are kept.
+
+    >>> escape_percent("reach 99 % validation (default: %(default)s), 100%% sure")
+    'reach 99 %% validation (default: %(default)s), 100%% sure'
+    """
+    return None if text is None else re.sub(r"%%|%\(|%", lambda m: m.group(0) if len(m.group(0)) == 2 else "%%", text)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse whose usage mistakes are LenetlabErrors: one line with the fix, exit status 2, as any other."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if isinstance(kwargs.get("help"), str):
+            kwargs["help"] = escape_percent(kwargs["help"])
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise LenetlabError(f"{message}; see `{self.prog} --help`")
@@ -50,7 +68,7 @@ def add_command(sub: Any, name: str, handler: Callable[[argparse.Namespace], int
     doc = inspect.cleandoc(handler.__doc__ or name)
     summary, _, rest = doc.partition("\n")
     description, _, examples = rest.partition("examples:\n")
-    p = sub.add_parser(name, help=summary, description=" ".join(description.split()) or summary.capitalize() + ".",
+    p = sub.add_parser(name, help=escape_percent(summary), description=" ".join(description.split()) or summary.capitalize() + ".",
                        epilog=f"examples:\n{examples}" if examples else None, formatter_class=Formatter)
     p.set_defaults(handler=handler)
     return p
@@ -125,6 +143,22 @@ class ArchAction(argparse.Action):
             parser.error(f"{key} is given twice ({arch[key]!r} and {value!r}); give it once")
         arch[key] = value
         setattr(namespace, self.dest, arch)
+
+
+def thread_count(text: str) -> int:
+    """``--threads``: a whole number from 1 to 4 x the machine's logical CPUs (an argparse type).
+
+    More threads than that only slow PyTorch down, and 100,000 of them crash it.
+    """
+    limit = 4 * (os.cpu_count() or 1)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; try --threads 1") from None
+    if not 1 <= value <= limit:
+        raise argparse.ArgumentTypeError(f"{value} threads: give 1 to {limit} (this machine has {os.cpu_count()} "
+                                         "logical CPUs); 1 on a busy machine")
+    return value
 
 
 def int_list(text: str) -> list[int]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import BENCH_DEFAULTS
 from ..errors import LenetlabError
-from ._parser import add_command, add_config_flags, given_config
+from ._parser import add_command, add_config_flags, given_config, thread_count
 from .train import set_threads
 
 _SETTINGS = ("model", "device", "batch_size", "epochs", "channels_last", "precision", "compile")
@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     add_config_flags(p, ["device"])
     recipe = p.add_argument_group("the recipe (default: the preset's)")
     add_config_flags(recipe, _SPEEDRUN_RECIPE)
-    p.add_argument("--threads", type=int, help="PyTorch CPU threads (default: all cores)")
+    p.add_argument("--threads", type=thread_count, help="PyTorch CPU threads (default: all cores)")
     p.add_argument("--out", type=Path, help="where to write the numbers (default: runs/speedrun-MODEL-DEVICE-DATE-TIME.json)")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
 

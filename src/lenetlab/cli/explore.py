@@ -11,7 +11,7 @@ from ..errors import LenetlabError
 from ..explore.compare import DEFAULT_EPOCHS as COMPARE_EPOCHS
 from ..explore.paper import DEFAULT_EPOCHS as PAPER_EPOCHS
 from ..explore.sweep import DEFAULT_EPOCHS as SWEEP_EPOCHS
-from ._parser import Parser, add_command, add_config_flags, float_list, int_list
+from ._parser import Parser, add_command, add_config_flags, float_list, int_list, thread_count
 
 
 def _training_options(p: argparse.ArgumentParser, epochs: int, preset: bool = True) -> None:
@@ -19,7 +19,7 @@ def _training_options(p: argparse.ArgumentParser, epochs: int, preset: bool = Tr
     add_config_flags(p, ["preset"] if preset else [], {"preset": "default"})
     add_config_flags(p, ["epochs", "seed", "data_dir"], {"epochs": epochs})
     p.add_argument("--jobs", type=int, default=1, help="networks trained at once, in separate processes")
-    p.add_argument("--threads", type=int, help="PyTorch threads per job (default: cores / jobs; "
+    p.add_argument("--threads", type=thread_count, help="PyTorch threads per job (default: cores / jobs; "
                                                "1 is often faster on a busy machine)")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LenetlabError
-from ._parser import ArchAction, add_command, add_config_flags, add_lang_flag, given_config
+from ._parser import ArchAction, add_command, add_config_flags, add_lang_flag, given_config, thread_count
 
 # The architecture flags of earlier releases, kept working for one more release: use --arch KEY=VALUE.
 _OLD_ARCH_FLAGS = {"c1_channels": int, "c3_channels": int, "c5_channels": int, "f6_units": int, "kernel_size": int,
@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     run.add_argument("--force", action="store_true", help="overwrite the run directory if it holds a run")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its last.pt")
     run.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
-    run.add_argument("--threads", type=int, help="PyTorch CPU threads (default: all cores; use 1 on a busy machine)")
+    run.add_argument("--threads", type=thread_count, help="PyTorch CPU threads (default: all cores; use 1 on a busy machine)")
     add_lang_flag(run)
 
     p = add_command(sub, "evaluate", _evaluate)

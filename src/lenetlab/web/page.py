@@ -20,9 +20,21 @@ STATIC = Path(__file__).with_name("static")
 SCRIPTS = ("lenet.js", "confusion.js", "projector.js", "app.js")
 
 
+_SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                                 "\u2029": "\\u2029"})
+
+
 def _script_json(value: Any) -> str:
-    """JSON safe inside a <script> element."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside a <script> element, whatever its strings hold (a class named ``<!--<script>``).
+
+    ``</script>``, ``<!--`` and ``<script`` change how the HTML parser reads a script element, so no
+    ``<``, ``>`` or ``&`` is left as it is (JSON's ``\\u003c`` is the same string once parsed), as
+    Django's ``json_script`` does; U+2028/2029 are escaped for older JavaScript parsers.
+
+    >>> _script_json({"name": "<!--<script>", "x": "a\u2028b"})
+    '{"name":"\\\\u003c!--\\\\u003cscript\\\\u003e","x":"a\\\\u2028b"}'
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
 
 
 def render_page(lang: str, *, embedded: dict[str, Any] | None = None, title: str | None = None) -> str:
