@@ -3,7 +3,7 @@
 Notebooks are committed stripped so that diffs show code and text only, and so that nobody reads
 numbers from an old run as if they were current: run the notebook to see the outputs.
 
-    python scripts/check_notebooks.py                   # every notebook under notebooks/
+    python scripts/check_notebooks.py                   # the built course notebooks (and any under notebooks/)
     python scripts/check_notebooks.py path/to/x.ipynb   # or the given files / folders
 
 Exit status: 0 when every notebook is clean, 1 when one is not (one line per problem, with the fix),
@@ -17,8 +17,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The course notebooks are built from notebooks/td_lenet5.src.py into the package (scripts/sync_notebooks.py).
+DEFAULT_FOLDERS = (ROOT / "src" / "lenetlab" / "td" / "notebooks", ROOT / "notebooks")
 FIX = ("strip it with `jupyter nbconvert --clear-output --inplace {path}` "
-       "or rebuild it from its .py with `python3 scripts/sync_notebooks.py`")
+       "or rebuild it from its source with `python3 scripts/sync_notebooks.py`")
 
 
 def notebook_paths(paths: list[str | Path]) -> list[Path]:
@@ -39,7 +41,7 @@ def problems(path: Path) -> list[str]:
 
     Examples
     --------
-    >>> problems(Path("notebooks/td_lenet5.ipynb"))  # doctest: +SKIP
+    >>> problems(Path("src/lenetlab/td/notebooks/td_lenet5_enonce_fr.ipynb"))  # doctest: +SKIP
     []
     """
     try:
@@ -61,7 +63,7 @@ def problems(path: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
-        paths = notebook_paths(args or [ROOT / "notebooks"])
+        paths = notebook_paths(args or [f for f in DEFAULT_FOLDERS if f.is_dir()])
         found = [message for p in paths for message in problems(p)]
     except (FileNotFoundError, ValueError) as exc:
         print(f"check_notebooks: error: {exc}", file=sys.stderr)

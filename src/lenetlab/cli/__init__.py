@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import LenetlabError
-from . import bench, explore, pages, train
+from . import bench, course, explore, pages, train
 from ._parser import Parser
 
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"lenetlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (train, pages, explore, bench):
+    for module in (train, pages, explore, bench, course):
         module.register(sub)
     return parser
 
