@@ -137,6 +137,7 @@ def test_help_shows_examples(capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # 40 epochs, about 5 minutes on 2 cores: CI runs it after the README's test command
 def test_default_training_reaches_99_2_percent(capsys, tmp_path):
     """`lenetlab train` with no options: the README's claim of >= 99.2% (99.34% measured, seed 0)."""
     code, out, _ = run_cli(capsys, "train", "--out", tmp_path / "run", "--no-progress")

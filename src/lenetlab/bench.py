@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-import resource
 import sys
 import time
 from typing import Any
@@ -135,9 +134,18 @@ def inference_throughput(model: torch.nn.Module, images: torch.Tensor, device: t
     return best
 
 
-def peak_memory_mb(device: torch.device) -> dict[str, float]:
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    out = {"peak_rss_mb": round(rss_kb / 1024, 1)}
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB; ``None`` where it is unknown (Windows has no ``resource``)."""
+    try:
+        import resource  # POSIX only: imported here so that `bench` runs on Windows too
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux, bytes on macOS
+    return round(peak / (2**20 if sys.platform == "darwin" else 1024), 1)
+
+
+def peak_memory_mb(device: torch.device) -> dict[str, float | None]:
+    out: dict[str, float | None] = {"peak_rss_mb": peak_rss_mb()}
     if device.type == "cuda":
         out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return out
@@ -289,6 +297,7 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(f"notebook     {nb['epoch_seconds']:.2f} s per epoch (train {nb['train_seconds']:.2f} s, "
                      f"valid {nb['valid_seconds']:.2f} s): lenetlab is {r['speedup_vs_notebook']}x faster")
     mem = r["memory"]
-    lines.append(f"memory       peak resident {mem['peak_rss_mb']} MB"
+    resident = "unknown on this system" if mem["peak_rss_mb"] is None else f"{mem['peak_rss_mb']} MB"
+    lines.append(f"memory       peak resident {resident}"
                  + (f", peak GPU {mem['peak_gpu_mb']} MB" if "peak_gpu_mb" in mem else ""))
     return "\n".join(lines)
