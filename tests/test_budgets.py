@@ -71,3 +71,58 @@ def test_a_checkpoint_asking_for_absurd_sizes_is_refused_before_building(tmp_pat
     with pytest.raises(LenetlabError, match=fragment):
         load_checkpoint(path)
     assert time.process_time() - start < 5
+
+
+def test_an_idx_file_declaring_millions_of_tiny_images_is_refused_from_its_header(tmp_path):
+    import gzip
+    import struct
+
+    from lenetlab.data import read_idx
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(struct.pack(">BBBB3I", 0, 0, 8, 3, 199_999_999, 1, 1) + b"\0" * 1_000_000))
+    with pytest.raises(LenetlabError, match="199,999,999 items"):
+        read_idx(path, expected_ndim=3)
+
+
+def test_the_projector_reads_only_what_it_wrote(tmp_path):
+    import numpy as np
+
+    from lenetlab.web.projector import read_cache
+
+    key, n = (123, 456, 50), 50
+    path = tmp_path / "projections.npz"
+    good = np.zeros((n, 2), np.float32)
+    np.savez(path, key=np.array(key), **{"c5-pca": good})
+    assert read_cache(path, key)["c5-pca"].shape == (n, 2)
+    assert read_cache(path, (1, 2, 50)) == {}  # another model's points
+    for arrays in ({"c5-pca": np.zeros((n, 3), np.float32)}, {"c5-pca": np.full((n, 2), np.nan, np.float32)},
+                   {"c5-pca": good.astype(np.float64)}):
+        np.savez(path, key=np.array(key), **arrays)
+        assert read_cache(path, key) == {}
+    np.savez_compressed(path, key=np.array(key), bomb=np.zeros(256 << 20, np.uint8))  # 256 MB in about 250 KB
+    assert path.stat().st_size < 1 << 20 and read_cache(path, key) == {}
+
+
+def test_the_sprite_is_built_once_however_many_ask_at_first(trained_run, monkeypatch):
+    import threading
+    import time
+
+    from lenetlab.web import served
+
+    builds = []
+
+    def slow_sprite(images):
+        builds.append(1)
+        time.sleep(0.3)
+        return b"png"
+
+    monkeypatch.setattr(served, "sprite_png", slow_sprite)
+    run = served.ServedRun(trained_run)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(run.sprite())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builds == [1] and answers == [b"png"] * 8

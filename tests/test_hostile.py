@@ -106,6 +106,9 @@ def hostile_data_folders(root: Path) -> dict[str, tuple[Path, str]]:
                            "damaged gzip"),
         "no train images": ("train-images-idx3-ubyte.gz", gzip.compress(idx_header((0, 28, 28))), "differ in count"),
         "no test images": (None, None, "hold no images"),
+        # under the element cap, but 200 million images of 1x1: labels and shuffles once took 8.7 GB
+        "millions of tiny images": ("train-images-idx3-ubyte.gz", gzip_bomb((199_999_999, 1, 1), 1 << 20),
+                                    "199,999,999 items"),
     }
     out = {}
     for name, (filename, payload, message) in cases.items():
@@ -136,6 +139,10 @@ def hostile_checkpoints(root: Path) -> dict[str, tuple[Path, str]]:
                                 "hidden_1 must be a whole number"),
         "unknown model": ({"model": "resnet152"}, "unknown model 'resnet152'"),
         "NaN weights": ({"state_dict": nan_weights}, "NaN or infinite weights"),
+        # valid shapes, but a 30,000 x 30,000 confusion matrix (> 14 GB) once waited behind them
+        "30,000 classes": ({"model": "lenet5", "model_args": {"f6_units": 1, "n_classes": 30_000}},
+                           "1 to 1000 classes"),
+        "100,000 layers": ({"model": "fcnet", "model_args": {"hidden": [1] * 100_000}}, "at most 64"),
     }
     out = {}
     for name, (change, message) in cases.items():
@@ -161,7 +168,7 @@ def data_folders(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["absurd shape", "short body", "corrupt deflate", "gzip cut short", "no train images",
-                                  "no test images"])
+                                  "no test images", "millions of tiny images"])
 def test_hostile_data_file_is_refused_cheaply(data_folders, name, tmp_path):
     folder, message = data_folders[name]
     assert sum(f.stat().st_size for f in folder.iterdir()) < 5 << 20
@@ -203,6 +210,30 @@ def test_checkpoint_asking_for_gigabytes_is_refused_before_allocating(checkpoint
     Image.new("L", (28, 28), 0).save(tmp_path / "digit.png")
     for argv in (("evaluate", path), ("predict", path, tmp_path / "digit.png"), ("serve", path, "--port", "0")):
         assert_refused(run_lenetlab(*argv), message)
+
+
+@pytest.mark.parametrize("name", ["30,000 classes", "100,000 layers"])
+def test_checkpoint_asking_for_absurd_sizes_is_refused_in_a_child_under_1gb(checkpoints, name):
+    path, message = checkpoints[name]
+    assert path.stat().st_size < 5 << 20
+    assert_refused(run_lenetlab("evaluate", path), message)
+
+
+def test_checkpoint_with_a_compressed_entry_is_refused_before_it_expands(tmp_path):
+    """A valid checkpoint plus one DEFLATE entry of 512 MB of zeros (a 0.5 MB file): read from the zip's directory."""
+    import zipfile
+
+    path = tmp_path / "bomb.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "model": "mlp", "model_args": dict(MLP().config),
+                "class_names": list("0123456789"), "state_dict": MLP().state_dict()}, path)
+    prefix = zipfile.ZipFile(path).namelist()[0].split("/")[0]
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive, \
+            archive.open(f"{prefix}/data/999", "w", force_zip64=True) as entry:
+        block = bytes(1 << 20)
+        for _ in range(512):
+            entry.write(block)
+    assert path.stat().st_size < 5 << 20
+    assert_refused(run_lenetlab("evaluate", path), "compressed entry")
 
 
 def test_nan_checkpoint_is_not_served(checkpoints):
@@ -447,6 +478,7 @@ def test_a_run_whose_data_moved_answers_409_not_500(run_copy):
     client = TestClient(create_app(run_copy), base_url="http://127.0.0.1:8000")
     response = client.get("/api/random")
     assert response.status_code == 409 and "moved-away" in response.json()["error"]
+    assert str(run_copy.parent) not in response.json()["error"]  # no absolute path in any answer
     assert client.get("/api/model").status_code == 200
 
 

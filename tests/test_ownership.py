@@ -202,3 +202,12 @@ def test_a_huge_progress_history_is_not_read(tmp_path):
     assert len(text) > MAX_PROGRESS_BYTES
     (tmp_path / "progress.json").write_text(text)
     assert RunDir(tmp_path).progress() is None
+
+
+def test_speedrun_checks_its_out_before_training(tmp_path, capsys):
+    theirs = tmp_path / "results.json"
+    theirs.write_text("{}")
+    for out, fragment in ((theirs, "lenetlab did not write it"), (tmp_path / "best.pt", "ending in .json")):
+        assert main(["speedrun", "--seeds", "1", "--device", "cpu", "--out", str(out)]) == 2
+        assert fragment in capsys.readouterr().err
+    assert theirs.read_text() == "{}"

@@ -276,6 +276,15 @@ def test_only_this_server_and_its_own_page_may_call_it(client, mnist):
     assert form.status_code == 403
     for origin in ("null", "http://127.0.0.1:8888"):  # a sandboxed frame; another local server's page
         assert client.post("/api/predict", json=body, headers={"origin": origin}).status_code == 403
+    # A GET carries no Origin: another site's <img> or fetch is told apart by Sec-Fetch-Site, else Referer
+    for headers in ({"sec-fetch-site": "cross-site"}, {"sec-fetch-site": "same-site"},
+                    {"referer": "http://127.0.0.1:8888/notebook"}):
+        refused = client.get("/api/sprite", headers=headers)
+        assert refused.status_code == 403 and "another site" in refused.json()["error"], headers
+    for headers in ({"sec-fetch-site": "same-origin"}, {"sec-fetch-site": "none"},
+                    {"referer": "http://127.0.0.1:8000/"}, {}):
+        assert client.get("/api/model", headers=headers).status_code == 200, headers
+    assert client.get("/", headers={"sec-fetch-site": "cross-site"}).status_code == 200  # a link to the page
     # JSON sent as text/plain needs no permission from the browser: refused
     plain = client.post("/api/predict", content=json.dumps(body), headers={"content-type": "text/plain"})
     assert plain.status_code == 415 and "application/json" in plain.json()["error"]
@@ -342,7 +351,8 @@ def test_confusion_and_cells_are_best_pts_on_the_test_set(client, trained_run):
     wrong = client.get(f"/api/cell?true={i}").json()  # no predicted: every misclassified image of class i
     assert wrong["count"] == sum(confusion["matrix"][i]) - confusion["matrix"][i][i]
     assert all(x["predicted"] != i for x in wrong["images"])
-    for bad in ("true=10&predicted=0", "true=0&predicted=-1", "true=1&predicted=2&limit=0", "true=a&predicted=1"):
+    for bad in ("true=10&predicted=0", "true=0&predicted=-1", "true=1&predicted=2&limit=0", "true=a&predicted=1",
+                "true=1&limit=10000"):
         answer = client.get(f"/api/cell?{bad}")
         assert answer.status_code == 422 and "error" in answer.json(), bad
 

@@ -78,7 +78,7 @@ def _speedrun(args: argparse.Namespace) -> int:
     """
     import datetime
 
-    from .._fs import write_json
+    from .._fs import check_replaceable, write_json
     from ..config import PRESETS
     from ..speedrun import format_table, speedrun
 
@@ -86,6 +86,10 @@ def _speedrun(args: argparse.Namespace) -> int:
         raise LenetlabError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}")
     if args.out is not None and args.out.is_dir():
         raise LenetlabError(f"--out {args.out} is a folder; give a file name such as {args.out / 'speedrun.json'}")
+    if args.out is not None:  # checked now, not after minutes of training
+        if args.out.suffix.lower() != ".json":
+            raise LenetlabError(f"--out {args.out}: speedrun writes JSON; give a name ending in .json")
+        check_replaceable(args.out)
     set_threads(args.threads)
     overrides = {k: v for k, v in given_config(args).items() if k in _SPEEDRUN_RECIPE}
     result = speedrun(args.model, args.target, args.device, args.seeds, args.preset, progress=not args.json,

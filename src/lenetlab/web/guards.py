@@ -1,7 +1,7 @@
 """What stands between the network and the app: ASGI middleware and the server's protocol settings.
 
 - :class:`SameOrigin`: only this machine's names (and the ``--host`` given) may address the server,
-  and only pages it served may post to it. A web page the user visits elsewhere cannot drive it
+  and only pages it served may post to it or read its API (``Sec-Fetch-Site``, else ``Referer``). A web page the user visits elsewhere cannot drive it
   (cross-site POSTs carry another ``Origin``) nor read it through DNS rebinding (another ``Host``).
 - :class:`BodySizeLimit`: a body over the cap is refused, declared or streamed, and a client that
   does not finish sending its body within :data:`BODY_SECONDS` is answered 408 and dropped.
@@ -62,7 +62,22 @@ class SameOrigin:
                 await _refuse(scope, receive, send, 403, "requests from another site's page are refused; "
                                                         "use the page `lenetlab serve` serves")
                 return
+            # A GET carries no Origin: an <img> on another local site could start a t-SNE or a sprite build.
+            # Browsers say where a request comes from (Sec-Fetch-Site; older ones only a Referer).
+            if scope.get("path", "").startswith("/api/") and _from_another_site(headers):
+                await _refuse(scope, receive, send, 403, "the API answers the page `lenetlab serve` serves, not "
+                                                        "another site's page; open the address it printed")
+                return
         await self.app(scope, receive, send)
+
+
+def _from_another_site(headers: dict[str, str]) -> bool:
+    """Whether a browser sent this request for a page of another origin (a tool such as curl: never)."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")  # "none": typed in the address bar, a bookmark
+    referer = headers.get("referer")
+    return referer is not None and urlsplit(referer).netloc.lower() != headers.get("host", "").lower()
 
 
 class BodySizeLimit:

@@ -120,6 +120,30 @@ def sprite_png(images: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
+def read_cache(path: Path, key: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The points ``path`` holds for ``key`` (the last of which is the number of test images), else none.
+
+    Only what :class:`Projector` writes is read, and its sizes are checked from the zip's directory
+    before anything is decompressed: a small file cannot cost gigabytes, nor serve a wrong shape or a NaN.
+    """
+    n = key[-1]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = {e.filename: e for e in archive.infolist()}
+            if "key.npy" not in entries or any(not name.endswith(".npy") or e.file_size > 16 * n + 4096
+                                               for name, e in entries.items()):
+                return {}
+        with np.load(path, allow_pickle=False) as saved:
+            if tuple(saved["key"].tolist()) != key:
+                return {}
+            points = {name: saved[name] for name in saved.files if name != "key"}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return {}  # none yet, or damaged: computed again
+    if all(p.dtype == np.float32 and p.shape == (n, 2) and np.isfinite(p).all() for p in points.values()):
+        return points
+    return {}
+
+
 class Projector:
     """The 2-d points of one served run, cached in memory and in ``RUN/projections.npz``.
 
@@ -140,12 +164,7 @@ class Projector:
         if key == self._key:
             return
         self._key, self._points, self._running = key, {}, {}
-        try:
-            with np.load(self.cache_path, allow_pickle=False) as saved:
-                if tuple(saved["key"].tolist()) == key:
-                    self._points = {name: saved[name] for name in saved.files if name != "key"}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            pass  # none yet, or damaged: computed again
+        self._points = read_cache(self.cache_path, key)
 
     def _save(self) -> None:
         """Every point of the current key, written atomically; a run folder we cannot write keeps them in memory."""
