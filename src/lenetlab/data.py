@@ -52,6 +52,9 @@ _KNOWN_CLASS_NAMES = {
 _IDX_DTYPES = {0x08: np.uint8}
 # MAX_CLASSES (from the registry: a model's bound too) refuses a damaged labels file
 _MAX_IDX_ELEMENTS = 200_000_000  # 200 MB of uint8: far above any MNIST-like file, refuses absurd headers.
+# Each image also costs an int64 label, its place in a shuffle and its copies: 200 million 1x1 "images"
+# under the element cap once took 8.7 GB. EMNIST's largest split has 814,255 images.
+_MAX_IDX_ITEMS = 5_000_000
 
 
 def bundled_data_dir() -> Path:
@@ -97,6 +100,9 @@ def _idx_header(head: bytes, name: str, expected_ndim: int | None) -> tuple[tupl
         count *= dim
     if count > _MAX_IDX_ELEMENTS or (ndim > 1 and any(d > 65536 for d in shape[1:])):
         raise LenetlabError(f"{name} declares an absurd shape {shape}; {_HINT}")
+    if shape[0] > _MAX_IDX_ITEMS:
+        raise LenetlabError(f"{name} declares {shape[0]:,} items, more than the {_MAX_IDX_ITEMS:,} lenetlab reads "
+                            f"from one file; {_HINT}")
     return shape, count, header_len
 
 
