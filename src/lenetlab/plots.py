@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import Formatter, MaxNLocator
 
-from .i18n import number, percent, t
+from .i18n import localize_number_text, number, percent, t
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 # Above this many classes the per-class figures drop their per-cell numbers and keep a bounded size:
@@ -135,6 +135,60 @@ def _ticks(k: int) -> list[int]:
     """Every class index up to MAX_ANNOTATED_CLASSES classes, then evenly spaced ones."""
     step = max(1, -(-k // MAX_ANNOTATED_CLASSES))
     return list(range(0, k, step))
+
+
+class _LocalizedTicks(Formatter):
+    """A tick formatter that writes another formatter's numbers in ``lang``'s way (0,5 ; −1 ; 10 000)."""
+
+    def __init__(self, inner: Formatter, lang: str) -> None:
+        self.inner, self.lang = inner, lang
+
+    def set_axis(self, axis) -> None:
+        super().set_axis(axis)
+        self.inner.set_axis(axis)
+
+    def set_locs(self, locs) -> None:
+        self.inner.set_locs(locs)
+
+    def __call__(self, x, pos=None) -> str:
+        return localize_number_text(self.inner(x, pos), self.lang)
+
+    def format_ticks(self, values) -> list[str]:
+        return [localize_number_text(text, self.lang) for text in self.inner.format_ticks(values)]
+
+    def format_data_short(self, value) -> str:
+        return localize_number_text(self.inner.format_data_short(value), self.lang)
+
+    def get_offset(self) -> str:
+        return localize_number_text(self.inner.get_offset(), self.lang)
+
+
+def localize(fig: Figure, lang: str) -> Figure:
+    """The numbers matplotlib writes on ``fig``'s axes (ticks, colour bars) in ``lang``'s way.
+
+    Every lenetlab figure ends with this: a French figure reads 0,2 … 1,2 and 96,0 … 98,0 on its axes,
+    like its titles. Tick labels a figure set as text (class names, layer names) are left as they are.
+
+    Examples
+    --------
+    >>> fig = Figure(); ax = fig.subplots(); _ = ax.plot([0, 0.5, 1], [-1.5, 0, 10000])
+    >>> _ = localize(fig, "fr"); fig.canvas.draw()
+    >>> [t.get_text() for t in ax.get_xticklabels()][:3], ax.get_yticklabels()[-2].get_text()
+    (['\u22120,2', '0,0', '0,2'], '10\u202f000')
+    """
+    from matplotlib.ticker import FixedFormatter, NullFormatter, StrMethodFormatter
+
+    if lang == "en":
+        return fig
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            formatter = axis.get_major_formatter()
+            if isinstance(formatter, (_LocalizedTicks, FixedFormatter, NullFormatter)):
+                continue  # already localized, or words set by the figure
+            if isinstance(formatter, StrMethodFormatter) and "{x" not in formatter.fmt:
+                continue
+            axis.set_major_formatter(_LocalizedTicks(formatter, lang))
+    return fig
 
 
 def _as_written(fig: Figure) -> Figure:
