@@ -370,3 +370,26 @@ def test_metrics_of_a_finished_run_and_of_one_still_waiting(client, trained_run,
     assert waiting.get("/api/metrics").json() == {"state": "unknown", "history": []}
     answer = waiting.get("/api/model")
     assert answer.status_code == 409 and "no finished epoch yet" in answer.json()["error"]
+
+
+def test_declared_query_bounds_refuse_in_one_line(client):
+    """Query bounds and the explain body are declared (FastAPI Query, a pydantic model), and refused in one line."""
+    import typing
+
+    from lenetlab.web.app import ProjectionMethod
+    from lenetlab.web.projector import METHODS
+
+    assert typing.get_args(ProjectionMethod) == METHODS
+    for url, words in (("/api/cell?true=3&limit=5000", "limit: input should be less than or equal to 1000, got 5000"),
+                       ("/api/cell?true=-1", "true: input should be greater than or equal to 0, got -1"),
+                       ("/api/model?run=-2", "run: input should be greater than or equal to 0, got -2"),
+                       ("/api/projection?method=umap", "method: input should be 'pca' or 'tsne', got 'umap'")):
+        answer = client.get(url)
+        assert answer.status_code == 422 and answer.json()["error"] == words, (url, answer.json())
+    blank = [[0.0] * 28 for _ in range(28)]
+    for body, words in (({"array": blank, "method": "x"}, "method: input should be 'saliency' or 'occlusion'"),
+                        ({"array": blank, "method": "saliency", "target": True}, "target: input should be a valid"),
+                        ({"array": blank, "method": "saliency", "target": 10}, '"target" must be a class number')):
+        answer = client.post("/api/explain", json=body)
+        assert answer.status_code == 422 and answer.json()["error"].startswith(words), (body, answer.json())
+        assert "\n" not in answer.json()["error"]

@@ -35,21 +35,23 @@ import json
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ImageTooLarge, LenetlabError, NoDigitError
 from ..predict import INPUT_SIZE
 from ..preprocess import FORMATS, mnist_preprocess, open_image, to_grayscale
+from ..registry import MAX_CLASSES
 from .guards import LOOPBACK_NAMES, MAX_BODY_BYTES, BodySizeLimit, SameOrigin
 from .served import ServedRun, expand_runs
 
@@ -168,6 +170,20 @@ def _declared_pixels(raw: bytes) -> int:
 
 
 EXPLAIN_METHODS = ("saliency", "occlusion")
+ProjectionMethod = Literal["pca", "tsne"]  # projector.METHODS (a test keeps the two equal)
+# Declared bounds of every query parameter (FastAPI checks them; _validation_error words the refusal).
+# A class number is checked against the run's own classes after this (registry.MAX_CLASSES bounds it here).
+RunIndex = Annotated[int, Query(ge=0, le=1000, description="which of the served runs (0 = the first)")]
+ClassNumber = Annotated[int, Query(ge=0, le=MAX_CLASSES - 1)]
+
+
+class ExplainRequest(BaseModel):
+    """The body of POST /api/explain, checked field by field (the array's shape and values by parse_array)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    method: Literal[EXPLAIN_METHODS]  # type: ignore[valid-type]
+    target: int | None = Field(default=None, ge=0, le=MAX_CLASSES - 1)
+    array: Any = None
 _EXPLAIN = ('send JSON (application/json) {"array": the 28x28 input /api/predict returned, '
             '"method": "saliency" or "occlusion", "target": a class (optional)}')
 _WHAT_TO_SEND = ('send a PNG (image/png, or multipart field "image"), or JSON (application/json) '
@@ -199,6 +215,21 @@ async def _read_input(request: Request, lanes: _Lanes) -> np.ndarray:
 
 
 _FOLDERS = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\s\\/:;,'\"()]+[\\/])+(?=[^\s\\/:;,'\"()])")
+
+
+def refusal(errors: list[dict[str, Any]]) -> str:
+    """A declared constraint's refusal in one line: what was wrong, what is accepted, what was sent.
+
+    >>> refusal([{"loc": ("query", "limit"), "msg": "Input should be less than or equal to 1000", "input": "5000"}])
+    'limit: input should be less than or equal to 1000, got 5000'
+    """
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
+    message = str(first.get("msg", "bad value"))
+    got = first.get("input")
+    number = isinstance(got, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?", got)
+    shown = "" if got is None or isinstance(got, dict | list) else f", got {got if number else repr(got)}"
+    return f"{where or 'request'}: {message[:1].lower()}{message[1:]}{shown}"
 
 
 def without_folders(message: str) -> str:
@@ -284,9 +315,7 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return JSONResponse({"error": f"invalid {where}: {first.get('msg', 'bad value')}"}, status_code=422)
+        return JSONResponse({"error": refusal(exc.errors())}, status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # a bug, not the client's fault
@@ -302,11 +331,11 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
         return [{"run": k, "name": r.run.path.name, "checkpoint": r.checkpoint} for k, r in enumerate(runs)]
 
     @app.get("/api/model")
-    async def model_info(run: int = 0) -> dict[str, Any]:
+    async def model_info(run: RunIndex = 0) -> dict[str, Any]:
         return await run_in_threadpool(pick(run).describe)
 
     @app.get("/api/graph")
-    async def model_graph_json(run: int = 0) -> dict[str, Any]:
+    async def model_graph_json(run: RunIndex = 0) -> dict[str, Any]:
         served = pick(run)
         predictor = await run_in_threadpool(lambda: served.predictor)
         if served.graph is None:
@@ -314,56 +343,57 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
         return served.graph
 
     @app.get("/api/metrics")
-    async def training_metrics(run: int = 0) -> dict[str, Any]:
+    async def training_metrics(run: RunIndex = 0) -> dict[str, Any]:
         return await run_in_threadpool(pick(run).training)
 
     @app.post("/api/predict")
-    async def predict(request: Request, run: int = 0) -> dict[str, Any]:
+    async def predict(request: Request, run: RunIndex = 0) -> dict[str, Any]:
         served = pick(run)
         x = await _read_input(request, lanes)
         return await run_in_threadpool(served.predict, x)
 
     @app.post("/api/explain")
-    async def explain(request: Request, run: int = 0) -> dict[str, Any]:
+    async def explain(request: Request, run: RunIndex = 0) -> dict[str, Any]:
         served = pick(run)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         payload = await lanes.json_object(content_type, await request.body(), _EXPLAIN)
-        method, target = payload.get("method"), payload.get("target")
-        if method not in EXPLAIN_METHODS:
-            raise BadInput(f'"method" must be one of {", ".join(EXPLAIN_METHODS)}, got {method!r}')
+        try:
+            body = ExplainRequest.model_validate(payload)
+        except ValidationError as exc:
+            raise BadInput(f"{refusal(exc.errors())}; {_EXPLAIN}") from None
         n_classes = len(served.predictor.class_names)
-        if target is not None and (not isinstance(target, int) or isinstance(target, bool)
-                                   or not 0 <= target < n_classes):
+        if body.target is not None and body.target >= n_classes:
             raise BadInput(f'"target" must be a class number from 0 to {n_classes - 1}, or absent (the prediction)')
-        x = await lanes.array(payload.get("array"))
-        return await run_in_threadpool(served.explain, x, method, target)
+        x = await lanes.array(body.array)
+        return await run_in_threadpool(served.explain, x, body.method, body.target)
 
     @app.get("/api/filters")
-    async def filters_over_epochs(run: int = 0) -> dict[str, Any]:
+    async def filters_over_epochs(run: RunIndex = 0) -> dict[str, Any]:
         return await run_in_threadpool(pick(run).filter_epochs)
 
     @app.get("/api/confusion")
-    async def confusion_matrix(run: int = 0) -> dict[str, Any]:
+    async def confusion_matrix(run: RunIndex = 0) -> dict[str, Any]:
         return await run_in_threadpool(pick(run).confusion)
 
     @app.get("/api/cell")
-    async def confusion_cell(true: int, predicted: int | None = None, limit: int = 200, run: int = 0) -> dict[str, Any]:
+    async def confusion_cell(true: ClassNumber, predicted: ClassNumber | None = None,
+                             limit: Annotated[int, Query(ge=1, le=MAX_CELL_IMAGES)] = 200,
+                             run: RunIndex = 0) -> dict[str, Any]:
         served = pick(run)
         k = len((await run_in_threadpool(lambda: served.predictor)).class_names)
-        if not (0 <= true < k and (predicted is None or 0 <= predicted < k)):
+        if not (true < k and (predicted is None or predicted < k)):
             raise BadInput(f"true and predicted must be class numbers from 0 to {k - 1}")
-        if not 1 <= limit <= MAX_CELL_IMAGES:
-            raise BadInput(f"limit must be between 1 and {MAX_CELL_IMAGES}")
         return await run_in_threadpool(served.cell, true, predicted, limit)
 
     @app.get("/api/random")
-    async def random_test_image(index: int | None = None, run: int = 0) -> dict[str, Any]:
+    async def random_test_image(index: Annotated[int | None, Query(ge=0)] = None,
+                                run: RunIndex = 0) -> dict[str, Any]:
         served = pick(run)
         test = await run_in_threadpool(served.test_set)
         n = len(test)
         if index is None:
             index = random.randrange(n)
-        elif not 0 <= index < n:
+        elif index >= n:
             raise BadInput(f"index must be between 0 and {n - 1}, got {index}")
         label = int(test.labels[index])
         return {
@@ -374,19 +404,16 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
         }
 
     @app.get("/api/projections")
-    async def projection_list(run: int = 0) -> dict[str, Any]:
+    async def projection_list(run: RunIndex = 0) -> dict[str, Any]:
         return await run_in_threadpool(pick(run).projections)
 
     @app.get("/api/projection")
-    async def projection(rep: str = "pixels", method: str = "pca", run: int = 0) -> Response:
-        from .projector import METHODS
-
+    async def projection(rep: Annotated[str, Query(max_length=64)] = "pixels",
+                         method: ProjectionMethod = "pca", run: RunIndex = 0) -> Response:
         served = pick(run)
         keys = [r["key"] for r in served.representations(await run_in_threadpool(lambda: served.predictor))]
         if rep not in keys:
             raise BadInput(f"rep must be one of {', '.join(keys)} for this run's model, got {rep!r}")
-        if method not in METHODS:
-            raise BadInput(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         answer = await run_in_threadpool(served.projection, rep, method)
         if answer.get("state") == "computing":
             return JSONResponse(answer, status_code=202)
@@ -394,7 +421,7 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
         return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
 
     @app.get("/api/sprite")
-    async def sprite(run: int = 0) -> Response:
+    async def sprite(run: RunIndex = 0) -> Response:
         return Response(await run_in_threadpool(pick(run).sprite), media_type="image/png")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
