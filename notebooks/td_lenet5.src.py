@@ -1380,7 +1380,7 @@ show(feature_maps_figure(image, maps, caption))
 # valeurs), C5 (120) et F6 (84) pour LeNet-5. Sont-ils mieux rangés par classe que les pixels bruts ? Deux
 # mesures, dans l'espace d'origine : l'exactitude d'un **5 plus proches voisins** et le **score de
 # silhouette** des vraies classes (de −1 à 1 : les classes forment-elles des paquets compacts et séparés ?).
-# Puis une projection en 2-d (ACP, et t-SNE sauf en séance de test).
+# Puis une projection en 2D (ACP, et t-SNE sauf en séance de test).
 
 # %% [markdown] tags=["en"]
 # ### 6.4 Learned representations

@@ -50,8 +50,12 @@ lr id x y px s ms mb ko mo go kb gb nb ok
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿœŒ]+(?:['’][A-Za-zÀ-ÖØ-öø-ÿ]+)?")
 
 
+_CODE = re.compile(r"`[^`]*`|\{\w+\}|\b\w+(?:[._=]\w+)+\b|\b\w+=")  # `code`, {placeholder}, in_features, best.pt, a=b
+
+
 def _words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(re.sub(r"\{\w+\}", " ", text))}
+    """The words of ``text`` in lower case, code aside (identifiers, file names, ``key=value``)."""
+    return {w.lower() for w in _WORD.findall(_CODE.sub(" ", text))}
 
 
 def _vocabulary(lang: str) -> set[str]:

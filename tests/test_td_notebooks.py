@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from english import english_words
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / "td_lenet5.src.py"
 BUILT = ROOT / "src" / "lenetlab" / "td" / "notebooks"
@@ -39,6 +41,12 @@ def _load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# Names the French notebook prints as they are: the networks' and layers' names, PyTorch's printout of a model.
+NOTEBOOK_NAMES = ("stride", "padding", "kernel", "features", "in", "out", "linear", "sequential", "conv2d",
+                  "avgpool2d", "maxpool2d", "tanh", "relu", "flatten", "dropout", "mlp", "lenet", "bias", "true",
+                  "false", "size", "silhouette")
 
 
 def notebook(lang: str, version: str) -> Path:
@@ -211,6 +219,27 @@ def test_parameters_cell(lang):
 
 _executed: dict[tuple[str, str], dict] = {}
 
+# Injected around the notebook when it runs: every figure the notebook shows is saved through
+# Figure.savefig (its `show`), so recording there gives every text drawn (titles, ticks, legends).
+RECORD_FIGURE_TEXTS = """
+import matplotlib.figure as _mpl_figure
+from matplotlib.text import Text as _Text
+
+_figure_texts, _savefig = [], _mpl_figure.Figure.savefig
+
+def _recording_savefig(self, *args, **kwargs):
+    done = _savefig(self, *args, **kwargs)  # drawn now: the tick labels exist
+    _figure_texts.extend(t.get_text() for t in self.findobj(_Text) if t.get_visible() and t.get_text())
+    return done
+
+_mpl_figure.Figure.savefig = _recording_savefig
+"""
+SAVE_FIGURE_TEXTS = """
+import json as _json
+from pathlib import Path as _Path
+_Path("figure_texts.json").write_text(_json.dumps(_figure_texts, ensure_ascii=False), encoding="utf-8")
+"""
+
 
 def execute(lang: str, version: str, tmp_path_factory) -> dict:
     """Run a built notebook unchanged but for SEANCE = "test"; its outputs, check log and results (cached)."""
@@ -222,6 +251,8 @@ def execute(lang: str, version: str, tmp_path_factory) -> dict:
     nb = nbformat.read(notebook(lang, version), as_version=4)
     i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     nb.cells.insert(i + 1, nbformat.v4.new_code_cell('SEANCE = "test"', metadata={"tags": ["injected-parameters"]}))
+    nb.cells.insert(i + 2, nbformat.v4.new_code_cell(RECORD_FIGURE_TEXTS, metadata={"tags": ["injected-recorder"]}))
+    nb.cells.append(nbformat.v4.new_code_cell(SAVE_FIGURE_TEXTS, metadata={"tags": ["injected-recorder"]}))
     cwd = tmp_path_factory.mktemp(f"td_{version}_{lang}")
     log = cwd / "checks.jsonl"
     # one thread per kernel: on a shared 2-core machine, two threads fighting other jobs are much slower
@@ -232,7 +263,8 @@ def execute(lang: str, version: str, tmp_path_factory) -> dict:
     stdout = "".join(o["text"] for o in outputs if o["output_type"] == "stream" and o["name"] == "stdout")
     run = {"outputs": outputs, "stdout": stdout,
            "log": [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()],
-           "results": json.loads((cwd / "td_resultats.json").read_text(encoding="utf-8"))}
+           "results": json.loads((cwd / "td_resultats.json").read_text(encoding="utf-8")),
+           "figure_texts": json.loads((cwd / "figure_texts.json").read_text(encoding="utf-8"))}
     _executed[(lang, version)] = run
     return run
 
@@ -269,6 +301,19 @@ def test_corrige_passes_every_check(lang, tmp_path_factory):
     assert all(entry["passed"] for entry in run["log"]), [e["message"] for e in run["log"] if not e["passed"]]
     assert "{" not in "".join(line for line in run["stdout"].splitlines() if line.startswith(("BILAN", "SUMMARY")))
     assert run["results"]["parameters"] == {"MLP": 105214, "LeNet-5": 61706}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["enonce", "corrige"])
+def test_the_french_notebook_prints_and_draws_no_english(version, tmp_path_factory):
+    """What the French notebook prints and every figure it draws, read for English words (tests/english.py)."""
+    run = execute("fr", version, tmp_path_factory)
+    printed = [line for line in run["stdout"].splitlines() if not line.startswith("lenetlab ")]  # versions
+    assert len(run["figure_texts"]) > 100  # the recorder saw the figures
+    assert english_words(printed, allowed=NOTEBOOK_NAMES) == []
+    assert english_words(run["figure_texts"], allowed=NOTEBOOK_NAMES) == []
+    ticks = [text for text in run["figure_texts"] if re.fullmatch(r"[−-]?[\d.,\u202f]+", text)]
+    assert ticks and not any(re.search(r"\d\.\d", text) for text in ticks), ticks  # 0,5 not 0.5
 
 
 @pytest.mark.slow

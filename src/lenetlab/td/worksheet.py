@@ -5,8 +5,11 @@ tagged ``question``, in order. The worksheet and the notebook cannot drift apart
 (``python3 scripts/sync_notebooks.py``) changes both.
 
     >>> from lenetlab.td.worksheet import build_worksheet
-    >>> html = build_worksheet("fr")          # doctest: +SKIP
-    >>> Path("fiche.html").write_text(html)   # doctest: +SKIP   (then print it from a browser, A4)
+    >>> page = build_worksheet("fr")
+    >>> page.count('<section class="question">') >= 10 and "Lexique" in page
+    True
+
+Write it with ``Path("fiche.html").write_text(page, encoding="utf-8")`` and print it from a browser (A4).
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ TEXT = {
     "fr": {"title": "TD : Implémentation d'un réseau convolutif (LeNet-5)", "sub": "Fiche de questions",
            "name": "Nom", "group": "Groupe", "date": "Date", "question": "Question",
            "note": "Répondez sous chaque question ; les questions « à prévoir » se remplissent avant de lancer la "
-                   "cellule correspondante du notebook."},
+                   "cellule correspondante du notebook.",
+           "glossary": "Lexique", "term": "en anglais", "meaning": "en français"},
     "en": {"title": "Lab: implementing a convolutional network (LeNet-5)", "sub": "Question sheet",
            "name": "Name", "group": "Group", "date": "Date", "question": "Question",
            "note": "Answer under each question; the \"predict\" questions are filled in before running the "
-                   "matching cell of the notebook."},
+                   "matching cell of the notebook.",
+           "glossary": "Glossary", "term": "English", "meaning": "French (the course's words)"},
 }
 CSS = """
 @page { size: A4; margin: 16mm 15mm 16mm 15mm; }
@@ -40,6 +45,9 @@ header p.sub { margin: 0 0 4mm; font-size: 12pt; color: #444; }
 p.note { font-size: 9.5pt; color: #444; margin: 0 0 6mm; }
 section.question { break-inside: avoid; page-break-inside: avoid; margin: 0 0 6mm; }
 section.question h2 { font-size: 12pt; margin: 0 0 1.5mm; }
+table.glossary { border-collapse: collapse; width: 100%; font-size: 9.5pt; break-inside: avoid; }
+table.glossary th, table.glossary td { border-bottom: 1px solid #ccc; padding: 1mm 2mm; text-align: left;
+                                       vertical-align: top; }
 section.question h2 small { font-weight: normal; color: #444; }
 code { font-family: "DejaVu Sans Mono", monospace; font-size: 10pt; background: #f2f2f2; padding: 0 1mm; }
 .answer { height: 55mm; margin-top: 2mm; border: 1px solid #999; border-radius: 1.5mm;
@@ -94,6 +102,22 @@ def blocks(markdown: str) -> str:
     return "\n".join(out)
 
 
+def glossary() -> list[dict[str, str]]:
+    """The course's words (``lenetlab/i18n/glossary.json``): English term, French term, what it means."""
+    path = Path(__file__).resolve().parent.parent / "i18n" / "glossary.json"
+    return json.loads(path.read_text(encoding="utf-8"))["terms"]
+
+
+def glossary_table(lang: str) -> str:
+    """The glossary as an HTML table for the end of the worksheet (the words students meet everywhere)."""
+    words = TEXT[lang]
+    rows = "".join(f"<tr><td>{html.escape(term['en'])}</td><td><b>{html.escape(term['fr'])}</b>"
+                   f"{' : ' + html.escape(term['note_fr']) if lang == 'fr' else ''}</td></tr>\n"
+                   for term in glossary())
+    return (f'<section class="glossary">\n<h2>{words["glossary"]}</h2>\n<table class="glossary">\n'
+            f'<tr><th>{words["term"]}</th><th>{words["meaning"]}</th></tr>\n{rows}</table>\n</section>')
+
+
 def build_worksheet(lang: str) -> str:
     """One self-contained HTML page (A4 print CSS) with every question of the énoncé, numbered, room to write."""
     enonce_path(lang)  # checks the language
@@ -111,4 +135,4 @@ def build_worksheet(lang: str) -> str:
             f'<p class="sub">{html.escape(words["sub"])}</p>\n<div class="fields"><span>{words["name"]}{colon}</span>'
             f'<span>{words["group"]}{colon}</span><span>{words["date"]}{colon}</span></div>\n'
             f'<p class="note">{html.escape(words["note"])}</p>\n</header>\n<main>\n'
-            + "\n".join(sections) + "\n</main>\n</body>\n</html>\n")
+            + "\n".join(sections) + "\n" + glossary_table(lang) + "\n</main>\n</body>\n</html>\n")
