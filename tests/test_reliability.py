@@ -118,7 +118,10 @@ def test_sigterm_stops_cleanly_and_says_how_to_resume(small_mnist, uninterrupted
 
 def test_sigint_exits_130_with_resume_hint(small_mnist, tmp_path):
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen(_train_cmd(small_mnist, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # 200 epochs (argparse keeps the last --epochs): the run cannot end between epoch 1 and the signal, as
+    # 4 epochs of 6,000 images once did on a busy machine (exit 0, a flaky test).
+    proc = subprocess.Popen(_train_cmd(small_mnist, out, "--epochs", 200), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     _wait_for_epoch(out, 1, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
