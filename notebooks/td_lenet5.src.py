@@ -649,7 +649,7 @@ show(curves_figure(*hand_losses, T("Votre MLP, votre boucle", "Your MLP, your lo
 # Pour les entraînements longs, on utilise `lenetlab.MLP` (la même architecture, 105 214 paramètres) et
 # `lenetlab.fit`, qui fait la même boucle, plus vite (lots pris par indexation dans les tenseurs en
 # mémoire) et avec la recette du projet : SGD avec moment de Nesterov, taux d'apprentissage « one-cycle »,
-# *label smoothing* 0,1 et petits décalages aléatoires des images. Le notebook reste ainsi utilisable même
+# lissage des étiquettes (*label smoothing*) 0,1 et petits décalages aléatoires des images. Le notebook reste ainsi utilisable même
 # si un exercice n'est pas terminé.
 
 # %% [markdown] tags=["en"]
@@ -704,7 +704,7 @@ rising = best["epoch"] < last["epoch"]
 if last["train_loss"] > last["valid_loss"]:
     text = T(f"la perte d'entraînement ({num(last['train_loss'], 3)}) est au-dessus de celle de validation "
              f"({num(last['valid_loss'], 3)}). Ce n'est pas une erreur : elle est mesurée sur des images décalées "
-             "et avec le label smoothing (la cible de la bonne classe vaut 0,91, pas 1), qui l'empêche de "
+             "et avec le lissage des étiquettes (la cible de la bonne classe vaut 0,91, pas 1), qui l'empêche de "
              "descendre sous 0,5 environ ; la validation est l'entropie croisée ordinaire sur des images intactes.",
              f"the training loss ({num(last['train_loss'], 3)}) is above the validation loss "
              f"({num(last['valid_loss'], 3)}). That is no mistake: it is measured on shifted images and with "

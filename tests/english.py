@@ -37,7 +37,10 @@ COMMON_FRENCH = set("""
 a à au aux avec ce ces cette d dans de des du elle en est et il ils je l la le les leur mais me même
 n ne nous on ou où par pas plus pour qu que qui sa se ses si son sous sur ta te tu un une vos votre vous
 y été être
-""".split())
+""".split()) | set("""
+article compare double final image images instant minute minutes moment normal original originale score
+scores simple test tests total train type types validation variable variables
+""".split())  # words French shares with English (« en train de », « il compare »)
 
 # Names a French text keeps as they are: layers, settings, libraries, files, units, acronyms of the field.
 ALLOWED = set("""
