@@ -12,9 +12,11 @@ from lenetlab import TrainConfig
 from lenetlab.augment import random_shift
 from lenetlab.cli import main
 from lenetlab.data import ImageSet
-from lenetlab.engine import DeviceAdam, DeviceSGD, FastTrainer, lr_table
+from lenetlab.engine import FastTrainer
 from lenetlab.errors import LenetlabError
 from lenetlab.models import build_model
+from lenetlab.optimizers import DeviceAdam, DeviceSGD
+from lenetlab.schedule import lr_table
 from lenetlab.speedrun import busy_warning, run_to_target, speedrun
 from lenetlab.training import lr_factor
 
@@ -66,7 +68,7 @@ def test_device_adam_computes_what_torch_adam_computes(decoupled):
 
 def test_the_schedule_table_is_fits_schedule():
     config = TrainConfig(lr=0.2, epochs=3, schedule="onecycle")
-    table = lr_table(config, steps_per_epoch=10, device=torch.device("cpu"))
+    table = lr_table(config.lr, config.schedule, steps_per_epoch=10, epochs=config.epochs)
     assert len(table) == 31
     expected = [0.2 * lr_factor("onecycle", s, 30) for s in range(31)]
     assert torch.allclose(table, torch.tensor(expected), atol=1e-7)
@@ -111,6 +113,25 @@ def test_fast_trainer_on_the_cpu_trains_drops_the_partial_batch_and_restarts_exa
     assert runs[0][0][-1] < runs[0][0][0]  # it learns
     with pytest.raises(LenetlabError, match="do not fit"):
         trainer.reschedule(0.1, 4)
+
+
+def test_both_paths_train_with_the_models_own_loss_and_the_same_divergence_rule():
+    """FastTrainer used to hard-code cross-entropy: lenet5-1998's MAP criterion must be what it minimises."""
+    from lenetlab.errors import DivergedError
+
+    train, valid = _synthetic_set(128), _synthetic_set(32, seed=1)
+    config = TrainConfig.from_preset("paper", epochs=2, batch_size=64, optimizer="sgd", split="holdout")
+    model = build_model("lenet5-1998")
+    calls = []
+    criterion = model.criterion
+    model.criterion = lambda logits, labels, reduction="mean": calls.append(reduction) or criterion(logits, labels,
+                                                                                                     reduction)
+    trainer = FastTrainer(model, train, valid, config, torch.device("cpu"))
+    first = trainer.train_epoch()
+    assert calls == ["sum", "sum"] and first > 0  # two steps of 64, each through the model's criterion
+    model.criterion = lambda logits, labels, reduction="mean": criterion(logits, labels, reduction) * float("nan")
+    with pytest.raises(DivergedError, match="at epoch 2"):
+        trainer.train_epoch()
 
 
 class _ScriptedTrainer:

@@ -22,125 +22,24 @@ numbers come from the device's generator, so runs match ``fit`` in distribution,
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .augment import random_shift
 from .config import TrainConfig
 from .data import ImageSet, to_input
 from .errors import LenetlabError
-
-
-def lr_table(config: TrainConfig, steps_per_epoch: int, device: torch.device) -> torch.Tensor:
-    """The learning rate of every step of the run, as ``fit`` sets it (one-cycle, cosine or constant)."""
-    from .training import lr_factor
-
-    total = steps_per_epoch * config.epochs
-    # one spare entry: the counter reaches ``total`` after the last step and must still index the table
-    return torch.tensor([config.lr * lr_factor(config.schedule, s, total) for s in range(total + 1)],
-                        dtype=torch.float32, device=device)
-
-
-class DeviceSGD:
-    """SGD with momentum, Nesterov and weight decay, exactly as ``torch.optim.SGD`` computes it
-    (dampening 0), but with the learning rate read on the device from a per-step table.
-
-    ``torch.optim.SGD`` takes the learning rate as a Python number (a tensor one is turned back into
-    a number by its multi-tensor path, a host synchronisation), so a schedule cannot change it
-    inside a captured graph. Here nothing in :meth:`step` depends on a host value.
-    """
-
-    def __init__(self, params: list[nn.Parameter], lrs: torch.Tensor, momentum: float = 0.9,
-                 nesterov: bool = True, weight_decay: float = 0.0) -> None:
-        self.params = [p for p in params if p.requires_grad]
-        self.lrs = lrs
-        self.momentum, self.nesterov, self.weight_decay = momentum, nesterov and momentum > 0, weight_decay
-        self.buffers = [torch.zeros_like(p) for p in self.params] if momentum > 0 else []
-        self.step_index = torch.zeros((), dtype=torch.long, device=lrs.device)
-
-    @torch.no_grad()
-    def step(self) -> None:
-        grads = [p.grad for p in self.params]
-        if self.weight_decay:
-            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
-        if self.momentum > 0:
-            # buf = momentum * buf + grad; from zero buffers the first step gives buf = grad, as SGD does.
-            torch._foreach_mul_(self.buffers, self.momentum)
-            torch._foreach_add_(self.buffers, grads)
-            grads = torch._foreach_add(grads, self.buffers, alpha=self.momentum) if self.nesterov else self.buffers
-        lr = self.lrs.index_select(0, self.step_index.view(1)).squeeze(0)
-        torch._foreach_sub_(self.params, torch._foreach_mul(grads, lr))
-        self.step_index += 1
-
-    @torch.no_grad()
-    def reset(self) -> None:
-        """Back to step 0 with empty momentum (the tensors keep their addresses: a captured graph stays valid)."""
-        for buf in self.buffers:
-            buf.zero_()
-        self.step_index.zero_()
-
-
-class DeviceAdam:
-    """Adam (``decoupled=False``: L2 added to the gradient, as ``torch.optim.Adam``) or AdamW
-    (``decoupled=True``, as ``torch.optim.AdamW``), with the learning rate and the bias corrections
-    computed on the device, for the same reason as :class:`DeviceSGD`.
-    """
-
-    def __init__(self, params: list[nn.Parameter], lrs: torch.Tensor, weight_decay: float = 0.0, *,
-                 decoupled: bool, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        self.params = [p for p in params if p.requires_grad]
-        self.lrs, self.weight_decay, self.decoupled = lrs, weight_decay, decoupled
-        self.beta1, self.beta2, self.eps = betas[0], betas[1], eps
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.step_index = torch.zeros((), dtype=torch.long, device=lrs.device)
-
-    @torch.no_grad()
-    def step(self) -> None:
-        grads = [p.grad for p in self.params]
-        lr = self.lrs.index_select(0, self.step_index.view(1)).squeeze(0)
-        self.step_index += 1
-        if self.weight_decay and self.decoupled:
-            torch._foreach_mul_(self.params, 1 - lr * self.weight_decay)
-        elif self.weight_decay:
-            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - self.beta1)
-        torch._foreach_mul_(self.exp_avg_sq, self.beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - self.beta2)
-        # the bias corrections in float64: 1 - 0.999 ** t in float32 is off by 1e-5 at small t
-        t = self.step_index.to(torch.float64)
-        step_size = (lr / (1 - self.beta1 ** t)).float()
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, torch.sqrt(1 - self.beta2 ** t).float())
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_sub_(self.params, torch._foreach_mul(torch._foreach_div(self.exp_avg, denom), step_size))
-
-    @torch.no_grad()
-    def reset(self) -> None:
-        for buf in (*self.exp_avg, *self.exp_avg_sq):
-            buf.zero_()
-        self.step_index.zero_()
-
-
-def device_optimizer(params: list[nn.Parameter], config: TrainConfig, lrs: torch.Tensor) -> DeviceSGD | DeviceAdam:
-    """The optimizer ``config`` names, in its device form (:func:`check_fast_recipe` refused the others)."""
-    check_fast_recipe(config)
-    if config.optimizer == "sgd":
-        return DeviceSGD(params, lrs, config.momentum, config.nesterov, config.weight_decay)
-    return DeviceAdam(params, lrs, config.weight_decay, decoupled=config.optimizer == "adamw")
+from .optimizers import check_device_optimizer, device_optimizer
+from .schedule import lr_table
+from .step import check_loss, compiled, diverged_loss, model_loss, training_batch
 
 
 def check_fast_recipe(config: TrainConfig) -> None:
     """Refuse in one line what the fast path cannot train as asked, instead of training something else."""
     if config.augment not in ("none", "shift"):
         raise LenetlabError(f"the fast path augments with shift or none, not --augment {config.augment}")
-    if config.optimizer not in ("sgd", "adam", "adamw"):
-        raise LenetlabError(f"the fast path trains with sgd, adam or adamw, not --optimizer {config.optimizer}; "
-                            f"train with `lenetlab train --optimizer {config.optimizer}` instead")
+    check_device_optimizer(config)
 
 
 class FastTrainer:
@@ -167,14 +66,10 @@ class FastTrainer:
         self.position = torch.zeros((), dtype=torch.long, device=device)
         self.offsets = torch.arange(self.batch_size, device=device)
         self.loss_sum = torch.zeros((), device=device)
-        self.optimizer = device_optimizer(list(model.parameters()), config,
-                                          lr_table(config, self.steps_per_epoch, device))
-        self.network = model
-        if config.compile:  # fused kernels from torch.compile, then captured like the eager ones
-            from torch import _dynamo
-
-            _dynamo.config.suppress_errors = True
-            self.network = torch.compile(model)
+        self.optimizer = device_optimizer(list(model.parameters()), config, self._lr_table(config))
+        # fused kernels from torch.compile, then captured like the eager ones
+        self.network = compiled(model) if config.compile else model
+        self.diverged_at, self.epochs_done = diverged_loss(model), 0
         self.use_graph = device.type == "cuda" if graph is None else graph
         self.graph: torch.cuda.CUDAGraph | None = None
         self.capture_seconds = 0.0
@@ -190,16 +85,12 @@ class FastTrainer:
     def _step(self) -> None:
         idx = self.order.index_select(0, self.position + self.offsets)
         self.position += self.batch_size
-        images, labels = self.images.index_select(0, idx), self.labels.index_select(0, idx)
-        if self.config.augment == "shift":
-            images = random_shift(images, 2)
-        inputs = to_input(images)
-        if self.channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        inputs, labels = training_batch(self.images.index_select(0, idx), self.labels.index_select(0, idx),
+                                        self.config.augment, None, self.channels_last)
         with self._autocast():
             logits = self.network(inputs)
-        loss_total = F.cross_entropy(logits.float(), labels, label_smoothing=self.config.label_smoothing,
-                                     reduction="sum")
+        # the model's own loss (lenet5-1998: its MAP criterion), as fit computes it
+        loss_total = model_loss(self.model, logits.float(), labels, "sum", self.config.label_smoothing)
         (loss_total / self.batch_size).backward()
         self.optimizer.step()
         self.loss_sum += loss_total.detach()
@@ -238,6 +129,7 @@ class FastTrainer:
             self.model.zero_grad(set_to_none=True)
         self.optimizer.reset()
         self.loss_sum.zero_()
+        self.epochs_done = 0
         torch.manual_seed(seed)
 
     def reschedule(self, lr: float, epochs: int, schedule: str | None = None) -> None:
@@ -247,7 +139,7 @@ class FastTrainer:
         momentum, augmentation...) are part of the captured step and cannot change.
         """
         config = dataclasses.replace(self.config, lr=lr, epochs=epochs, schedule=schedule or self.config.schedule)
-        table = lr_table(config, self.steps_per_epoch, self.device)
+        table = self._lr_table(config)
         if len(table) > len(self.optimizer.lrs):
             raise LenetlabError(f"{config.epochs} epochs do not fit the {self.config.epochs} this trainer was built for")
         self.optimizer.lrs.zero_()
@@ -267,11 +159,12 @@ class FastTrainer:
                 self.model.zero_grad(set_to_none=True)
                 self._step()
         loss = float(self.loss_sum) / (self.steps_per_epoch * self.batch_size)
-        if not math.isfinite(loss):
-            from .errors import DivergedError
-
-            raise DivergedError(f"training diverged (the loss is {loss}); lower --lr and start again")
+        self.epochs_done += 1
+        check_loss(loss, self.diverged_at, self.epochs_done)  # fit's rule, once an epoch (one host read)
         return loss
+
+    def _lr_table(self, config: TrainConfig) -> torch.Tensor:
+        return lr_table(config.lr, config.schedule, self.steps_per_epoch, config.epochs, self.device)
 
     @torch.no_grad()
     def valid_accuracy(self, batch_size: int | None = None) -> float:

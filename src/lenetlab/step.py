@@ -1,0 +1,90 @@
+"""What one training step is made of, shared by ``fit`` and the fast path (``engine.FastTrainer``).
+
+- :func:`training_batch`: gather a batch from the in-memory uint8 images, augment it, convert to float;
+- :func:`model_loss`: the model's own criterion where it has one (lenet5-1998's MAP loss), else
+  cross-entropy with the recipe's label smoothing;
+- :func:`check_loss`: the divergence rule (not finite, or above the model's ``diverged_loss``);
+- :func:`compiled`: ``torch.compile`` where it works, the eager model where it does not.
+
+The two loops differ only where they must (``fit`` draws its random numbers on the CPU for exact
+resuming; the fast path draws them on the device and keeps fixed shapes for a CUDA graph).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import random_affine, random_shift
+from .data import to_input
+from .errors import DivergedError
+
+# A healthy run starts near ln(10) = 2.3; a cross-entropy this high means the weights blew up
+# (tanh saturates, so an lr of 100 gives huge but finite losses rather than NaN).
+DIVERGED_LOSS = 100.0
+
+
+def model_loss(model: nn.Module, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean",
+               label_smoothing: float = 0.0) -> torch.Tensor:
+    """The model's own criterion where it has one (lenet5-1998: the MAP loss), else cross-entropy.
+
+    Examples
+    --------
+    >>> from lenetlab import LeNet5
+    >>> logits = torch.zeros(2, 10); labels = torch.tensor([3, 4])
+    >>> round(float(model_loss(LeNet5(), logits, labels)), 4)   # ln 10
+    2.3026
+    """
+    criterion = getattr(model, "criterion", None)
+    if criterion is not None:
+        return criterion(logits, labels, reduction)
+    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing, reduction=reduction)
+
+
+def diverged_loss(model: nn.Module) -> float:
+    """The loss above which ``model`` has diverged (its own ``diverged_loss``, else :data:`DIVERGED_LOSS`)."""
+    return float(getattr(model, "diverged_loss", DIVERGED_LOSS))
+
+
+def check_loss(loss: torch.Tensor | float, limit: float, epoch: int, step: int | None = None) -> None:
+    """Raise :class:`DivergedError` when the loss is not finite or above ``limit`` (one host read).
+
+    Examples
+    --------
+    >>> check_loss(2.3, 100.0, 1, 10)
+    >>> check_loss(float("nan"), 100.0, 2)
+    Traceback (most recent call last):
+    ...
+    lenetlab.errors.DivergedError: training diverged: the loss is nan at epoch 2; lower --lr (for example by 10x) and start again
+    """
+    value = float(loss)
+    if not (value == value and abs(value) != float("inf")) or value > limit:  # NaN, ±inf, or blown up
+        where = f"epoch {epoch}, step {step}" if step is not None else f"epoch {epoch}"
+        raise DivergedError(f"training diverged: the loss is {value:.4g} at {where}; "
+                            "lower --lr (for example by 10x) and start again")
+
+
+def training_batch(images: torch.Tensor, labels: torch.Tensor, augment: str,
+                   generator: torch.Generator | None = None, channels_last: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of uint8 ``images`` (N, H, W) augmented as the recipe says, as float inputs (N, 1, H, W).
+
+    ``generator`` on the CPU: ``fit``'s exact-resume way; ``None``: drawn on the images' device (the fast path).
+    """
+    if augment == "shift":
+        images = random_shift(images, 2, generator)
+    inputs = to_input(images)
+    if augment == "affine":
+        inputs = random_affine(inputs, generator)
+    if channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    return inputs, labels
+
+
+def compiled(model: nn.Module) -> nn.Module:
+    """``torch.compile(model)``, falling back to eager where compilation fails (no C++ compiler, an op)."""
+    from torch import _dynamo
+
+    _dynamo.config.suppress_errors = True
+    return torch.compile(model)
