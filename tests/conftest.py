@@ -59,3 +59,32 @@ def write_idx_folder(folder: Path, n_train: int = 60, n_test: int = 20, n_classe
 for _variable in ("LC_ALL", "LC_MESSAGES"):
     os.environ.pop(_variable, None)
 os.environ["LANG"] = "C.UTF-8"
+
+
+# ------------------------------------------------------------------ the unit tier (`pytest -m unit`)
+# The edit loop's tests: synthetic data, tiny models, no browser, no child process, no real training.
+# Every test that is not slow, long, browser or gpu and uses none of these fixtures is a unit test; a test
+# that is heavy without them says so with @pytest.mark.integration. docs/development.md has the timings.
+HEAVY_FIXTURES = {"trained_run", "mnist", "small_mnist", "client", "server", "page", "browser", "live_server",
+                  "uninterrupted", "small_run", "windowsish", "tmp_run", "tiny_run", "mlp_run", "planted_run"}
+# Modules and tests that train or start child processes without those fixtures (measured: 1.5 s or more each).
+INTEGRATION = ("test_hostile.py::", "test_hostile_names.py::", "test_layout.py::",
+               "test_ownership.py::test_force_replaces_a_run_and_keeps_the_users_files_in_it",
+               "test_explore_embeddings.py::test_cli_embeddings_on_tiny_runs",
+               "test_cli.py::test_other_dataset_trains_from_data_dir", "test_explore_models.py::test_fcnet_run",
+               "test_explore_models.py::test_lenet1_keeps_its_filters", "test_td_notebooks.py::test_build",
+               "test_explore_paper.py::test_paper_ablation", "test_explore_sweep.py::test_interrupted_sweep",
+               "test_explore_sweep.py::test_shards_then_merge", "test_explore_sweep.py::test_a_variant_without",
+               "test_explore_feature_maps.py::test_feature_maps_of_a_users_image",
+               "test_explore_filters.py::test_cli_filters", "test_absurd_numbers.py::test_the_largest_learning_rate",
+               "test_api.py::test_docstring_examples_run")
+NOT_UNIT = {"slow", "long", "browser", "gpu", "integration"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(part in item.nodeid for part in INTEGRATION):
+            item.add_marker(pytest.mark.integration)
+        if NOT_UNIT.isdisjoint(m.name for m in item.iter_markers()) and HEAVY_FIXTURES.isdisjoint(
+                getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.unit)

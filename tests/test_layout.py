@@ -89,14 +89,31 @@ def test_no_source_file_is_over_450_lines():
     assert long == {}
 
 
-@pytest.mark.parametrize("key, value", [("train_loss", 1.175255), ("valid_loss", 0.284957),
-                                        ("valid_accuracy", 0.944167)])
-def test_a_short_run_gives_the_numbers_it_gave_before_the_restructuring(trained_run, key, value):
-    """One epoch of the default recipe, seed 0, 2 CPU threads: measured on the tree before the restructuring."""
+GOLDEN = Path(__file__).with_name("golden") / "one_epoch_default.json"
+
+
+def golden_key() -> str:
+    """What a run's exact numbers depend on: PyTorch's version, the machine's architecture, the CPU threads."""
+    import platform
+
+    import torch
+
+    return f"torch {torch.__version__} | {platform.machine()} | {torch.get_num_threads()} threads"
+
+
+def test_a_short_run_gives_the_numbers_recorded_for_this_setup(trained_run):
+    """One epoch of the default recipe, seed 0: the numbers recorded for this PyTorch, architecture and thread
+    count, to float noise; elsewhere (no record) the same numbers to what seed noise allows."""
     metrics = json.loads((trained_run / "metrics.json").read_text())
-    assert metrics["epochs"][0][key] == pytest.approx(value, abs=2e-6)
-    assert metrics["test"]["accuracy"] == pytest.approx(0.9524, abs=1e-9)
-    assert metrics["test"]["loss"] == pytest.approx(0.269410107421875, abs=2e-6)
+    got = {**{k: metrics["epochs"][0][k] for k in ("train_loss", "valid_loss", "valid_accuracy")},
+           "test_accuracy": metrics["test"]["accuracy"], "test_loss": metrics["test"]["loss"]}
+    recorded = json.loads(GOLDEN.read_text())["runs"]
+    if golden_key() in recorded:
+        assert got == pytest.approx(recorded[golden_key()], abs=2e-6), golden_key()
+    else:  # another setup: the recipe must still do what it did (one epoch: ~95 % on the test set)
+        reference = next(iter(recorded.values()))
+        assert got["test_accuracy"] == pytest.approx(reference["test_accuracy"], abs=0.02)
+        assert got["valid_loss"] == pytest.approx(reference["valid_loss"], rel=0.2)
 
 
 def test_arch_refuses_what_the_data_decide_and_conflicting_values(capsys):
