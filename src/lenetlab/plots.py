@@ -55,8 +55,8 @@ def samples_figure(images: np.ndarray, labels: Sequence[int], class_names: Seque
                    lang: str = "en") -> Figure:
     """The first ``n`` training images with their labels (the notebook's sample grid, fixed)."""
     n = min(n, len(images))
-    return image_grid(images[:n], [class_names[int(y)] for y in labels[:n]], max_cols=4 if n <= 16 else 8,
-                      suptitle=t(lang, "fig.training_samples"))
+    return localize(image_grid(images[:n], [class_names[int(y)] for y in labels[:n]], max_cols=4 if n <= 16 else 8,
+                               suptitle=t(lang, "fig.training_samples")), lang)
 
 
 def predictions_figure(
@@ -67,7 +67,7 @@ def predictions_figure(
     n = min(n, len(images))
     titles = [f"{class_names[int(p)]} ({class_names[int(t)]})" for p, t in zip(predictions[:n], labels[:n])]
     colors = [RIGHT if int(p) == int(t) else WRONG for p, t in zip(predictions[:n], labels[:n])]
-    return image_grid(images[:n], titles, colors, max_cols=5, suptitle=t(lang, "fig.test_predictions"))
+    return localize(image_grid(images[:n], titles, colors, max_cols=5, suptitle=t(lang, "fig.test_predictions")), lang)
 
 
 def loss_curves_figure(history: Sequence[dict], train_label: str | None = None, lang: str = "en") -> Figure:
@@ -78,7 +78,7 @@ def loss_curves_figure(history: Sequence[dict], train_label: str | None = None, 
     ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label=train_label or t(lang, "fig.train"))
     ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label=t(lang, "fig.valid"))
     ax_loss.set(xlabel=t(lang, "fig.epoch"), ylabel=t(lang, "fig.cross_entropy"), title=t(lang, "fig.loss"))
-    ax_loss.legend()
+    ax_loss.legend(loc="upper right")  # the losses fall: the upper right stays clear of curves and the y label
     ax_loss.grid(alpha=0.3)
     ax_acc.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2")
     ax_acc.set(xlabel=t(lang, "fig.epoch"), ylabel=t(lang, "fig.accuracy_percent"),
@@ -86,7 +86,7 @@ def loss_curves_figure(history: Sequence[dict], train_label: str | None = None, 
     ax_acc.grid(alpha=0.3)
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    return fig
+    return localize(fig, lang)
 
 
 def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str], lang: str = "en") -> Figure:
@@ -103,14 +103,14 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
     if k <= MAX_ANNOTATED_CLASSES:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                ax.text(j, i, number(cm[i, j], lang), ha="center", va="center", fontsize=7,
                         color="white" if shown[i, j] > threshold else "black")
     ticks = _ticks(k)
     ax.set_xticks(ticks, [class_names[t] for t in ticks], rotation=45 if max(map(len, class_names)) > 2 else 0)
     ax.set_yticks(ticks, [class_names[t] for t in ticks])
     ax.set(xlabel=t(lang, "fig.predicted"), ylabel=t(lang, "fig.true"), title=t(lang, "fig.confusion_title"))
     fig.colorbar(im, ax=ax, shrink=0.8, label=t(lang, "fig.log_count"))
-    return fig
+    return localize(fig, lang)
 
 
 def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[str], lang: str = "en") -> Figure:
@@ -128,7 +128,7 @@ def per_class_accuracy_figure(per_class: Sequence[float], class_names: Sequence[
     low = max(0.0, min(acc.min() - 5, 90.0))
     ax.set(ylim=(low, 100.5), ylabel=t(lang, "fig.accuracy_percent"), title=t(lang, "fig.per_class_title"))
     ax.legend(loc="lower right")
-    return fig
+    return localize(fig, lang)
 
 
 def _ticks(k: int) -> list[int]:

@@ -80,7 +80,7 @@ def train_loss_label(config: TrainConfig, lang: str = "en") -> str:
     from .i18n import number, t
 
     how = ([t(lang, "fig.label_smoothing", value=number(config.label_smoothing, lang, 1))] if config.label_smoothing
-           else []) + ([t(lang, "fig.augmentation", kind=config.augment)] if config.augment != "none" else [])
+           else []) + ([t(lang, f"fig.augment.{config.augment}")] if config.augment != "none" else [])
     return t(lang, "fig.train_with", how=", ".join(how)) if how else t(lang, "fig.train")
 
 

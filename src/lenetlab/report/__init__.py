@@ -23,7 +23,7 @@ import numpy as np
 
 from .._fs import write_text
 from ..errors import LenetlabError
-from ..i18n import check_lang, number, percent, t
+from ..i18n import check_lang, messages, number, percent, seconds, t
 from ..rundir import RunDir
 
 _HERE = Path(__file__).parent
@@ -73,6 +73,42 @@ def confidently_wrong(probabilities: Any, labels: Any, k: int = N_WRONG) -> list
 _WORDS = {"tsne": "t-SNE", "pca": "PCA", "mlp": "MLP", "lenet5": "LeNet-5", "fc": "FC", "vs": "vs"}
 
 
+# Each exploration figure's heading, by the start of its file name (longest first); others get their file name.
+_EXPLORE_HEADINGS = ("filters_epochs", "filters_c1", "filters_c3", "embeddings_pca", "embeddings_tsne", "attack_curves",
+                     "attack_examples", "feature_maps", "attribution", "params", "compare", "sweep")
+_MODEL_NAMES = {"lenet5": "LeNet-5", "lenet5-modern": "LeNet-5 (moderne)", "lenet5-1998": "LeNet-5 (1998)",
+                "lenet1": "LeNet-1", "lenet4": "LeNet-4", "mlp": "MLP", "fcnet": "FCNet", "linear": "Linear"}
+
+
+def explore_heading(name: str, lang: str) -> str:
+    """The heading of an exploration figure in ``lang``: ``"filters_c1.png"`` -> « Noyaux de C1 ».
+
+    Examples
+    --------
+    >>> explore_heading("embeddings_pca.png", "fr"), explore_heading("feature_maps_test7.png", "fr")
+    ('Représentations (ACP)', 'Cartes de caractéristiques (test7)')
+    >>> explore_heading("mine.png", "fr")
+    'Mine'
+    """
+    stem = Path(name).stem
+    for key in _EXPLORE_HEADINGS:
+        if stem.lower().startswith(key):
+            rest = stem[len(key):].strip("_- ")
+            return t(lang, f"report.explore.{key}") + (f" ({rest})" if rest else "")
+    return heading_from_filename(name)
+
+
+def _setting_rows(settings: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """(label, value) of each setting: the label in ``lang`` with the flag's name after it, values in words."""
+    known = messages(lang)
+    rows = []
+    for key, value in settings.items():
+        label = known.get(f"setting.{key}")
+        shown = f"{label} ({key})" if label and label != key else key
+        rows.append((shown, _format_value(value, lang)))
+    return rows
+
+
 def heading_from_filename(name: str) -> str:
     """``"filters_c1.png"`` -> ``"Filters C1"``: the heading of an exploration figure.
 
@@ -103,6 +139,11 @@ def _png_of_digit(image: np.ndarray) -> bytes:
 
 
 def _format_value(value: Any, lang: str) -> str:
+    """A setting's value as a reader wants it: yes/no, words for the recipe's choices, French numbers."""
+    if isinstance(value, bool):
+        return t(lang, "report.yes" if value else "report.no")
+    if isinstance(value, str) and f"value.{value}" in messages(lang):
+        return f"{t(lang, f'value.{value}')}" + (f" ({value})" if t(lang, f"value.{value}") != value else "")
     if isinstance(value, float):
         return f"{value:g}".replace(".", "," if lang == "fr" else ".")
     if value is None:
@@ -213,7 +254,7 @@ def _explore_section(run: RunDir, lang: str) -> dict[str, Any] | None:
         size = path.stat().st_size
         text = path.read_text(errors="replace") if size <= MAX_INLINE_JSON else None
         numbers.append({"name": path.name, "size": number(size, lang), "text": text})
-    return {"figures": [_figure(png, heading_from_filename(png.name), f"explore/{png.name}") for png in pngs],
+    return {"figures": [_figure(png, explore_heading(png.name, lang), f"explore/{png.name}") for png in pngs],
             "numbers": numbers}
 
 
@@ -269,23 +310,24 @@ def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | No
     context = {
         "lang": lang,
         "t": lambda key, **values: t(lang, key, **values),
-        "title": f"{metrics.model} — {run.path.name}",
+        "title": t(lang, "report.title", model=_MODEL_NAMES.get(metrics.model, metrics.model), path=run.path.name),
         "css": (_HERE / "style.css").read_text(encoding="utf-8"),
         "run_path": str(run.path),
         "data_source": t(lang, "report.bundled_mnist") if config.data.source == "bundled MNIST" else config.data.source,
         "test_images": num(config.data.test),
-        "device": config.device,
+        "device": (t(lang, "report.device_gpu", device=config.device) if str(config.device).startswith("cuda")
+                   else t(lang, "report.device_cpu")),
         "model_name": metrics.model,
         "cards": [
             (t(lang, "report.card_test_accuracy"), percent(test.accuracy, lang)),
             (t(lang, "report.card_test_loss"), num(test.loss, 4)),
             (t(lang, "report.card_best_epoch"), f"{metrics.best_epoch} / {len(metrics.epochs)}"),
             (t(lang, "report.card_parameters"), num(metrics.parameters)),
-            (t(lang, "report.card_training_time"), f"{num(metrics.train_seconds, 1)} s"),
+            (t(lang, "report.card_training_time"), seconds(metrics.train_seconds, lang)),
         ],
         # Settings: the recipe, the architecture and the library versions, as recorded.
-        "recipe": [(k, _format_value(v, lang)) for k, v in config.train.to_dict().items() if k != "model_args"],
-        "architecture": [(k, _format_value(v, lang)) for k, v in config.model_args.items()],
+        "recipe": _setting_rows({k: v for k, v in config.train.to_dict().items() if k != "model_args"}, lang),
+        "architecture": _setting_rows(config.model_args, lang),
         "versions": list(config.versions.items()),
         "epochs": [(e.epoch, num(e.train_loss, 4), num(e.valid_loss, 4), num(100 * e.valid_accuracy, 2),
                     num(e.train_seconds, 1), f"{e.lr:.4g}".replace(".", "," if lang == "fr" else "."))

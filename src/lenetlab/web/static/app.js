@@ -25,8 +25,12 @@ function t(key, values = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m));
 }
 const numberFormat = (digits) => new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const fmt = (v, digits = 4) => numberFormat(digits).format(v);
-const fmtInt = (v) => numberFormat(0).format(v);
+// French writes the true minus sign (−0,735), which Intl's "fr" does not: one formatter for every number shown.
+const minus = (text) => (LANG === "fr" ? text.replace(/-/g, "\u2212") : text);
+const fmt = (v, digits = 4) => minus(numberFormat(digits).format(v));
+const fmtInt = (v) => minus(numberFormat(0).format(v));
+// A layer's name as the reader says it: "output" is « sortie » in French; C1, S2, F6... are names.
+const layerLabel = (name) => MESSAGES[`page.layer.${name}`] ?? name;
 const fmtPercent = (p, digits = 1) => `${fmt(100 * p, digits)}${LANG === "fr" ? "\u202f" : " "}%`;
 
 function translateStatic() {
@@ -299,7 +303,7 @@ function layerView(name, act) {
   title.className = "layer-title";
   const what = act.kind === "maps" ? t("page.maps", { n: act.shape[0], h: act.shape[1], w: act.shape[2] })
     : t("page.units", { n: act.shape[0] });
-  title.textContent = `${name} `;
+  title.textContent = `${layerLabel(name)} `;
   const detail = document.createElement("span");
   detail.textContent = `· ${what}${name === "output" ? t("page.before_softmax") : ""}`;
   title.appendChild(detail);
@@ -316,7 +320,7 @@ function layerView(name, act) {
       const cv = document.createElement("canvas");
       cv.width = w; cv.height = h;
       cv.style.width = `${w * scale}px`; cv.style.height = `${h * scale}px`;
-      cv.title = t("page.map_title", { layer: name, i: i + 1 });
+      cv.title = t("page.map_title", { layer: layerLabel(name), i: i + 1 });
       cv.dataset.channel = String(i);
       cv.addEventListener("click", (event) => {
         const r = cv.getBoundingClientRect();
@@ -333,7 +337,7 @@ function layerView(name, act) {
     const cv = document.createElement("canvas");
     cv.className = "strip";
     cv.width = act.shape[0]; cv.height = 1;
-    cv.title = t("page.units_title", { layer: name, n: act.shape[0] });
+    cv.title = t("page.units_title", { layer: layerLabel(name), n: act.shape[0] });
     cv.addEventListener("click", (event) => {
       const r = cv.getBoundingClientRect();
       openExplain(name, [Math.min(act.shape[0] - 1, Math.floor((event.clientX - r.left) * act.shape[0] / r.width))]);
@@ -404,8 +408,8 @@ function openExplain(stage, unit) {
   const body = explainBody;
   body.innerHTML = "";
   const title = document.createElement("h3");
-  title.textContent = unit.length === 3 ? t("explain.map_unit", { layer: stage, c: unit[0] + 1, y: unit[1] + 1, x: unit[2] + 1 })
-    : t("explain.vector_unit", { layer: stage, i: unit[0] + 1 });
+  title.textContent = unit.length === 3 ? t("explain.map_unit", { layer: layerLabel(stage), c: unit[0] + 1, y: unit[1] + 1, x: unit[2] + 1 })
+    : t("explain.vector_unit", { layer: layerLabel(stage), i: unit[0] + 1 });
   body.appendChild(title);
   const say = (text) => { const p = document.createElement("p"); p.textContent = text; body.appendChild(p); };
   const actName = e.activation || t("explain.no_activation");
@@ -592,7 +596,7 @@ function updateCalculator(model) {
   }
   error.hidden = true;
   const rows = [[t("calc.layer"), t("calc.output"), t("calc.parameters"), t("calc.macs")]];
-  for (const l of shapes.layers) rows.push([l.layer, l.output_shape.join("×"), fmtInt(l.parameters), fmtInt(l.macs)]);
+  for (const l of shapes.layers) rows.push([layerLabel(l.layer), l.output_shape.join("×"), fmtInt(l.parameters), fmtInt(l.macs)]);
   rows.push([t("calc.total"), "", fmtInt(shapes.total_parameters), fmtInt(shapes.total_macs)]);
   box.innerHTML = "";
   const tableEl = table(rows, "calc");
