@@ -60,9 +60,8 @@ def test_flags_reach_the_config_unchanged(monkeypatch, tmp_path, capsys):
     seen = {}
     monkeypatch.setattr("lenetlab.runs.train_run", lambda config, *args, **kwargs: seen.setdefault("config", config))
     argv = ["train", "--preset", "seed", "--epochs", "3", "--lr", "0.2", "--no-nesterov", "--augment", "affine",
-            "--arch", "kernel_size=3", "--c1-channels", "8", "--no-channels-last", "--out", str(tmp_path / "r")]
+            "--arch", "kernel_size=3", "--arch", "c1_channels=8", "--no-channels-last", "--out", str(tmp_path / "r")]
     assert main(argv) == 0
-    assert "--c1-channels will go in the next release; write --arch c1_channels=8" in capsys.readouterr().err
     config = seen["config"]
     expected = TrainConfig.from_preset("seed", epochs=3, lr=0.2, nesterov=False, augment="affine",
                                        model_args={"kernel_size": 3, "c1_channels": 8}, channels_last=False)
@@ -121,7 +120,7 @@ def test_arch_refuses_what_the_data_decide_and_conflicting_values(capsys):
                            (["train", "--arch", "input_size=32"], "--arch input_size: the data decide this"),
                            (["train", "--arch", "kernel_size=3", "--arch", "kernel_size=5"],
                             "kernel_size is given twice (3 and 5)"),
-                           (["train", "--c1-channels", "8", "--arch", "c1_channels=12"], "c1_channels is given twice"),
+                           (["train", "--c1-channels", "8"], "unrecognized arguments: --c1-channels"),
                            (["train", "--resume", "somewhere", "--out", "elsewhere"], "so --out would be ignored")):
         assert main(argv) == 2
         err = capsys.readouterr().err

@@ -98,24 +98,3 @@ def test_registry():
     with pytest.raises(LenetlabError, match="C5"):
         build_model("lenet5", kernel_size=7, c5_kernel=7)
     assert build_model("lenet5", kernel_size=7).c5_size == 1  # C5 follows: 3x3 reaches it, kernel 3
-
-
-def test_a_checkpoint_from_before_c5_followed_loads_as_trained(tmp_path):
-    """Earlier releases saved no c3_*/c5_kernel and gave C5 kernel ``kernel_size``: that model comes back."""
-    from lenetlab.checkpoint import load_checkpoint, save_checkpoint, torch_save
-
-    old = LeNet5(kernel_size=3, c5_kernel=3)  # as an earlier release built kernel_size=3: C5 4x4, F6 takes 1,920
-    saved = tmp_path / "old.pt"
-    save_checkpoint(saved, old, "lenet5", list("0123456789"))
-    payload = torch.load(saved, weights_only=True)
-    payload["model_args"] = {k: v for k, v in payload["model_args"].items()
-                             if k not in ("c3_kernel", "c3_stride", "c3_padding", "c5_kernel")}
-    torch_save(payload, saved)
-    model, checkpoint = load_checkpoint(saved)
-    assert model.stage("C5").conv.kernel_size == (3, 3) and checkpoint["model_args"]["c5_kernel"] == 3
-    assert model.classifier.F6.linear.in_features == 1920
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), old.state_dict().values()))
-    # a new checkpoint keeps "follows" (None) and is rebuilt the same way
-    save_checkpoint(tmp_path / "new.pt", LeNet5(kernel_size=3), "lenet5", list("0123456789"))
-    model, checkpoint = load_checkpoint(tmp_path / "new.pt")
-    assert checkpoint["model_args"]["c5_kernel"] is None and model.stage("C5").conv.kernel_size == (6, 6)

@@ -18,8 +18,7 @@ from torch import nn
 
 from ._fs import atomic_write
 from .errors import DivergedError, LenetlabError
-from .models import LeNet5, build_model
-from .registry import MODELS
+from .models import build_model
 
 CHECKPOINT_FORMAT = "lenetlab-checkpoint/1"
 _HINT = "give a run directory or its best.pt, written by `lenetlab train`"
@@ -98,7 +97,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / "best.pt"
     if not path.is_file():
-        raise LenetlabError(f"no checkpoint at {path}; give a run directory (holding best.pt) or a .pt file")
+        raise LenetlabError.of("error.no_checkpoint", path=path)
     _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -124,27 +123,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if any(t.is_floating_point() and not torch.isfinite(t).all() for t in payload["state_dict"].values()):
         raise LenetlabError(f"{path} holds NaN or infinite weights, so every prediction would be meaningless; "
                             "train the model again (with a lower --lr if training diverged)")
-    payload["model_args"] = _complete_old_arguments(payload["model"], payload["model_args"])
     return payload
-
-
-def _complete_old_arguments(model: str, args: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of a checkpoint an earlier release wrote, completed so that its model is rebuilt as trained.
-
-    Before ``c5_kernel`` existed, LeNet-5's C5 took kernel ``kernel_size`` whatever reached it; today C5
-    follows by default. A LeNet-5 checkpoint without ``c5_kernel`` therefore means ``c5_kernel=kernel_size``.
-
-    Examples
-    --------
-    >>> _complete_old_arguments("lenet5", {"kernel_size": 3, "stride": 2})
-    {'kernel_size': 3, 'stride': 2, 'c5_kernel': 3}
-    >>> _complete_old_arguments("lenet5", {"kernel_size": 3, "c5_kernel": None})
-    {'kernel_size': 3, 'c5_kernel': None}
-    """
-    spec = MODELS.get(model)
-    if spec is None or spec.constructor is not LeNet5 or "c5_kernel" in args:
-        return args
-    return {**args, "c5_kernel": args.get("kernel_size", 5)}
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:

@@ -49,12 +49,11 @@ def open_image(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> Imag
                                     "megapixels; resize it (a digit needs no more than 280x280)")
             image.load()
     except FileNotFoundError:
-        raise LenetlabError(f"no image at {name}; check the path") from None
+        raise LenetlabError.of("error.no_image", name=name) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(f"{name} is too large to decode safely; resize it (a digit needs no more than 280x280)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise LenetlabError(f"cannot read {name} as an image ({exc.__class__.__name__}); "
-                            "give a PNG, JPEG, BMP, GIF or WebP file") from None
+        raise LenetlabError.of("error.cannot_read_image", name=name, reason=exc.__class__.__name__) from None
     return image
 
 

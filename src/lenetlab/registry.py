@@ -68,7 +68,7 @@ MODELS: dict[str, ModelSpec] = {
 def model_spec(name: str) -> ModelSpec:
     """The registry entry of ``name``; an unknown name is a one-line error listing the known ones."""
     if name not in MODELS:
-        raise LenetlabError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+        raise LenetlabError.of("error.unknown_model", name=name, choices=", ".join(MODELS))
     return MODELS[name]
 
 
@@ -87,7 +87,8 @@ def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch", e
     known = [k for k in spec.argument_names() if k not in exclude]
     unknown = [k for k in args if k not in known]
     if unknown:
-        raise LenetlabError(f"{name} takes no {flag} {', '.join(unknown)}; it takes: {', '.join(known)}")
+        raise LenetlabError.of("error.model_argument", model=name, flag=flag, unknown=", ".join(unknown),
+                               known=", ".join(known))
     _check_sizes(name, args, flag)
     optional = spec.optional_arguments()
     for key, kind in spec.argument_types().items():

@@ -278,8 +278,7 @@ class RunDir:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise LenetlabError(f"{self.path} is in use by another lenetlab train (still running); wait for it to end, "
-                                "or choose another --out") from None
+            raise LenetlabError.of("error.run_in_use", path=self.path) from None
         try:
             yield
         finally:
@@ -305,8 +304,7 @@ class RunDir:
                     "is not empty (and holds no run); choose another --out, or an empty or new folder")
             raise LenetlabError(f"{self.path} {what}")
         if not self.is_lenetlab_run():
-            raise LenetlabError(f"{self.path} holds files lenetlab did not write, not a run it trained: --force only "
-                                "replaces a run lenetlab trained there; choose another --out")
+            raise LenetlabError.of("error.not_a_run", path=self.path)
 
     def prepare(self, force: bool) -> None:
         """Empty the folder for a new run (call under :meth:`lock`); never overwrite a run without ``force``.
@@ -337,8 +335,7 @@ def _read(path: Path, cls: type, kind: str) -> Any:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LenetlabError(f"{path.parent} holds no {path.name}; give a finished run directory "
-                            "(train one with `lenetlab train`)") from None
+        raise LenetlabError.of("error.no_run_file", folder=path.parent, name=path.name) from None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise LenetlabError(f"{path} is not valid JSON ({exc.__class__.__name__}); the {kind} file is damaged, "
                             "train the run again") from None

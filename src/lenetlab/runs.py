@@ -26,6 +26,7 @@ from .checkpoint import load_checkpoint, read_checkpoint
 from .config import TrainConfig
 from .data import MNISTData, load_mnist
 from .errors import DivergedError, LenetlabError, TrainingInterrupted
+from .i18n import number, t
 from .models import build_model, count_parameters
 from .predict import Predictor
 from .rundir import DataInfo, Metrics, RunConfig, RunDir, default_run_dir
@@ -77,7 +78,6 @@ def source_fingerprint() -> dict[str, str]:
 
 def train_loss_label(config: TrainConfig, lang: str = "en") -> str:
     """Say why the training loss can sit above the validation loss: it is not measured the same way."""
-    from .i18n import number, t
 
     how = ([t(lang, "fig.label_smoothing", value=number(config.label_smoothing, lang, 1))] if config.label_smoothing
            else []) + ([t(lang, f"fig.augment.{config.augment}")] if config.augment != "none" else [])
@@ -181,14 +181,20 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
                           len(data.test)),
             device=str(device), processes=world, versions=library_versions()))
     if log is not None:
-        start = f"resuming after epoch {resume_state['epoch']}" if resume_state else "writing"
-        log(f"{config.model}: {parameters:,} parameters, {len(data.train):,} train / {len(data.valid):,} valid / "
-            f"{len(data.test):,} test images from {data.source}, on {device}"
-            + (f" x {world} processes" if world > 1 else "") + f"; {start} {run.path}")
+        start = (t(lang, "cli.resuming", epoch=resume_state["epoch"], path=run.path) if resume_state
+                 else t(lang, "cli.writing", path=run.path))
+        source = t(lang, "report.bundled_mnist") if data.source == "bundled MNIST" else data.source
+        log(t(lang, "cli.train_start", model=config.model, parameters=number(parameters, lang),
+              train=number(len(data.train), lang), valid=number(len(data.valid), lang),
+              test=number(len(data.test), lang), source=source,
+              device=device if lang == "en" else t(lang, "report.device_cpu") if device.type == "cpu"
+              else t(lang, "report.device_gpu", device=device),
+              processes=t(lang, "cli.processes", n=world) if world > 1 else "", start=start))
 
     with _signals_raise_interrupt():
         try:
-            state = fit(model, data, config, run.path, progress=progress, log=log, resume_state=resume_state)
+            state = fit(model, data, config, run.path, progress=progress, log=log, resume_state=resume_state,
+                        lang=lang)
         except KeyboardInterrupt as exc:
             done = _last_complete_epoch(run)
             code = 143 if isinstance(exc, _Terminated) else 130
@@ -222,8 +228,8 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
     run.end_progress("finished")
     distributed.shutdown()
     if log is not None:
-        log(f"test accuracy {100 * test.accuracy:.2f}% (best epoch {state.best_epoch}, loss {test.loss:.4f}); "
-            f"run saved in {run.path}")
+        log(t(lang, "cli.test_summary", accuracy=number(100 * test.accuracy, lang, 2), best_epoch=state.best_epoch,
+              loss=number(test.loss, lang, 4), path=run.path))
     return dataclasses.asdict(run.metrics)
 
 
@@ -273,7 +279,7 @@ def _signals_raise_interrupt() -> Iterator[None]:
 
 
 def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "auto",
-                 log: Callable[[str], None] | None = None) -> tuple[EvalResult, tuple[str, ...]]:
+                 log: Callable[[str], None] | None = None, lang: str = "en") -> tuple[EvalResult, tuple[str, ...]]:
     """Evaluate a run's ``best.pt`` (or any checkpoint) on the test set; returns the result and class names.
 
     The test set is the one the run was trained on (its recorded ``data_dir``) unless ``data_dir``
@@ -289,7 +295,8 @@ def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "a
     data_dir = data_dir if data_dir is not None else recorded_data_dir(path)
     data = load_mnist(data_dir)
     if log is not None:
-        log(f"test set: {len(data.test):,} images of {data.source}")
+        source = t(lang, "report.bundled_mnist") if data.source == "bundled MNIST" else data.source
+        log(t(lang, "cli.test_set", n=number(len(data.test), lang), source=source))
     expected = int(checkpoint["model_args"].get("n_classes", 10))
     if data.n_classes > expected:
         raise LenetlabError(f"the data set has {data.n_classes} classes but the checkpoint predicts {expected}; "

@@ -29,6 +29,7 @@ from .checkpoint import save_checkpoint, save_filter_snapshot
 from .config import TrainConfig
 from .data import ImageSet, MNISTData, iterate_batches, to_input
 from .errors import DivergedError, LenetlabError
+from .i18n import number, t
 from .rundir import EpochRecord, ProgressFile, Scores
 
 
@@ -172,6 +173,7 @@ def fit(
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     resume_state: dict[str, Any] | None = None,
+    lang: str = "en",
 ) -> TrainState:
     """Train ``model`` on ``data.train``, validating on ``data.valid`` after every epoch.
 
@@ -231,8 +233,8 @@ def fit(
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         order = torch.randperm(len(train), generator=shuffle_gen).to(device)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", leave=False,
-                   disable=not progress, unit="batch")
+        bar = tqdm(range(steps_per_epoch), desc=t(lang, "cli.epoch_bar", epoch=epoch, epochs=config.epochs),
+                   leave=False, disable=not progress, unit=t(lang, "cli.batch"))
         if progress_file is not None:
             progress_file.epoch_started(epoch)
         for step_in_epoch in bar:
@@ -278,9 +280,7 @@ def fit(
         if improved:
             state.best_valid_loss, state.best_epoch = result.loss, epoch
         if log is not None:
-            log(f"epoch {epoch:3d}/{config.epochs}  train_loss {train_loss:.4f}  valid_loss {result.loss:.4f}  "
-                f"valid_acc {100 * result.accuracy:6.2f}%  {train_seconds + valid_seconds:5.1f}s"
-                + ("  *best" if improved else ""))
+            log(epoch_line(record, config.epochs, improved, lang))
         if run_dir is not None:
             extra = {"epoch": epoch, "valid_loss": result.loss, "valid_accuracy": result.accuracy}
             if improved:
@@ -301,6 +301,24 @@ def fit(
                 progress_file.epoch_ended(record, state.best_epoch)
         distributed.barrier()
     return state
+
+
+def epoch_line(record: EpochRecord, epochs: int, best: bool, lang: str = "en") -> str:
+    """The line ``fit`` logs after an epoch, in ``lang`` (French: « époque », decimal commas).
+
+    Examples
+    --------
+    >>> record = EpochRecord(1, 1.3872, 0.3387, 0.937, 2.0, 0.4, 0.05)
+    >>> epoch_line(record, 3, True)
+    'epoch   1/3  train_loss 1.3872  valid_loss 0.3387  valid_acc  93.70%    2.4s  *best'
+    >>> epoch_line(record, 3, True, "fr")
+    'époque   1/3  perte entr. 1,3872  perte valid. 0,3387  exactitude valid.  93,70\u202f%    2,4\u202fs  *meilleure'
+    """
+    return t(lang, "cli.epoch_line", epoch=record.epoch, epochs=epochs, train_loss=number(record.train_loss, lang, 4),
+             valid_loss=number(record.valid_loss, lang, 4),
+             valid_acc=number(100 * record.valid_accuracy, lang, 2).rjust(6),
+             seconds=number(record.train_seconds + record.valid_seconds, lang, 1).rjust(5),
+             best=t(lang, "cli.best") if best else "")
 
 
 def _training_batch(

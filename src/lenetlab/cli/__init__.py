@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import LenetlabError
 from . import bench, course, explore, pages, train
-from ._parser import Parser
+from ._parser import Parser, add_lang_flag
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,39 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for module in (train, pages, explore, bench, course):
         module.register(sub)
+    _every_command_speaks(parser)
     return parser
+
+
+def _every_command_speaks(parser: argparse.ArgumentParser) -> None:
+    """``--lang fr|en`` on every command (and subcommand) that does not define its own."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                if "--lang" not in command._option_string_actions:
+                    add_lang_flag(command)
+                _every_command_speaks(command)
+
+
+def _language(args: argparse.Namespace | None, argv: Sequence[str] | None = None) -> str:
+    """The language of a command's words: its --lang (read from argv when parsing failed), else the system's."""
+    from ..i18n import LANGS, default_lang
+
+    lang = getattr(args, "lang", None)
+    if args is None:
+        words = list(sys.argv[1:] if argv is None else argv)
+        for i, word in enumerate(words):
+            if word == "--lang" and i + 1 < len(words):
+                lang = words[i + 1]
+            elif word.startswith("--lang="):
+                lang = word.partition("=")[2]
+    return lang if lang in LANGS else default_lang()
+
+
+def _say_error(exc: LenetlabError, lang: str) -> None:
+    from ..i18n import t
+
+    print(t(lang, "cli.error", message=exc.localized(lang)), file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``lenetlab`` program (:func:`entry`) turns it into one line and exit status 130.
     """
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -48,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         raise
     except LenetlabError as exc:
-        print(f"lenetlab: error: {exc}", file=sys.stderr)
+        _say_error(exc, _language(args, argv))
         return exc.exit_code
     except BrokenPipeError:  # `lenetlab evaluate --json | head`: the reader left; nothing is wrong
         # Point stdout at /dev/null so that Python's flush at exit does not complain a second time.
@@ -61,10 +94,12 @@ def entry() -> int:
     try:
         return main()
     except KeyboardInterrupt as exc:
+        from ..i18n import t
+
         if isinstance(exc, LenetlabError):  # training saved its last epoch: the message says how to resume
-            print(f"lenetlab: error: {exc}", file=sys.stderr)
+            _say_error(exc, _language(None))
             return exc.exit_code
-        print("\nlenetlab: interrupted", file=sys.stderr)
+        print("\n" + t(_language(None), "cli.interrupted"), file=sys.stderr)
         return 130
 
 

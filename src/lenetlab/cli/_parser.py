@@ -11,7 +11,6 @@ import argparse
 import inspect
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
@@ -43,10 +42,10 @@ class Parser(argparse.ArgumentParser):
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         # The same words as TrainConfig's own check: "unknown model 'vgg'; choose one of: ..."
+        # A LenetlabError (argparse passes it through) with a catalogue key: a French student reads it in French.
         if action.choices is not None and value not in action.choices:
-            noun = (action.dest or "value").replace("_", " ")
-            raise argparse.ArgumentError(None, f"unknown {noun} {value!r}; choose one of: "
-                                               f"{', '.join(map(str, action.choices))}")
+            raise LenetlabError.of("error.unknown_choice", noun=(action.dest or "value").replace("_", " "),
+                                   value=value, choices=", ".join(map(str, action.choices)), prog=self.prog)
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -114,31 +113,21 @@ def given_config(args: argparse.Namespace, parser_defaults: dict[str, Any] | Non
 def add_lang_flag(parser: argparse.ArgumentParser | Any) -> None:
     """``--lang fr|en``: the language of what a student reads (default: the system's, French for LANG=fr_*)."""
     parser.add_argument("--lang", choices=("fr", "en"), default=None,
-                        help="language of the page, report and figures (default: the system's: fr when LANG starts "
-                             "with fr, else en)")
+                        help="language of what the command writes and prints (default: the system's: fr when LANG "
+                             "starts with fr, else en)")
 
 
 class ArchAction(argparse.Action):
-    """``--arch KEY=VALUE`` (repeatable) into ``args.model_args``; the old per-argument flags too."""
-
-    def __init__(self, option_strings: list[str], dest: str, key: str | None = None, **kwargs: Any) -> None:
-        self.key = key
-        super().__init__(option_strings, dest, **kwargs)
+    """``--arch KEY=VALUE`` (repeatable) into ``args.model_args``."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
         arch = dict(getattr(namespace, self.dest, None) or {})
-        if self.key is not None:  # an old flag such as --c1-channels 12, or --batch-norm
-            key, value = self.key, True if self.nargs == 0 else values
-            shown = "true" if value is True else value
-            print(f"lenetlab: note: {option_string} will go in the next release; write --arch {key}={shown}",
-                  file=sys.stderr)
-        else:
-            key, sep, text = str(values).partition("=")
-            key = key.strip().replace("-", "_")
-            if not sep or not key:
-                parser.error(f"--arch {values!r} is not KEY=VALUE; write it like --arch kernel_size=3")
-            value = parse_value(text)
+        key, sep, text = str(values).partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            parser.error(f"--arch {values!r} is not KEY=VALUE; write it like --arch kernel_size=3")
+        value = parse_value(text)
         if key in arch and arch[key] != value:
             parser.error(f"{key} is given twice ({arch[key]!r} and {value!r}); give it once")
         arch[key] = value

@@ -43,7 +43,10 @@ def _report(args: argparse.Namespace) -> int:
     from ..report import write_report
 
     path = write_report(args.run_dir, lang=args.lang)
-    print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    from ..i18n import check_lang, number, t
+
+    print(t(check_lang(args.lang), "cli.report_written", path=path,
+            size=number(path.stat().st_size / 1e6, check_lang(args.lang), 1)))
     if args.open:
         _open_in_browser(path)
     return 0
@@ -84,7 +87,10 @@ def _export(args: argparse.Namespace) -> int:
     from ..export import export_run
 
     path = export_run(args.checkpoint, args.out, args.lang)
-    print(f"page written to {path} ({path.stat().st_size / 1e6:.2f} MB); open it in any web browser")
+    from ..i18n import check_lang, number, t
+
+    print(t(check_lang(args.lang), "cli.page_written", path=path,
+            size=number(path.stat().st_size / 1e6, check_lang(args.lang), 2)))
     if args.open:
         _open_in_browser(path)
     return 0

@@ -10,11 +10,6 @@ from typing import Any
 from ..errors import LenetlabError
 from ._parser import ArchAction, add_command, add_config_flags, add_lang_flag, given_config, thread_count
 
-# The architecture flags of earlier releases, kept working for one more release: use --arch KEY=VALUE.
-_OLD_ARCH_FLAGS = {"c1_channels": int, "c3_channels": int, "c5_channels": int, "f6_units": int, "kernel_size": int,
-                   "stride": int, "padding": int, "pooling": str, "pool_size": int, "activation": str,
-                   "batch_norm": None, "hidden_1": int, "hidden_2": int, "hidden": str}
-
 
 def register(sub: Any) -> None:
     p = add_command(sub, "train", _train)
@@ -25,10 +20,6 @@ def register(sub: Any) -> None:
                         "c3_kernel, c3_stride, c3_padding C3's, and C5's kernel follows what reaches it unless "
                         "c5_kernel=K), hidden_1=200 (MLP), hidden=300,100 (fcnet) ... an unknown key lists the "
                         "ones the model takes")
-    for key, kind in _OLD_ARCH_FLAGS.items():
-        extra = {"nargs": 0} if kind is None else {"type": kind}
-        p.add_argument("--" + key.replace("_", "-"), action=ArchAction, dest="model_args", key=key,
-                       help=argparse.SUPPRESS, **extra)
     run = p.add_argument_group("the run")
     run.add_argument("--out", type=Path, help="run directory (default: runs/MODEL-DATE-TIME)")
     run.add_argument("--force", action="store_true", help="overwrite the run directory if it holds a run")
@@ -109,10 +100,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     """
     import sys
 
+    from ..i18n import check_lang, number, t
     from ..runs import evaluate_run
 
+    lang = check_lang(args.lang)
     result, names = evaluate_run(args.checkpoint, args.data_dir, args.device,
-                                 log=lambda line: print(line, file=sys.stderr))
+                                 log=lambda line: print(line, file=sys.stderr), lang=lang)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -120,10 +113,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     width = max(8, max(len(n) for n in names))
     for i, name in enumerate(names[: len(counts)]):
         correct = result.confusion_matrix[i][i]
-        print(f"Test accuracy of {name:>{width}}: {100 * result.per_class_accuracy[i]:6.2f}% ({correct:5d}/{counts[i]:5d})")
+        print(t(lang, "cli.class_accuracy", name=f"{name:>{width}}",
+                accuracy=number(100 * result.per_class_accuracy[i], lang, 2).rjust(6),
+                correct=number(correct, lang).rjust(5), total=number(counts[i], lang).rjust(5)))
     total = sum(counts)
     correct = sum(result.confusion_matrix[i][i] for i in range(len(counts)))
-    print(f"\nTest accuracy (overall): {100 * result.accuracy:.2f}% ({correct}/{total})   test loss {result.loss:.4f}")
+    print("\n" + t(lang, "cli.overall_accuracy", accuracy=number(100 * result.accuracy, lang, 2),
+                   correct=number(correct, lang), total=number(total, lang), loss=number(result.loss, lang, 4)))
     return 0
 
 
@@ -143,6 +139,10 @@ def _predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
+        from ..i18n import check_lang, number, t
+
+        lang = check_lang(args.lang)
         for r in results:
-            print(f"{r['path']}: {r['class_name']} ({100 * r['probability']:.1f}%)")
+            print(t(lang, "cli.prediction", path=r["path"], name=r["class_name"],
+                    probability=number(100 * r["probability"], lang, 1)))
     return 0
