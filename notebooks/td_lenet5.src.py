@@ -1226,9 +1226,9 @@ from lenetlab.explore.params import format_table, params_report
 
 report = params_report({"LeNet-5": lenet, "MLP": mlp})
 for name, table in report.items():
-    print(format_table(name, table), end="\n\n")
+    print(format_table(name, table, lang=LANG), end="\n\n")
 macs = {name: table["total_macs"] for name, table in report.items()}
-show(params_figure(report))
+show(params_figure(report, lang=LANG))
 
 # %% [markdown] tags=["fr", "question"]
 # **Question 6.** **Pourquoi LeNet-5, qui a moins de paramètres que le MLP, fait-il plus de calcul par
@@ -1265,15 +1265,15 @@ show(params_figure(report))
 # fairly close filter in the bank.
 
 # %%
-from lenetlab.explore.figures import filters_figure
+from lenetlab.explore.figures import filter_name, filters_figure
 from lenetlab.explore.filters import best_matches, classic_filters, conv_weights
 
 bank = classic_filters(5)
 kernels_c1 = conv_weights(lenet, "C1")[:, 0]
 matches = best_matches(kernels_c1, bank)
 for i, m in enumerate(matches):
-    print(T(f"noyau {i} : le plus proche est {m['best']:<16} cosinus {num(m['similarity'], 2)}",
-            f"kernel {i}: the closest is {m['best']:<16} cosine {num(m['similarity'], 2)}"))
+    print(T(f"noyau {i} : le plus proche est {filter_name(m['best'], LANG):<18} cosinus {num(m['similarity'], 2)}",
+            f"kernel {i}: the closest is {filter_name(m['best'], LANG):<18} cosine {num(m['similarity'], 2)}"))
 learned = float(np.mean([m["similarity"] for m in matches]))
 torch.manual_seed(SEED)
 random_means = [np.mean([m["similarity"] for m in best_matches(conv_weights(lenetlab.LeNet5(), "C1")[:, 0], bank)])
@@ -1281,7 +1281,7 @@ random_means = [np.mean([m["similarity"] for m in best_matches(conv_weights(lene
 chance, spread = float(np.mean(random_means)), float(np.std(random_means))
 print(T(f"cosinus moyen : noyaux appris {num(learned, 2)}, noyaux au hasard {num(chance, 2)} ± {num(spread, 2)}",
         f"mean cosine: learned kernels {num(learned, 2)}, random kernels {num(chance, 2)} ± {num(spread, 2)}"))
-show(filters_figure(kernels_c1, matches, bank, "C1"))
+show(filters_figure(kernels_c1, matches, bank, "C1", lang=LANG))
 
 # %%
 if learned > chance + 2 * spread:
@@ -1351,7 +1351,7 @@ for name, value in maps.items():
           tuple(value.shape))
 caption = T(f"étiquette {data.class_names[int(y_test[0])]}, prédit {data.class_names[int(probabilities.argmax())]}",
             f"label {data.class_names[int(y_test[0])]}, predicted {data.class_names[int(probabilities.argmax())]}")
-show(feature_maps_figure(image, maps, caption))
+show(feature_maps_figure(image, maps, caption, lang=LANG))
 
 # %% [markdown] tags=["fr", "question"]
 # **Question 8.** **Combien de cartes de caractéristiques (*feature maps*) sortent de C1 et de C3, et de
@@ -1404,11 +1404,11 @@ for name, s in scores.items():
     print(f"{name:<9} {s['dimensions']:>4} dimensions  5-NN {pct(s['knn_accuracy']):>8}  "
           f"silhouette {num(s['silhouette'], 3)}")
 show(embeddings_figure({name: project(x, "pca", SEED) for name, x in reps.items()}, point_labels, scores, "pca",
-                       data.class_names))
+                       data.class_names, lang=LANG))
 if S["tsne_points"]:
     n_tsne = min(S["tsne_points"], len(draw))
     show(embeddings_figure({name: project(x[:n_tsne], "tsne", SEED) for name, x in reps.items()},
-                           point_labels[:n_tsne], scores, "tsne", data.class_names))
+                           point_labels[:n_tsne], scores, "tsne", data.class_names, lang=LANG))
 
 # %%
 order = sorted(scores, key=lambda name: scores[name]["silhouette"])

@@ -22,10 +22,12 @@ class LenetlabError(Exception):
 
     @classmethod
     def of(cls, key: str, **values: object) -> LenetlabError:
-        """The error whose words are the catalogue's ``key`` (English in ``str``, any language in :meth:`localized`)."""
-        from .i18n import t
+        """The error whose words are the catalogue's ``key`` (English in ``str``, any language in :meth:`localized`).
 
-        exc = cls(t("en", key, **values))
+        A value may itself be words of the catalogue (:class:`Words`, a setting's rule) or another error
+        (the one a message wraps): each is written in the language of the message around it.
+        """
+        exc = cls(_text("en", key, values))
         exc.key, exc.values = key, values
         return exc
 
@@ -33,9 +35,49 @@ class LenetlabError(Exception):
         """The message in ``lang`` where the catalogue has it, else the English one."""
         if self.key is None or lang == "en":
             return str(self)
-        from .i18n import t
+        return _text(lang, self.key, self.values)
 
-        return t(lang, self.key, **self.values)
+    def __reduce__(self) -> tuple:  # a pickled error (a sweep's worker process) keeps its key and values
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+class Words:
+    """Catalogue words used as the value of a message: ``Words("cli.must.epochs")`` is « être au moins 1 » in French.
+
+    Examples
+    --------
+    >>> str(LenetlabError.of("error.setting_must", flag="--epochs", must=Words("cli.must.epochs"), got="0"))
+    '--epochs must be at least 1 (got 0)'
+    """
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key, self.values = key, values
+
+    def text(self, lang: str) -> str:
+        return _text(lang, self.key, self.values)
+
+    def __repr__(self) -> str:
+        return f"Words({self.key!r})"
+
+
+def _text(lang: str, key: str, values: dict[str, object]) -> str:
+    from .i18n import t
+
+    def written(value: object) -> object:
+        if isinstance(value, Words):
+            return value.text(lang)
+        if isinstance(value, LenetlabError):
+            return value.localized(lang)
+        return value
+
+    return t(lang, key, **{name: written(value) for name, value in values.items()})
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> LenetlabError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class TrainingInterrupted(LenetlabError, KeyboardInterrupt):
@@ -48,6 +90,12 @@ class TrainingInterrupted(LenetlabError, KeyboardInterrupt):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+    @classmethod
+    def of(cls, key: str, exit_code: int = 130, **values: object) -> TrainingInterrupted:  # type: ignore[override]
+        exc = cls(_text("en", key, values), exit_code)
+        exc.key, exc.values = key, values
+        return exc
 
 
 class DivergedError(LenetlabError):

@@ -155,8 +155,11 @@ def _params(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print("\n\n".join(format_table(name, table) for name, table in report.items()))
-        print("\nMACs: multiply-accumulates per image (pooling and activations count 0).")
+        from ..i18n import check_lang, t
+
+        lang = check_lang(args.lang)
+        print("\n\n".join(format_table(name, table, lang) for name, table in report.items()))
+        print("\n" + t(lang, "explore.macs_note"))
     if args.out is not None:
         from .. import plots
         from .._fs import write_json
@@ -165,7 +168,9 @@ def _params(args: argparse.Namespace) -> int:
 
         folder = output_dir(None, args.out)
         write_json(folder / "params.json", report)
-        plots.save(params_figure(report), folder / "params.png")
+        from ..i18n import check_lang
+
+        plots.save(params_figure(report, check_lang(args.lang)), folder / "params.png")
         print(f"wrote {folder / 'params.json'} and {folder / 'params.png'}")
     return 0
 
@@ -181,15 +186,19 @@ def _filters(args: argparse.Namespace) -> int:
       lenetlab explore filters runs/lenet5
       lenetlab train --keep-filters --out runs/k && lenetlab explore filters runs/k --epochs 1,5,20
     """
+    from ..explore.figures import filter_name
     from ..explore.filters import explore_filters
+    from ..i18n import check_lang, number, t
 
-    result = explore_filters(args.run, args.out, args.epochs)
+    lang = check_lang(args.lang)
+    result = explore_filters(args.run, args.out, args.epochs, lang=lang)
     for m in result["C1"]:
-        print(f"C1 kernel {m['kernel']}: closest {m['best']:<16} |cos| {m['similarity']:.3f}")
-    print(f"mean best |cos| {result['mean_best_similarity']:.3f}")
+        print(t(lang, "explore.kernel_line", kernel=m["kernel"], best=f"{m['best']:<16}" if lang == "en" else f"{filter_name(m['best'], lang):<18}",
+                similarity=number(m["similarity"], lang, 3)))
+    print(t(lang, "explore.mean_similarity", similarity=number(result["mean_best_similarity"], lang, 3)))
     if "epochs" not in result:
-        print("(no RUN/filters: train with --keep-filters to see the kernels form)")
-    _print_files(result["files"])
+        print(t(lang, "explore.no_snapshots"))
+    _print_files(result["files"], args.lang)
     return 0
 
 
@@ -205,14 +214,19 @@ def _feature_maps(args: argparse.Namespace) -> int:
       lenetlab explore feature-maps runs/lenet5 --image my_digit.png
     """
     from ..explore.feature_maps import explore_feature_maps
+    from ..i18n import check_lang, number, t
 
-    result = explore_feature_maps(args.run, args.out, index=args.index, image_path=args.image, data_dir=args.data_dir)
-    label = "" if result["label"] is None else f", label {result['label']}"
-    print(f"{result['source']}: predicted {result['prediction']} "
-          f"({100 * result['probabilities'][result['prediction']]:.1f}%){label}")
+    lang = check_lang(args.lang)
+    result = explore_feature_maps(args.run, args.out, index=args.index, image_path=args.image, data_dir=args.data_dir,
+                                  lang=lang)
+    source = t(lang, "explore.test_image", index=result["index"]) if args.image is None else result["source"]
+    label = "" if result["label"] is None else t(lang, "explore.fm_label", label=result["label"])  # ", label 3"
+    print(t(lang, "explore.fm_line", source=source, predicted=result["prediction"],
+            probability=number(100 * result["probabilities"][result["prediction"]], lang, 1), label=label))
     for name, layer in result["layers"].items():
-        print(f"  {name:<3} {'x'.join(map(str, layer['shape'])):<10} mean {layer['mean']:+.3f}  max {layer['max']:+.3f}")
-    _print_files(result["files"])
+        print(t(lang, "explore.layer_stats", name=f"{name:<3}", shape=f"{'×'.join(map(str, layer['shape'])):<10}",
+                mean=number(layer["mean"], lang, 3, sign=True), max=number(layer["max"], lang, 3, sign=True)))
+    _print_files(result["files"], args.lang)
     return 0
 
 
@@ -228,10 +242,11 @@ def _embeddings(args: argparse.Namespace) -> int:
       lenetlab explore embeddings runs/lenet5 runs/mlp --method pca --n 2000
     """
     from ..explore.embeddings import explore_embeddings
+    from ..i18n import check_lang
 
     result = explore_embeddings(args.run_lenet, args.run_mlp, args.out, method=args.method, n=args.n, seed=args.seed,
-                                data_dir=args.data_dir)
-    _print_files(result["files"])
+                                data_dir=args.data_dir, lang=check_lang(args.lang))
+    _print_files(result["files"], args.lang)
     return 0
 
 
@@ -257,7 +272,7 @@ def _attribution(args: argparse.Namespace) -> int:
     if "rank_correlation_trained_vs_random" in check:
         print(f"sanity check: rank correlation of the maps with random weights "
               f"{check['rank_correlation_trained_vs_random']:+.3f} (near 0: the maps depend on what was learned)")
-    _print_files(result["files"])
+    _print_files(result["files"], args.lang)
     return 0
 
 
@@ -277,7 +292,7 @@ def _attack(args: argparse.Namespace) -> int:
     result = explore_attack(args.runs, args.out, method=args.method, eps=args.eps, n=args.n, steps=args.steps,
                             step_size=args.step_size, seed=args.seed, data_dir=args.data_dir)
     print(format_table(result))
-    _print_files(result["files"])
+    _print_files(result["files"], args.lang)
     return 0
 
 
@@ -352,7 +367,7 @@ def _compare(args: argparse.Namespace) -> int:
     explore_compare(args.out, args.epochs, preset=args.preset, seed=args.seed, data_dir=args.data_dir, jobs=args.jobs,
                     threads=args.threads)
     print((args.out / "compare.md").read_text())
-    _print_files([args.out / "compare.md", args.out / "compare.json", args.out / "compare.png"])
+    _print_files([args.out / "compare.md", args.out / "compare.json", args.out / "compare.png"], args.lang)
     return 0
 
 
@@ -388,9 +403,11 @@ def _paper(args: argparse.Namespace) -> int:
     print((args.out / "paper.md").read_text())
     if args.ablation:
         print((args.out / "ablation.md").read_text())
-    _print_files(files)
+    _print_files(files, args.lang)
     return 0
 
 
-def _print_files(files: list[Any]) -> None:
-    print("wrote " + ", ".join(str(f) for f in files))
+def _print_files(files: list[Any], lang: str | None = None) -> None:
+    from ..i18n import check_lang, t
+
+    print(t(check_lang(lang), "explore.wrote", files=", ".join(str(f) for f in files)))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import LenetlabError
+from ..i18n import number, percent, t
 
 METHODS = ("pca", "tsne", "both")
 
@@ -96,6 +97,7 @@ def explore_embeddings(
     seed: int = 0,
     data_dir: str | None = None,
     log: Any = print,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """Scores and 2-d scatter plots of each representation of ``n`` test images (a seeded sample).
 
@@ -135,13 +137,13 @@ def explore_embeddings(
         scores[name] = separation_scores(x, labels, seed=seed)
         if log:
             s = scores[name]
-            log(f"{name:<9} {s['dimensions']:>4} dims  5-NN accuracy {100 * s['knn_accuracy']:6.2f}%  "
-                f"silhouette {s['silhouette']:+.3f}")
+            log(t(lang, "explore.embedding_line", name=f"{name:<9}", dims=f"{s['dimensions']:>4}",
+                  knn=percent(s["knn_accuracy"], lang, 2).rjust(8), silhouette=number(s["silhouette"], lang, 3, sign=True)))
     names = lenet_ckpt.get("class_names") or [str(i) for i in range(10)]
     files = []
     for m in (("pca", "tsne") if method == "both" else (method,)):
         points = {name: project(x, m, seed) for name, x in reps.items()}
-        files.append(plots.save(embeddings_figure(points, labels, scores, m, names), folder / f"embeddings_{m}.png"))
+        files.append(plots.save(embeddings_figure(points, labels, scores, m, names, lang), folder / f"embeddings_{m}.png"))
     result = {"lenet_run": str(run_lenet), "mlp_run": str(run_mlp), "lenet_model": lenet_ckpt["model"],
               "mlp_model": mlp_ckpt["model"], "n": n, "seed": seed, "method": method, "scores": scores,
               "note": "k-NN accuracy (k=5, stratified 5-fold CV) and silhouette in each representation's own space"}

@@ -18,6 +18,7 @@ def explore_feature_maps(
     index: int | None = None,
     image_path: str | Path | None = None,
     data_dir: str | None = None,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """Draw the activations of every layer (C1, S2, C3, S4, C5, F6) for one test image or your own.
 
@@ -62,10 +63,14 @@ def explore_feature_maps(
     maps = dict(prediction.activations or {})
     maps.pop("output")
     probabilities = prediction.probabilities
-    caption = (f"{predictor.name} on {source}: predicts {names[prediction.label]} ({100 * prediction.probability:.1f}%)"
-               + (f", label {names[label]}" if label is not None else ""))
+    from ..i18n import percent, t
+
+    shown_source = t(lang, "explore.test_image", index=index) if image_path is None else Path(image_path).name
+    caption = (t(lang, "explore.fm_caption", model=predictor.name, source=shown_source,
+                 predicted=names[prediction.label], probability=percent(prediction.probability, lang, 1))
+               + (t(lang, "explore.fm_label", label=names[label]) if label is not None else ""))
     folder = output_dir(run, out)
-    png = plots.save(feature_maps_figure(image, maps, caption), folder / f"{stem}.png")
+    png = plots.save(feature_maps_figure(image, maps, caption, lang=lang), folder / f"{stem}.png")
     result = {
         "model": predictor.name, "source": source, "index": index, "label": label, "prediction": prediction.label,
         "probabilities": [round(float(p), 6) for p in probabilities],

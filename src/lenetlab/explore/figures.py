@@ -8,6 +8,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..i18n import number, percent, t
+from ..plots import localize
+from .params import display_name
+
 CLASS_COLORS = "tab10"
 
 
@@ -47,12 +51,13 @@ def sweep_figure(rows: Sequence[dict[str, Any]], x_key: str = "parameters") -> F
     return fig
 
 
-def params_figure(report: dict[str, dict[str, Any]]) -> Figure:
+def params_figure(report: dict[str, dict[str, Any]], lang: str = "en") -> Figure:
     """Parameters and MACs per image of each model, stacked by layer (one linear scale, so sizes compare)."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     names = list(report)
-    for ax, key, label in ((axes[0], "parameters", "parameters"), (axes[1], "macs", "multiply-accumulates per image")):
+    for ax, key, label in ((axes[0], "parameters", t(lang, "explore.parameters")),
+                           (axes[1], "macs", t(lang, "explore.macs_per_image"))):
         largest = max(report[n][f"total_{key}"] for n in names)
         for i, name in enumerate(names):
             left = 0
@@ -63,16 +68,17 @@ def params_figure(report: dict[str, dict[str, Any]]) -> Figure:
                 if row[key] > 0.06 * largest:  # label only the segments wide enough to hold it
                     ax.text(left + row[key] / 2, i, row["layer"], ha="center", va="center", fontsize=7, color="white")
                 left += row[key]
-            ax.text(left, i, f" {left:,}", va="center", fontsize=8)
-        ax.set_yticks(range(len(names)), names, fontsize=8)
+            ax.text(left, i, f" {number(left, lang)}", va="center", fontsize=8)
+        ax.set_yticks(range(len(names)), [display_name(n, lang) for n in names], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(label)
         ax.set_xlim(0, 1.3 * largest)
-    fig.suptitle("Where the parameters and the computation are, layer by layer")
-    return fig
+    fig.suptitle(t(lang, "explore.params_title"))
+    return localize(fig, lang)
 
 
-def filters_figure(kernels: np.ndarray, matches: Sequence[dict[str, Any]], bank: dict[str, np.ndarray], title: str) -> Figure:
+def filters_figure(kernels: np.ndarray, matches: Sequence[dict[str, Any]], bank: dict[str, np.ndarray], title: str,
+                   lang: str = "en") -> Figure:
     """Learned kernels (top) with their closest classic filter beneath, then the whole classic bank."""
     n = len(kernels)
     cols = max(n, 8)
@@ -86,16 +92,35 @@ def filters_figure(kernels: np.ndarray, matches: Sequence[dict[str, Any]], bank:
         _symmetric(axes[0, i], kernel, f"#{i}")
         axes[1, i].axis("on")
         sign = match["sign"]
-        _symmetric(axes[1, i], sign * bank[match["best"]], f"{match['best']}\ncos {match['similarity']:.2f}", 6)
-    axes[0, 0].set_ylabel("learned", fontsize=8)
-    axes[1, 0].set_ylabel("closest", fontsize=8)
+        _symmetric(axes[1, i], sign * bank[match["best"]],
+                   f"{filter_name(match['best'], lang)}\ncos {number(match['similarity'], lang, 2)}", 6)
+    axes[0, 0].set_ylabel(t(lang, "explore.learned"), fontsize=8)
+    axes[1, 0].set_ylabel(t(lang, "explore.closest"), fontsize=8)
     for k, (name, kernel) in enumerate(bank.items()):
         ax = axes[2 + k // cols, k % cols]
         ax.axis("on")
-        _symmetric(ax, kernel, name, 6)
-    fig.suptitle(title + "\n(red > 0, blue < 0, white = 0; row 2: closest classic filter, sign-invariant cosine; "
-                 "below: the classic bank)", fontsize=9)
-    return fig
+        _symmetric(ax, kernel, filter_name(name, lang), 6)
+    fig.suptitle(title + "\n" + t(lang, "explore.filters_note"), fontsize=9)
+    return localize(fig, lang)
+
+
+def filter_name(name: str, lang: str = "en") -> str:
+    """A classic filter's name for a reader; the id (``gabor_22_odd``) stays in the JSON files.
+
+    Examples
+    --------
+    >>> filter_name("prewitt_y", "fr"), filter_name("gabor_22_odd", "fr"), filter_name("gaussian", "en")
+    ('Prewitt (y)', 'Gabor 22° impair', 'Gaussian')
+    """
+    parts = name.split("_")
+    if parts[0] == "gabor" and len(parts) == 3:
+        return f"Gabor {parts[1]}° {t(lang, f'explore.filter.{parts[2]}')}"
+    if parts[0] in ("sobel", "prewitt") and len(parts) == 2:
+        return f"{parts[0].capitalize()} ({parts[1]})"
+    key = f"explore.filter.{name}"
+    from ..i18n import messages
+
+    return t(lang, key) if key in messages(lang) else name
 
 
 def kernel_grid_figure(weights: np.ndarray, title: str, row_label: str = "out", col_label: str = "in") -> Figure:
@@ -124,7 +149,7 @@ def kernel_grid_figure(weights: np.ndarray, title: str, row_label: str = "out", 
     return fig
 
 
-def filters_over_epochs_figure(snapshots: Sequence[tuple[int, np.ndarray]]) -> Figure:
+def filters_over_epochs_figure(snapshots: Sequence[tuple[int, np.ndarray]], lang: str = "en") -> Figure:
     """C1's kernels (columns) at selected epochs (rows): watch them form."""
     n_rows = len(snapshots)
     n_cols = snapshots[0][1].shape[0]
@@ -133,12 +158,13 @@ def filters_over_epochs_figure(snapshots: Sequence[tuple[int, np.ndarray]]) -> F
     for r, (epoch, kernels) in enumerate(snapshots):
         for c in range(n_cols):
             _symmetric(axes[r, c], kernels[c, 0], f"#{c}" if r == 0 else None)
-        axes[r, 0].set_ylabel(f"epoch {epoch}", fontsize=8)
-    fig.suptitle("C1's kernels as training goes on (each drawn on its own symmetric scale)", fontsize=9)
-    return fig
+        axes[r, 0].set_ylabel(t(lang, "explore.epoch", epoch=epoch), fontsize=8)
+    fig.suptitle(t(lang, "explore.filters_epochs_title"), fontsize=9)
+    return localize(fig, lang)
 
 
-def feature_maps_figure(image: np.ndarray, maps: dict[str, np.ndarray], caption: str, max_maps: int = 16) -> Figure:
+def feature_maps_figure(image: np.ndarray, maps: dict[str, np.ndarray], caption: str, max_maps: int = 16,
+                        lang: str = "en") -> Figure:
     """The input, then one row per layer: its feature maps (conv / pooling) or its vector (C5, F6...)."""
     rows = 1 + len(maps)
     cols = max_maps
@@ -146,7 +172,7 @@ def feature_maps_figure(image: np.ndarray, maps: dict[str, np.ndarray], caption:
     grid = fig.add_gridspec(rows, cols)
     ax = fig.add_subplot(grid[0, 0])
     ax.imshow(image, cmap="gray", vmin=0, vmax=1)
-    ax.set_title("input", fontsize=7)
+    ax.set_title(t(lang, "explore.input"), fontsize=7)
     ax.axis("off")
     for r, (name, value) in enumerate(maps.items(), start=1):
         m = float(np.abs(value).max()) or 1.0
@@ -156,21 +182,21 @@ def feature_maps_figure(image: np.ndarray, maps: dict[str, np.ndarray], caption:
                 ax.imshow(value[c], cmap="RdBu_r", vmin=-m, vmax=m)
                 ax.axis("off")
                 if c == 0:
-                    shown = "" if len(value) <= cols else f", first {cols} shown"
-                    ax.set_title(f"{name} {tuple(value.shape)}{shown}", fontsize=7, loc="left")
+                    shown = "" if len(value) <= cols else t(lang, "explore.first_shown", n=cols)
+                    ax.set_title(f"{name} {'×'.join(map(str, value.shape))}{shown}", fontsize=7, loc="left")
         else:  # a vector (C5 is 120x1x1): one strip spanning the row
             vector = value.reshape(-1)
             ax = fig.add_subplot(grid[r, :])
             ax.imshow(vector[None, :], cmap="RdBu_r", vmin=-m, vmax=m, aspect="auto")
             ax.set_yticks([])
             ax.tick_params(axis="x", labelsize=6)
-            ax.set_title(f"{name}: {vector.size} values", fontsize=7, loc="left")
-    fig.suptitle(caption + "  (red > 0, blue < 0; each layer on its own symmetric scale)", fontsize=9)
-    return fig
+            ax.set_title(t(lang, "explore.values", name=name, n=vector.size), fontsize=7, loc="left")
+    fig.suptitle(caption + "  " + t(lang, "explore.maps_note"), fontsize=9)
+    return localize(fig, lang)
 
 
 def embeddings_figure(points: dict[str, np.ndarray], labels: np.ndarray, scores: dict[str, dict[str, float]],
-                      method: str, class_names: Sequence[str]) -> Figure:
+                      method: str, class_names: Sequence[str], lang: str = "en") -> Figure:
     """One 2-d scatter per representation, coloured by class, its k-NN accuracy and silhouette in the title."""
     n = len(points)
     fig = Figure(figsize=(4.2 * n, 4.4), layout="constrained")
@@ -179,14 +205,15 @@ def embeddings_figure(points: dict[str, np.ndarray], labels: np.ndarray, scores:
         scatter = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=CLASS_COLORS, s=3, vmin=-0.5, vmax=9.5, alpha=0.7,
                              linewidths=0)
         s = scores[name]
-        ax.set_title(f"{name}\n5-NN acc {100 * s['knn_accuracy']:.1f}%  silhouette {s['silhouette']:.3f}", fontsize=9)
+        ax.set_title(name + "\n" + t(lang, "explore.embedding_scores", knn=percent(s["knn_accuracy"], lang, 1),
+                                      silhouette=number(s["silhouette"], lang, 3)), fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     cbar = fig.colorbar(scatter, ax=list(axes), ticks=range(10), shrink=0.8)
     cbar.ax.set_yticklabels(list(class_names)[:10])
-    title = {"pca": "PCA", "tsne": "t-SNE"}.get(method, method)
-    fig.suptitle(f"{title} of each representation (scores in the original space, not in 2-d)", fontsize=10)
-    return fig
+    title = {"pca": t(lang, "explore.pca"), "tsne": "t-SNE"}.get(method, method)
+    fig.suptitle(t(lang, "explore.embeddings_title", method=title), fontsize=10)
+    return localize(fig, lang)
 
 
 def bars_figure(rows: Sequence[dict[str, Any]], title: str, reference: dict[str, float] | None = None) -> Figure:

@@ -143,7 +143,8 @@ def filter_snapshots(run: str | Path, epochs: list[int] | None = None, max_rows:
     return snapshots
 
 
-def explore_filters(run: str | Path, out: str | Path | None = None, epochs: list[int] | None = None) -> dict[str, Any]:
+def explore_filters(run: str | Path, out: str | Path | None = None, epochs: list[int] | None = None,
+                    lang: str = "en") -> dict[str, Any]:
     """Draw C1 (with the closest classic filters), C3 as a grid, and C1 over epochs; write filters.json.
 
     Writes into ``out`` (default ``RUN/explore``): ``filters_c1.png``, ``filters_c3.png``,
@@ -157,6 +158,8 @@ def explore_filters(run: str | Path, out: str | Path | None = None, epochs: list
     """
     from .. import plots
     from .._fs import write_json
+    from ..i18n import t
+    from ..plots import localize
     from ._common import load_run_model, output_dir
     from .figures import filters_figure, filters_over_epochs_figure, kernel_grid_figure
 
@@ -169,8 +172,8 @@ def explore_filters(run: str | Path, out: str | Path | None = None, epochs: list
     bank = classic_filters(size)
     folder = output_dir(run, out)
     matches = best_matches(c1[:, 0], bank)
-    files = [plots.save(filters_figure(c1[:, 0], matches, bank, f"C1 of {checkpoint['model']}: {len(c1)} learned "
-                                       f"{size}x{size} kernels"), folder / "filters_c1.png")]
+    title = t(lang, "explore.c1_title", model=checkpoint["model"], n=len(c1), size=size)
+    files = [plots.save(filters_figure(c1[:, 0], matches, bank, title, lang), folder / "filters_c1.png")]
     result: dict[str, Any] = {"model": checkpoint["model"], "kernel_size": size,
                               "C1": [{"kernel": i, **{k: v for k, v in m.items()}} for i, m in enumerate(matches)],
                               "mean_best_similarity": round(float(np.mean([m["similarity"] for m in matches])), 6)}
@@ -179,12 +182,11 @@ def explore_filters(run: str | Path, out: str | Path | None = None, epochs: list
     except LenetlabError:
         c3 = None
     if c3 is not None:
-        files.append(plots.save(kernel_grid_figure(c3, f"C3: {c3.shape[0]} maps x {c3.shape[1]} inputs, "
-                                                   f"{c3.shape[2]}x{c3.shape[3]} kernels (one shared scale)", "C3", "S2"),
-                                folder / "filters_c3.png"))
+        title = t(lang, "explore.c3_title", maps=c3.shape[0], inputs=c3.shape[1], h=c3.shape[2], w=c3.shape[3])
+        files.append(plots.save(localize(kernel_grid_figure(c3, title, "C3", "S2"), lang), folder / "filters_c3.png"))
         result["C3_shape"] = list(c3.shape)
     if snapshots:
-        files.append(plots.save(filters_over_epochs_figure(snapshots), folder / "filters_epochs.png"))
+        files.append(plots.save(filters_over_epochs_figure(snapshots, lang), folder / "filters_epochs.png"))
         last = snapshots[-1][1][:, 0]
         # how far each kernel still was from its final form: 1 - |cos| to the last snapshot
         result["epochs"] = [{"epoch": e, "similarity_to_last": [round(cosine_similarity(k[i, 0], last[i]), 6)

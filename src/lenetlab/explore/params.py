@@ -110,13 +110,34 @@ def params_report(models: dict[str, nn.Module] | None = None) -> dict[str, Any]:
     return {name: layer_table(model) for name, model in models.items()}
 
 
-def format_table(name: str, table: dict[str, Any]) -> str:
-    """The table as aligned text, one row per layer and a total."""
-    header = f"{'layer':<7} {'type':<34} {'output shape':<14} {'parameters':>11} {'MACs/image':>12}"
-    lines = [name, header, "-" * len(header)]
+_DISPLAY_KEYS = {"MLP (notebook)": "explore.model_mlp", "FC, LeNet-5's depth": "explore.model_fc_depth"}
+
+
+def display_name(name: str, lang: str = "en") -> str:
+    """A model's name as :func:`default_models` gives it, in ``lang`` (the JSON keeps the English one)."""
+    from ..i18n import t
+
+    return t(lang, _DISPLAY_KEYS[name]) if name in _DISPLAY_KEYS else name
+
+
+def format_table(name: str, table: dict[str, Any], lang: str = "en") -> str:
+    """The table as aligned text, one row per layer and a total, in ``lang`` (French numbers: 61 706).
+
+    The type column is PyTorch's vocabulary (conv, avgpool, linear, tanh): the names the code uses.
+    """
+    from ..i18n import number, t
+
+    def count(value: int) -> str:
+        return number(value, lang)
+
+    columns = [t(lang, f"explore.col_{c}") for c in ("layer", "type", "output", "parameters", "macs")]
+    header = f"{columns[0]:<7} {columns[1]:<34} {columns[2]:<16} {columns[3]:>11} {columns[4]:>16}"
+    lines = [display_name(name, lang), header, "-" * len(header)]
     for r in table["layers"]:
         shape = "x".join(str(d) for d in r["output_shape"])
-        lines.append(f"{r['layer']:<7} {r['type'][:34]:<34} {shape:<14} {r['parameters']:>11,} {r['macs']:>12,}")
+        layer = t(lang, "page.layer.output") if r["layer"] == "output" else r["layer"]
+        lines.append(f"{layer:<7} {r['type'][:34]:<34} {shape:<16} {count(r['parameters']):>11} {count(r['macs']):>16}")
     lines.append("-" * len(header))
-    lines.append(f"{'total':<7} {'':<34} {'':<14} {table['total_parameters']:>11,} {table['total_macs']:>12,}")
+    lines.append(f"{t(lang, 'explore.total'):<7} {'':<34} {'':<16} {count(table['total_parameters']):>11} "
+                 f"{count(table['total_macs']):>16}")
     return "\n".join(lines)

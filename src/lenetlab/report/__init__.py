@@ -23,7 +23,7 @@ import numpy as np
 
 from .._fs import write_text
 from ..errors import LenetlabError
-from ..i18n import check_lang, messages, number, percent, seconds, t
+from ..i18n import NARROW_NBSP, check_lang, localize_number_text, messages, number, percent, seconds, t
 from ..rundir import RunDir
 
 _HERE = Path(__file__).parent
@@ -74,38 +74,65 @@ _WORDS = {"tsne": "t-SNE", "pca": "PCA", "mlp": "MLP", "lenet5": "LeNet-5", "fc"
 
 
 # Each exploration figure's heading, by the start of its file name (longest first); others get their file name.
-_EXPLORE_HEADINGS = ("filters_epochs", "filters_c1", "filters_c3", "embeddings_pca", "embeddings_tsne", "attack_curves",
-                     "attack_examples", "feature_maps", "attribution", "params", "compare", "sweep")
-_MODEL_NAMES = {"lenet5": "LeNet-5", "lenet5-modern": "LeNet-5 (moderne)", "lenet5-1998": "LeNet-5 (1998)",
-                "lenet1": "LeNet-1", "lenet4": "LeNet-4", "mlp": "MLP", "fcnet": "FCNet", "linear": "Linear"}
+_EXPLORE_HEADINGS = ("sweep_accuracy_vs_parameters", "sweep_accuracy_vs_time", "filters_epochs", "filters_c1",
+                     "filters_c3", "embeddings_pca", "embeddings_tsne", "attack_curves", "attack_examples",
+                     "feature_maps", "attribution", "prototypes", "ablation", "params", "compare", "sweep", "paper")
+
+
+def model_name(name: str, lang: str) -> str:
+    """A registered model's name as the course writes it: ``lenet5`` -> ``LeNet-5``, ``lenet5-modern`` ->
+    ``LeNet-5 (moderne)`` in French (``modern`` in English); an unknown one as it is.
+
+    Examples
+    --------
+    >>> model_name("lenet5", "fr"), model_name("lenet5-modern", "en"), model_name("mine", "fr")
+    ('LeNet-5', 'LeNet-5 (modern)', 'mine')
+    """
+    key = f"model.{name}"
+    return t(lang, key) if key in messages(lang) else name
 
 
 def explore_heading(name: str, lang: str) -> str:
     """The heading of an exploration figure in ``lang``: ``"filters_c1.png"`` -> « Noyaux de C1 ».
 
+    What follows the known start of a name is shown in brackets: a test image's index in words
+    (``feature_maps_7.png``), else as written (the stem of a user's own image).
+
     Examples
     --------
-    >>> explore_heading("embeddings_pca.png", "fr"), explore_heading("feature_maps_test7.png", "fr")
-    ('Représentations (ACP)', 'Cartes de caractéristiques (test7)')
-    >>> explore_heading("mine.png", "fr")
-    'Mine'
+    >>> explore_heading("embeddings_pca.png", "fr"), explore_heading("feature_maps_7.png", "fr")
+    ('Représentations (ACP)', 'Cartes de caractéristiques (image de test n° 7)')
+    >>> explore_heading("feature_maps_chiffre.png", "fr"), explore_heading("mine.png", "fr")
+    ('Cartes de caractéristiques (chiffre)', 'Mine')
     """
     stem = Path(name).stem
     for key in _EXPLORE_HEADINGS:
         if stem.lower().startswith(key):
             rest = stem[len(key):].strip("_- ")
+            if rest.isdigit():
+                rest = t(lang, "report.test_image_number", index=int(rest))
             return t(lang, f"report.explore.{key}") + (f" ({rest})" if rest else "")
     return heading_from_filename(name)
 
 
-def _setting_rows(settings: dict[str, Any], lang: str) -> list[tuple[str, str]]:
-    """(label, value) of each setting: the label in ``lang`` with the flag's name after it, values in words."""
+def _setting_rows(settings: dict[str, Any], lang: str, prefix: str = "setting") -> list[dict[str, str]]:
+    """Each setting as the report shows it: its label in ``lang`` with its code name (the flag, ``--nesterov``)
+    beside it in ``<code>``, and its value in words (``oui``, « décalages aléatoires ») with the code value too.
+
+    Examples
+    --------
+    >>> [(r["label"], r["code"], r["value"], r["value_code"]) for r in _setting_rows({"split": "holdout"}, "fr")]
+    [('découpage', 'split', 'part mise de côté pour la validation', 'holdout')]
+    >>> _setting_rows({"nesterov": True, "weight_decay": 5e-4}, "fr")[1]["value"]
+    '0,0005'
+    """
     known = messages(lang)
     rows = []
     for key, value in settings.items():
-        label = known.get(f"setting.{key}")
-        shown = f"{label} ({key})" if label and label != key else key
-        rows.append((shown, _format_value(value, lang)))
+        label = known.get(f"{prefix}.{key}", key)
+        shown, code = _format_value(value, lang, key)
+        rows.append({"label": label, "code": key if label != key else "", "value": shown,
+                     "value_code": code if code != shown else ""})
     return rows
 
 
@@ -138,19 +165,54 @@ def _png_of_digit(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _format_value(value: Any, lang: str) -> str:
-    """A setting's value as a reader wants it: yes/no, words for the recipe's choices, French numbers."""
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def short_number(value: float, lang: str) -> str:
+    """A setting's number as short as it was typed (``0.0005``, ``1e-05``), written the ``lang`` way.
+
+    Examples
+    --------
+    >>> short_number(0.0005, "fr"), short_number(-0.25, "fr"), short_number(1e-05, "fr"), short_number(1e-05, "en")
+    ('0,0005', '\u22120,25', '1\u202f×\u202f10⁻⁵', '1 × 10⁻⁵')
+    """
+    text = f"{value:g}"
+    if "e" in text and "inf" not in text:
+        mantissa, exponent = text.split("e")
+        space = NARROW_NBSP if lang == "fr" else " "
+        text = f"{mantissa}{space}×{space}10{str(int(exponent)).translate(_SUPERSCRIPTS)}"
+    return localize_number_text(text, lang)
+
+
+def _format_value(value: Any, lang: str, key: str = "") -> tuple[str, str]:
+    """A setting's value as a reader wants it, and its code value: yes/no, words for the recipe's choices
+    (``value.KEY.VALUE``, else ``value.VALUE`` of the catalogue), French numbers."""
+    known = messages(lang)
     if isinstance(value, bool):
-        return t(lang, "report.yes" if value else "report.no")
-    if isinstance(value, str) and f"value.{value}" in messages(lang):
-        return f"{t(lang, f'value.{value}')}" + (f" ({value})" if t(lang, f"value.{value}") != value else "")
-    if isinstance(value, float):
-        return f"{value:g}".replace(".", "," if lang == "fr" else ".")
+        return t(lang, "report.yes" if value else "report.no"), str(value)
     if value is None:
-        return "—"
+        return "—", ""
+    if isinstance(value, float):
+        return short_number(value, lang), ""
+    if isinstance(value, int):
+        return (str(value) if key == "seed" else number(value, lang)), ""
+    if isinstance(value, str):
+        if key == "model":
+            return model_name(value, lang), value
+        if key == "device" and value.startswith("cuda"):
+            return t(lang, "value.cuda"), value
+        for name in (f"value.{key}.{value}", f"value.{value}"):
+            if name in known:
+                return known[name], value
+        return value, value
+    if isinstance(value, list) and all(isinstance(v, int | float | str) and not isinstance(v, bool) for v in value):
+        items = [_format_value(v, lang, key)[0] for v in value]
+        separator = " ; " if lang == "fr" and any("," in item for item in items) else ", "
+        return separator.join(items), json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
+        text = json.dumps(value, ensure_ascii=False)
+        return text, text
+    return str(value), str(value)
 
 
 def _figure(path: Path, alt: str, caption: str = "", png: bytes | None = None) -> dict[str, str]:
@@ -238,7 +300,7 @@ def _robustness_section(run: RunDir, lang: str) -> dict[str, Any] | None:
             for method, curve in entry["accuracy"].items():
                 rows.append([entry["name"], method.upper()] + [number(100 * float(curve[e]), lang, 2) for e in eps])
         header = [t(lang, "report.col_run"), t(lang, "report.col_attack")]
-        return {"header": header + [f"ε = {e.replace('.', ',') if lang == 'fr' else e}" for e in eps],
+        return {"header": header + [f"ε = {short_number(float(e), lang)}" for e in eps],
                 "rows": rows, "n": number(int(result["n"]), lang), "seed": result["seed"]}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
@@ -310,14 +372,16 @@ def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | No
     context = {
         "lang": lang,
         "t": lambda key, **values: t(lang, key, **values),
-        "title": t(lang, "report.title", model=_MODEL_NAMES.get(metrics.model, metrics.model), path=run.path.name),
+        # the model's name and the run's folder as a student typed it (runs/lenet5), wherever it lies
+        "title": t(lang, "report.title", model=model_name(metrics.model, lang),
+                   path="/".join(run.path.resolve().parts[-2:])),
         "css": (_HERE / "style.css").read_text(encoding="utf-8"),
         "run_path": str(run.path),
         "data_source": t(lang, "report.bundled_mnist") if config.data.source == "bundled MNIST" else config.data.source,
         "test_images": num(config.data.test),
         "device": (t(lang, "report.device_gpu", device=config.device) if str(config.device).startswith("cuda")
                    else t(lang, "report.device_cpu")),
-        "model_name": metrics.model,
+        "model_name": model_name(metrics.model, lang),
         "cards": [
             (t(lang, "report.card_test_accuracy"), percent(test.accuracy, lang)),
             (t(lang, "report.card_test_loss"), num(test.loss, 4)),
@@ -328,9 +392,9 @@ def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | No
         # Settings: the recipe, the architecture and the library versions, as recorded.
         "recipe": _setting_rows({k: v for k, v in config.train.to_dict().items() if k != "model_args"}, lang),
         "architecture": _setting_rows(config.model_args, lang),
-        "versions": list(config.versions.items()),
+        "versions": _setting_rows({k: str(v) for k, v in config.versions.items()}, lang, "version"),
         "epochs": [(e.epoch, num(e.train_loss, 4), num(e.valid_loss, 4), num(100 * e.valid_accuracy, 2),
-                    num(e.train_seconds, 1), f"{e.lr:.4g}".replace(".", "," if lang == "fr" else "."))
+                    num(e.train_seconds, 1), short_number(float(f"{e.lr:.4g}"), lang))
                    for e in metrics.epochs],
         "figures": {name: _figure(run.path / name, t(lang, key), png=pngs.get(name)) for name, key in RUN_FIGURES},
         "classes": _class_rows(test, class_names, lang),
