@@ -220,7 +220,7 @@ def curves_figure(train_losses, valid_losses, title):
     ax.set(xlabel=T("époque", "epoch"), ylabel=T("entropie croisée", "cross-entropy"), title=title)
     ax.legend()
     ax.grid(alpha=0.3)
-    return fig
+    return plots.localize(fig, LANG)  # 0,5 on the axes in French
 
 
 print(f"lenetlab {lenetlab.__version__}, PyTorch {torch.__version__}, SEANCE = {SEANCE!r}")
@@ -1401,8 +1401,8 @@ point_labels = y_test[draw].numpy()
 reps = representations(lenet, mlp, x_test[draw])
 scores = {name: separation_scores(x, point_labels, seed=SEED) for name, x in reps.items()}
 for name, s in scores.items():
-    print(f"{name:<9} {s['dimensions']:>4} dimensions  5-NN {pct(s['knn_accuracy']):>8}  "
-          f"silhouette {num(s['silhouette'], 3)}")
+    print(f"{name:<9} {s['dimensions']:>4} dimensions  {T('5 plus proches voisins', '5-NN')} "
+          f"{pct(s['knn_accuracy']):>8}  silhouette {num(s['silhouette'], 3)}")
 show(embeddings_figure({name: project(x, "pca", SEED) for name, x in reps.items()}, point_labels, scores, "pca",
                        data.class_names, lang=LANG))
 if S["tsne_points"]:

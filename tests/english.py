@@ -38,7 +38,7 @@ a à au aux avec ce ces cette d dans de des du elle en est et il ils je l la le 
 n ne nous on ou où par pas plus pour qu que qui sa se ses si son sous sur ta te tu un une vos votre vous
 y été être
 """.split()) | set("""
-article compare double final image images instant minute minutes moment normal original originale score
+re e article compare double final image images instant minute minutes moment normal original originale score
 scores simple test tests total train type types validation variable variables
 """.split())  # words French shares with English (« en train de », « il compare »)
 

@@ -27,7 +27,15 @@ def fr_run(tmp_path_factory):
     return root, data
 
 
-def test_train_evaluate_predict_and_report_speak_french(fr_run, capsys, tmp_path):
+def test_train_evaluate_predict_and_report_speak_french(fr_run, capsys, tmp_path, monkeypatch):
+    from english import figure_texts
+    from lenetlab import plots
+
+    drawn = []  # every figure lenetlab writes goes through plots.save (files) or plots.png_bytes (the report)
+    for name in ("save", "png_bytes"):
+        original = getattr(plots, name)
+        monkeypatch.setattr(plots, name, lambda fig, *a, _original=original, **k: (
+            drawn.append(figure_texts(fig)), _original(fig, *a, **k))[1])
     root, data = fr_run
     run = tmp_path / "run"
     assert main(["train", "--data-dir", str(data), "--epochs", "2", "--out", str(run), "--no-progress",
@@ -50,6 +58,8 @@ def test_train_evaluate_predict_and_report_speak_french(fr_run, capsys, tmp_path
     printed = [re.sub(r"/\S+", " ", text)  # paths (/tmp/pytest-of-root/...) are the user's names
                for text in (trained.out, trained.err, evaluated.out, evaluated.err, predicted.out, reported.out)]
     assert english_words(printed, allowed=NAMES) == []
+    assert len(drawn) >= 10  # five run figures by train, five again by report
+    assert english_words([text for texts in drawn for text in texts], allowed=NAMES) == []
 
 
 def test_the_english_lines_are_unchanged(fr_run, capsys, tmp_path):

@@ -201,3 +201,83 @@ def test_report_shows_attribution_maps_and_the_robustness_table_when_explored(ru
     assert f"<td>{row['name']}</td><td>FGSM</td><td>{100 * row['accuracy']['fgsm']['0']:.2f}</td>" in text
     (run_copy / "explore" / "attack.json").write_text("[not what attack writes]")
     assert "Robustness to adversarial examples" not in write_report(run_copy).read_text()  # damaged: left out
+
+
+# ------------------------------------------------------------------ the report in French (issue #22)
+# Names a French report keeps as they are: libraries and their versions, the platform string, file names.
+REPORT_NAMES = ("pillow", "platform", "linux", "with", "glibc", "dirty", "explore", "report")
+
+
+def _visible_text(text: str) -> str:
+    """What a reader sees of the report: no style, no images, no tags, entities decoded."""
+    text = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)
+    text = re.sub(r'src="data:[^"]+"', "", text)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def test_the_french_report_reads_as_a_teacher_would_write_it(run_copy):
+    from english import english_words
+
+    explore = run_copy / "explore"
+    explore.mkdir()
+    for name in ("embeddings_pca.png", "feature_maps_7.png", "filters_c1.png", "filters_epochs.png", "params.png",
+                 "attack_curves.png", "sweep_accuracy_vs_time.png", "compare.png", "attribution.png"):
+        (explore / name).write_bytes(_png(90))
+    text = write_report(run_copy, lang="fr").read_text(encoding="utf-8")
+    visible = _visible_text(text)
+    without_code = _visible_text(re.sub(r"<code>[^<]*</code>", " ", text)).replace(str(run_copy), "RUN")
+    assert english_words([without_code], allowed=REPORT_NAMES) == []
+
+    page = _Collect()
+    page.feed(text)
+    assert re.fullmatch(r"Rapport d'entraînement : LeNet-5 \([^()]+/run\)", html.unescape(page.headings[0]))
+    assert "matériel : processeur (CPU)" in visible
+    assert {"Les erreurs commises avec le plus de confiance", "Représentations (ACP)", "Noyaux de C1",
+            "C1 au fil des époques", "Paramètres et calcul", "Cartes de caractéristiques (image de test n° 7)",
+            "Attaques adverses : exactitude selon ε"} <= set(page.headings)
+    assert re.search(r"Le modèle retenu \(best\.pt\) se trompe sur \d+ des 10\u202f000 images de test ; voici les 12 "
+                     r"erreurs les plus confiantes : classe prédite \(vraie classe\), confiance", visible)
+    for word in ("certitude", "rembourrage", "sûr", "précision", "2-d", "dossier de run"):
+        assert word not in visible.lower(), word
+    assert "confiance" in visible
+
+    # Every setting has its French label, its code name in a smaller <code>, and its value in words.
+    assert "moment de Nesterov <code>nesterov</code></td><td>oui</td>" in text
+    assert "<code>split</code></td><td>part mise de côté pour la validation <code>holdout</code></td>" in text
+    assert "décalages aléatoires <code>shift</code>" in text and "remplissage <code>padding</code>" in text
+    assert "True" not in visible and "holdout" in visible  # the code value stays visible, in <code>
+    # French numbers outside the versions table (where 3.11.7 is a version, not a number).
+    numbers = _visible_text(re.sub(r"<h3>Versions</h3>.*?</table>", "", text, flags=re.S))
+    assert not re.search(r"\d\.\d", numbers.replace(str(run_copy), ""))
+    assert "0,0005" in numbers and "61\u202f706" in numbers
+
+
+@pytest.mark.parametrize("name, heading", [
+    ("embeddings_pca.png", "Représentations (ACP)"), ("embeddings_tsne.png", "Représentations (t-SNE)"),
+    ("feature_maps.png", "Cartes de caractéristiques"), ("feature_maps_12.png", "Cartes de caractéristiques (image de test n° 12)"),
+    ("filters_c1.png", "Noyaux de C1"), ("filters_c3.png", "Noyaux de C3"), ("filters_epochs.png", "C1 au fil des époques"),
+    ("params.png", "Paramètres et calcul"), ("attack_examples.png", "Exemples adverses"),
+    ("sweep_accuracy_vs_parameters.png", "Balayage : exactitude selon le nombre de paramètres"),
+    ("prototypes.png", "Prototypes des sorties RBF de 1998"), ("ablation.png", "Ablation : ce que vaut chaque choix de 1998")])
+def test_every_exploration_figure_has_a_french_heading(name, heading):
+    from english import english_words
+    from lenetlab.report import explore_heading
+
+    assert explore_heading(name, "fr") == heading
+    assert english_words([explore_heading(name, "fr")]) == []
+
+
+def test_settings_are_shown_in_words_with_their_code():
+    from lenetlab.report import _setting_rows
+
+    rows = {r["code"] or r["label"]: r for r in _setting_rows(
+        {"nesterov": False, "split": "all", "schedule": "paper", "preset": "paper", "lr": 1e-5, "momentum": -0.5,
+         "device": "cuda:1", "hidden": [300, 100], "c3_kernel": None, "activation": "tanh", "seed": 12345}, "fr")}
+    assert rows["nesterov"]["label"] == "moment de Nesterov" and rows["nesterov"]["value"] == "non"
+    assert (rows["split"]["value"], rows["split"]["value_code"]) == ("toutes les images (comme l'article)", "all")
+    assert rows["schedule"]["value"] == "paliers de l'article" and rows["preset"]["value"] == "recette de l'article de 1998"
+    assert rows["lr"]["value"] == "1\u202f×\u202f10⁻⁵" and rows["momentum"]["value"] == "\u22120,5"
+    assert rows["device"]["value"] == "carte graphique (GPU)" and rows["device"]["value_code"] == "cuda:1"
+    assert rows["hidden"]["value"] == "300, 100" and rows["c3_kernel"]["value"] == "comme kernel_size"
+    assert rows["activation"]["value"] == "tanh" and rows["activation"]["value_code"] == ""
+    assert rows["seed"]["value"] == "12345"

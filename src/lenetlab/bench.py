@@ -22,6 +22,29 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .config import BENCH_DEFAULTS
+from .i18n import localize_number_text, number, t
+
+
+def plural(lang: str, key: str, n: float, shown: str | None = None) -> str:
+    """``key_one`` or ``key_other`` of the catalogue with ``n`` (« 1 fil d'exécution », "2 threads").
+
+    French takes the singular below 2 (« 0 cœur », « 1,5 époque »), English for 1 alone.
+
+    >>> plural("en", "cli.threads", 1), plural("fr", "cli.threads", 1), plural("fr", "cli.cores", 2)
+    ('1 thread', "1 fil d'exécution", '2 cœurs')
+    """
+    one = n < 2 if lang == "fr" else n == 1
+    return t(lang, f"{key}_{'one' if one else 'other'}", n=shown if shown is not None else plain(n, lang))
+
+
+def plain(value: object, lang: str) -> str:
+    """A number as Python writes it (``2.7``, ``1200``), in ``lang``'s way (``2,7``)."""
+    return localize_number_text(str(value), lang)
+
+
+def fixed(value: float, lang: str, digits: int) -> str:
+    """``value`` with ``digits`` decimals: ``f"{value:.2f}"`` in English, the decimal comma in French."""
+    return f"{value:.{digits}f}" if lang == "en" else number(value, lang, digits)
 
 
 def cpu_name() -> str:
@@ -181,8 +204,9 @@ def run_bench(
     channels_last: bool = True,
     precision: str = "fp32",
     compile: bool = False,
+    lang: str = "en",
 ) -> dict[str, Any]:
-    """Measure everything ``lenetlab bench`` prints; returns the numbers as a dict.
+    """Measure everything ``lenetlab bench`` prints; returns the numbers as a dict (``lang``: its progress lines).
 
     Examples
     --------
@@ -221,26 +245,27 @@ def run_bench(
         "gflop_per_epoch": round(flops_per_epoch / 1e9, 2),
     }
     say = print if progress else (lambda *a, **k: None)
-    if dev.type == "cpu" and (warning := busy_warning(machine_load())):
-        print(f"lenetlab: warning: {warning}", file=sys.stderr)
+    if dev.type == "cpu" and (warning := busy_warning(machine_load(), lang)):
+        print(t(lang, "cli.warning", message=warning), file=sys.stderr)
+    n_epochs = plural(lang, "cli.epochs", epochs)
 
-    say("measuring the matrix-product peak ...", file=sys.stderr)
+    say(t(lang, "cli.bench.measuring_peak"), file=sys.stderr)
     peak = {"fp32_gflops": round(matmul_peak(dev), 1)}
     if bf16_supported(dev):
         peak["bf16_gflops"] = round(matmul_peak(dev, torch.bfloat16), 1)
     result["matmul_peak"] = peak
 
-    say(f"training {epochs} epoch(s) with lenetlab's in-memory pipeline, plain NCHW layout ...", file=sys.stderr)
+    say(t(lang, "cli.bench.training_plain", epochs=n_epochs), file=sys.stderr)
     torch.manual_seed(0)
-    plain = fit(build_model(model).to(dev), data, dataclasses.replace(config, channels_last=False),
-                progress=progress, log=None).history[-1]
-    result["in_memory_plain"] = {"train_seconds": plain.train_seconds, "valid_seconds": plain.valid_seconds,
-                                 "epoch_seconds": round(plain.train_seconds + plain.valid_seconds, 3)}
+    nchw = fit(build_model(model).to(dev), data, dataclasses.replace(config, channels_last=False),
+               progress=progress, log=None, lang=lang).history[-1]
+    result["in_memory_plain"] = {"train_seconds": nchw.train_seconds, "valid_seconds": nchw.valid_seconds,
+                                 "epoch_seconds": round(nchw.train_seconds + nchw.valid_seconds, 3)}
 
-    say(f"training {epochs} epoch(s) with lenetlab's in-memory pipeline as `train` runs it ...", file=sys.stderr)
+    say(t(lang, "cli.bench.training_as_train", epochs=n_epochs), file=sys.stderr)
     torch.manual_seed(0)
     net = build_model(model).to(dev)
-    state = fit(net, data, config, progress=progress, log=None)
+    state = fit(net, data, config, progress=progress, log=None, lang=lang)
     last = state.history[-1]  # the last epoch: warmed up when epochs > 1
     epoch_seconds = last.train_seconds + last.valid_seconds
     result["lenetlab"] = {
@@ -254,13 +279,13 @@ def run_bench(
     }
     result["lenetlab"]["share_of_fp32_peak"] = round(result["lenetlab"]["achieved_gflops"] / peak["fp32_gflops"], 3)
 
-    say(f"training {epochs} epoch(s) on the fast path of `lenetlab speedrun` ...", file=sys.stderr)
+    say(t(lang, "cli.bench.training_fast", epochs=n_epochs), file=sys.stderr)
     fast = fast_path_epoch(build_model(model).to(dev), data, config, dev)
     fast["speedup_vs_lenetlab"] = round(epoch_seconds / fast["epoch_seconds"], 2)
     result["fast_path"] = fast
 
     if notebook:
-        say("one epoch with the notebook's per-sample PIL pipeline ...", file=sys.stderr)
+        say(t(lang, "cli.bench.notebook_epoch"), file=sys.stderr)
         torch.manual_seed(0)
         nb = notebook_epoch(build_model(model).to(dev), data, batch_size, dev)
         result["notebook"] = {k: round(v, 3) for k, v in nb.items()}
@@ -269,35 +294,47 @@ def run_bench(
     return result
 
 
-def format_report(r: dict[str, Any]) -> str:
+def format_report(r: dict[str, Any], lang: str = "en") -> str:
+    """The numbers of :func:`run_bench` as the lines ``lenetlab bench`` prints, in ``lang``."""
     m, s, ours = r["machine"], r["settings"], r["lenetlab"]
+    peak = r["matmul_peak"]
+
+    def megabytes(value: float) -> str:
+        return t(lang, "cli.bench.megabytes", value=plain(value, lang))
+
     lines = [
-        f"machine      {m['cpu']}, {m['cores']} threads, {m['cpu_capability']}, load {m['load']['load_1min']} on {m['load']['cores']} cores"
-        + (f"; GPU {m['gpu']}" if m["gpu"] else ""),
-        f"versions     torch {r['versions']['torch']}, python {r['versions']['python']}",
-        f"workload     {s['model']}, batch {s['batch_size']}, {s['train_images']:,} train + {s['valid_images']:,} valid"
-        f" images per epoch, {r['gflop_per_epoch']} GFLOP per epoch ({r['macs_per_image']:,} MACs per image)",
-        f"matmul peak  {r['matmul_peak']['fp32_gflops']} GFLOP/s fp32"
-        + (f", {r['matmul_peak']['bf16_gflops']} GFLOP/s bf16" if "bf16_gflops" in r["matmul_peak"] else ""),
-        f"in memory    {r['in_memory_plain']['epoch_seconds']:.2f} s per epoch with the plain NCHW layout",
-        f"lenetlab     {ours['epoch_seconds']:.2f} s per epoch (train {ours['train_seconds']:.2f} s, "
-        f"valid {ours['valid_seconds']:.2f} s) with channels_last={s['channels_last']}, "
-        f"precision={s['precision']}, compile={s['compile']}",
-        f"             {ours['train_images_per_s']:,} training images/s, {ours['inference_images_per_s']:,} inference images/s",
-        f"             {ours['achieved_gflops']} GFLOP/s achieved = {100 * ours['share_of_fp32_peak']:.0f}% of the fp32 matmul peak",
+        t(lang, "cli.bench.machine", cpu=m["cpu"], threads=plural(lang, "cli.threads", m["cores"]),
+          capability=m["cpu_capability"], load=plain(m["load"]["load_1min"], lang),
+          cores=plural(lang, "cli.cores", m["load"]["cores"]), gpu=t(lang, "cli.bench.gpu", gpu=m["gpu"]) if m["gpu"] else ""),
+        t(lang, "cli.bench.versions", torch=r["versions"]["torch"], python=r["versions"]["python"]),
+        t(lang, "cli.bench.workload", model=s["model"], batch=s["batch_size"], train=number(s["train_images"], lang),
+          valid=number(s["valid_images"], lang), gflop=plain(r["gflop_per_epoch"], lang),
+          macs=number(r["macs_per_image"], lang)),
+        t(lang, "cli.bench.peak", fp32=plain(peak["fp32_gflops"], lang),
+          bf16=t(lang, "cli.bench.peak_bf16", bf16=plain(peak["bf16_gflops"], lang)) if "bf16_gflops" in peak else ""),
+        t(lang, "cli.bench.in_memory", epoch=fixed(r["in_memory_plain"]["epoch_seconds"], lang, 2)),
+        t(lang, "cli.bench.lenetlab", epoch=fixed(ours["epoch_seconds"], lang, 2), train=fixed(ours["train_seconds"], lang, 2),
+          valid=fixed(ours["valid_seconds"], lang, 2), channels_last=s["channels_last"], precision=s["precision"],
+          compile=s["compile"]),
+        t(lang, "cli.bench.throughput", train=number(ours["train_images_per_s"], lang),
+          inference=number(ours["inference_images_per_s"], lang)),
+        t(lang, "cli.bench.achieved", gflops=plain(ours["achieved_gflops"], lang),
+          share=fixed(100 * ours["share_of_fp32_peak"], lang, 0)),
     ]
     if "fast_path" in r:
         fast = r["fast_path"]
-        lines.append(f"fast path    {fast['epoch_seconds']:.3f} s per epoch (train {fast['train_seconds']:.3f} s, "
-                     f"valid {fast['valid_seconds']:.3f} s), {fast['train_images_per_s']:,} training images/s"
-                     + (", one CUDA graph per step" if fast["cuda_graph"] else ", eager")
-                     + f": {fast['speedup_vs_lenetlab']}x `train`'s loop (lenetlab speedrun uses it)")
+        lines.append(t(lang, "cli.bench.fast", epoch=fixed(fast["epoch_seconds"], lang, 3),
+                       train=fixed(fast["train_seconds"], lang, 3), valid=fixed(fast["valid_seconds"], lang, 3),
+                       images=number(fast["train_images_per_s"], lang),
+                       how=t(lang, "cli.bench.graph" if fast["cuda_graph"] else "cli.bench.eager"),
+                       speedup=plain(fast["speedup_vs_lenetlab"], lang)))
     if "notebook" in r:
         nb = r["notebook"]
-        lines.append(f"notebook     {nb['epoch_seconds']:.2f} s per epoch (train {nb['train_seconds']:.2f} s, "
-                     f"valid {nb['valid_seconds']:.2f} s): lenetlab is {r['speedup_vs_notebook']}x faster")
+        lines.append(t(lang, "cli.bench.notebook", epoch=fixed(nb["epoch_seconds"], lang, 2),
+                       train=fixed(nb["train_seconds"], lang, 2), valid=fixed(nb["valid_seconds"], lang, 2),
+                       speedup=plain(r["speedup_vs_notebook"], lang)))
     mem = r["memory"]
-    resident = "unknown on this system" if mem["peak_rss_mb"] is None else f"{mem['peak_rss_mb']} MB"
-    lines.append(f"memory       peak resident {resident}"
-                 + (f", peak GPU {mem['peak_gpu_mb']} MB" if "peak_gpu_mb" in mem else ""))
+    resident = t(lang, "cli.bench.memory_unknown") if mem["peak_rss_mb"] is None else megabytes(mem["peak_rss_mb"])
+    lines.append(t(lang, "cli.bench.memory", resident=resident,
+                   gpu=t(lang, "cli.bench.peak_gpu", value=megabytes(mem["peak_gpu_mb"])) if "peak_gpu_mb" in mem else ""))
     return "\n".join(lines)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ._fs import atomic_write
-from .errors import DivergedError, LenetlabError
+from .errors import DivergedError, LenetlabError, Words
 from .models import build_model
 
 CHECKPOINT_FORMAT = "lenetlab-checkpoint/1"
@@ -37,8 +37,7 @@ def _check_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise LenetlabError(f"{path} is not a loadable lenetlab checkpoint (not the zip file torch.save writes); "
-                            f"{_HINT}") from None
+        raise LenetlabError.of("error.checkpoint_not_zip", path=path, hint=Words("error.checkpoint_hint")) from None
     unknown = next((e.filename for e in entries if not _ENTRY.fullmatch(e.filename)), None)
     packed = next((e.filename for e in entries if e.compress_type != zipfile.ZIP_STORED), None)
     size = sum(e.file_size for e in entries)
@@ -73,7 +72,7 @@ def save_checkpoint(
     """
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if any(v.is_floating_point() and not torch.isfinite(v).all() for v in state_dict.values()):
-        raise DivergedError(f"refusing to write non-finite weights to {path}; lower --lr and start again")
+        raise DivergedError.of("error.nonfinite_weights", path=path)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "model": model_name,
@@ -102,11 +101,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - any failure here means "not a safe lenetlab checkpoint"
-        raise LenetlabError(
-            f"{path} is not a loadable lenetlab checkpoint (it does not load safely as weights only); {_HINT}"
-        ) from None
+        raise LenetlabError.of("error.checkpoint_unsafe", path=path, hint=Words("error.checkpoint_hint")) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise LenetlabError(f"{path} is not a lenetlab checkpoint (no '{CHECKPOINT_FORMAT}' marker); {_HINT}")
+        raise LenetlabError.of("error.checkpoint_no_marker", path=path, marker=CHECKPOINT_FORMAT,
+                               hint=Words("error.checkpoint_hint"))
     problems = [
         (isinstance(payload.get("model"), str), "'model' is not a model name"),
         (isinstance(payload.get("model_args"), dict) and all(isinstance(k, str) for k in payload["model_args"]),

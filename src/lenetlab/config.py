@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, get_origin, get_type_hints
 
-from .errors import LenetlabError
+from .errors import LenetlabError, Words
+from .i18n import messages
 from .registry import MODELS, check_model_args
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "sdlm")
@@ -153,7 +154,7 @@ class TrainConfig:
     def from_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:
         """The preset's recipe (and the model's own adjustments to it), then ``overrides`` (``None`` = not given)."""
         if preset not in PRESETS:
-            raise LenetlabError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+            raise LenetlabError.of("error.unknown_preset", name=preset, choices=", ".join(PRESETS))
         given = {k: v for k, v in overrides.items() if v is not None}
         unknown = sorted(set(given) - set(FIELDS))
         if unknown:
@@ -169,18 +170,19 @@ class TrainConfig:
             if value is None and name == "data_dir":
                 continue
             if not _has_type(value, kind):
-                raise LenetlabError(f"{flag} must be {_TYPE_WORDS[kind]} (got {value!r})")
+                raise LenetlabError.of("error.setting_type", flag=flag, kind=type_words(kind), got=repr(value))
             choices = f.metadata["choices"]
             if choices and value not in choices:
-                raise LenetlabError(f"unknown {name.replace('_', ' ')} {value!r} ({flag}); "
-                                    f"choose one of: {', '.join(map(str, choices))}")
+                raise LenetlabError.of("error.unknown_setting_value", noun=name.replace("_", " "), value=value,
+                                       flag=flag, choices=", ".join(map(str, choices)))
             check = f.metadata["check"]
             if check is not None and not check(value):
-                raise LenetlabError(f"{flag} must {f.metadata['must']} (got {value!r})")
+                # The rule's words: the catalogue's (French too) where it has them, else the field's own.
+                must = Words(f"cli.must.{name}") if f"cli.must.{name}" in messages("en") else f.metadata["must"]
+                raise LenetlabError.of("error.setting_must", flag=flag, must=must, got=repr(value))
         from_data = sorted(set(self.model_args) & set(DATA_ARGUMENTS))
         if from_data:
-            raise LenetlabError(f"--arch {', '.join(from_data)}: the data decide this (the number of classes and the "
-                                "image size of --data-dir); drop it")
+            raise LenetlabError.of("error.arch_from_data", keys=", ".join(from_data))
         check_model_args(self.model, self.model_args, exclude=DATA_ARGUMENTS)
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,6 +194,11 @@ FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Tr
 FIELD_TYPES: dict[str, type] = {name: str if hint == str | None else (get_origin(hint) or hint)
                            for name, hint in get_type_hints(TrainConfig).items()}
 _TYPE_WORDS = {int: "a whole number", float: "a number", str: "a word", bool: "true or false", dict: "a mapping"}
+
+
+def type_words(kind: type) -> Words:
+    """What a value of ``kind`` is, in words of the catalogue (« un nombre entier »): ``cli.type.int``..."""
+    return Words(f"cli.type.{kind.__name__}")
 
 
 def _has_type(value: Any, kind: type) -> bool:

@@ -137,11 +137,11 @@ def read_idx_bytes(path: Path, expected_ndim: int | None = None) -> bytes:
     except LenetlabError:
         raise
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise LenetlabError(f"{path} is a damaged gzip file ({exc.__class__.__name__}); re-download it") from None
+        raise LenetlabError.of("error.damaged_gzip", path=path, reason=exc.__class__.__name__) from None
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         if gzipped:
-            raise LenetlabError(f"{path} is a damaged gzip file ({reason}); re-download it") from None
+            raise LenetlabError.of("error.damaged_gzip", path=path, reason=reason) from None
         raise LenetlabError(f"cannot read {path}: {reason}; check the file exists and is readable") from None
 
 
@@ -155,9 +155,7 @@ def _find_idx(data_dir: Path, stem: str) -> Path:
         if candidate.is_file():
             return candidate
     expected = ", ".join(f"{s}[.gz]" for s in IDX_FILES.values())
-    raise LenetlabError(
-        f"{data_dir} has no {stem}[.gz]; --data-dir must be a folder holding the four IDX files ({expected})"
-    )
+    raise LenetlabError.of("error.data_missing_file", folder=data_dir, stem=stem, expected=expected)
 
 
 @dataclass(frozen=True)
@@ -230,7 +228,7 @@ def load_idx_folder(data_dir: str | Path | None = None) -> tuple[ImageSet, Image
     bundled = data_dir is None
     folder = bundled_data_dir() if bundled else Path(data_dir).expanduser()
     if not folder.is_dir():
-        raise LenetlabError(f"--data-dir {folder} is not a folder; give a folder holding the four MNIST IDX files")
+        raise LenetlabError.of("error.data_not_folder", folder=folder)
     arrays, digests = {}, {}
     for key, stem in IDX_FILES.items():
         path = _find_idx(folder, stem)
@@ -275,7 +273,7 @@ def class_names_for(folder: Path | None, n_classes: int) -> tuple[str, ...]:
 def split_train_valid(train: ImageSet, valid_fraction: float = 0.2, seed: int = 0) -> tuple[ImageSet, ImageSet]:
     """A seeded random split of the training images, as the notebook's ``random_split``."""
     if not 0.0 <= valid_fraction < 1.0:
-        raise LenetlabError(f"--valid-fraction {valid_fraction} is outside [0, 1); use for example 0.2")
+        raise LenetlabError.of("error.valid_fraction_range", value=valid_fraction)
     n = len(train)
     n_valid = int(round(n * valid_fraction))
     if n - n_valid < 1 or (valid_fraction > 0 and n_valid < 1):

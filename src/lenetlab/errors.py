@@ -21,7 +21,7 @@ class LenetlabError(Exception):
     values: dict[str, object] = {}
 
     @classmethod
-    def of(cls, key: str, **values: object) -> LenetlabError:
+    def of(cls, key: str, /, **values: object) -> LenetlabError:
         """The error whose words are the catalogue's ``key`` (English in ``str``, any language in :meth:`localized`).
 
         A value may itself be words of the catalogue (:class:`Words`, a setting's rule) or another error
@@ -50,7 +50,7 @@ class Words:
     '--epochs must be at least 1 (got 0)'
     """
 
-    def __init__(self, key: str, **values: object) -> None:
+    def __init__(self, key: str, /, **values: object) -> None:
         self.key, self.values = key, values
 
     def text(self, lang: str) -> str:
@@ -60,17 +60,33 @@ class Words:
         return f"Words({self.key!r})"
 
 
+class Number:
+    """A number as the value of a message, written ``format(value, spec)`` the way of the message's language.
+
+    >>> Number(1234.5, ".1f").text("fr"), Number(-0.25, "g").text("en")
+    ('1234,5', '-0.25')
+    """
+
+    def __init__(self, value: float, spec: str = "") -> None:
+        self.value, self.spec = value, spec
+
+    def text(self, lang: str) -> str:
+        from .i18n import localize_number_text
+
+        return localize_number_text(format(self.value, self.spec), lang)
+
+
 def _text(lang: str, key: str, values: dict[str, object]) -> str:
-    from .i18n import t
+    from .i18n import messages  # not t(): a value may be called "key" (--arch kernel_size given twice)
 
     def written(value: object) -> object:
-        if isinstance(value, Words):
+        if isinstance(value, Words | Number):
             return value.text(lang)
         if isinstance(value, LenetlabError):
             return value.localized(lang)
         return value
 
-    return t(lang, key, **{name: written(value) for name, value in values.items()})
+    return messages(lang)[key].format(**{name: written(value) for name, value in values.items()})
 
 
 def _rebuild(cls: type, args: tuple, state: dict) -> LenetlabError:
@@ -92,7 +108,7 @@ class TrainingInterrupted(LenetlabError, KeyboardInterrupt):
         self.exit_code = exit_code
 
     @classmethod
-    def of(cls, key: str, exit_code: int = 130, **values: object) -> TrainingInterrupted:  # type: ignore[override]
+    def of(cls, key: str, exit_code: int = 130, /, **values: object) -> TrainingInterrupted:  # type: ignore[override]
         exc = cls(_text("en", key, values), exit_code)
         exc.key, exc.values = key, values
         return exc

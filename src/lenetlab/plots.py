@@ -7,7 +7,9 @@ servers and threads and never pop up a window. The figures of a run speak the ru
 
 from __future__ import annotations
 
+import functools
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,10 +77,13 @@ def loss_curves_figure(history: Sequence[dict], train_label: str | None = None, 
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label=train_label or t(lang, "fig.train"))
-    ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label=t(lang, "fig.valid"))
+    # A long label (« entraînement (lissage des étiquettes 0,1, décalages aléatoires) ») is wrapped, and the
+    # legend sits under the axes: inside, it covered the curves, and a wide one the ticks and the y label.
+    wrap = functools.partial(textwrap.fill, width=48, break_long_words=False)
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label=wrap(train_label or t(lang, "fig.train")))
+    ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label=wrap(t(lang, "fig.valid")))
     ax_loss.set(xlabel=t(lang, "fig.epoch"), ylabel=t(lang, "fig.cross_entropy"), title=t(lang, "fig.loss"))
-    ax_loss.legend(loc="upper right")  # the losses fall: the upper right stays clear of curves and the y label
+    ax_loss.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize=9, frameon=False)
     ax_loss.grid(alpha=0.3)
     ax_acc.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2")
     ax_acc.set(xlabel=t(lang, "fig.epoch"), ylabel=t(lang, "fig.accuracy_percent"),

@@ -127,8 +127,7 @@ class Predictor:
             return mnist_preprocess(gray)
         except NoDigitError as exc:
             if isinstance(image, str | Path):  # say which file, as every other image error does
-                raise NoDigitError(f"{image}: {exc}; give an image with a dark digit on light paper or the "
-                                   "reverse") from None
+                raise NoDigitError.of("error.no_digit_in", path=image, message=exc) from None
             raise
 
     def predict_image(self, image: str | Path | bytes | np.ndarray, *, activations: bool = False,

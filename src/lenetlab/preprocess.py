@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from .errors import ImageTooLarge, LenetlabError, NoDigitError
+from .errors import ImageTooLarge, LenetlabError, NoDigitError, Number
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo passes; the size is read from the header, before decoding
 # Only the formats a photo, a scan or a canvas comes in. Pillow decodes some others inside
@@ -45,13 +45,13 @@ def open_image(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> Imag
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else Path(source), formats=FORMATS)
             if image.width * image.height > max_pixels:
-                raise ImageTooLarge(f"{name} is {image.width}x{image.height} pixels, over {max_pixels / 1e6:g} "
-                                    "megapixels; resize it (a digit needs no more than 280x280)")
+                raise ImageTooLarge.of("error.image_too_large", name=name, width=image.width, height=image.height,
+                                       limit=Number(max_pixels / 1e6, "g"))
             image.load()
     except FileNotFoundError:
         raise LenetlabError.of("error.no_image", name=name) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(f"{name} is too large to decode safely; resize it (a digit needs no more than 280x280)") from None
+        raise ImageTooLarge.of("error.image_too_large_to_decode", name=name) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise LenetlabError.of("error.cannot_read_image", name=name, reason=exc.__class__.__name__) from None
     return image
@@ -105,7 +105,7 @@ def mnist_preprocess(image: Image.Image | np.ndarray) -> np.ndarray:
         ink = np.where(ink > 0.35 * stroke, ink, 0.0).astype(np.float32)
     mask = ink > _INK_THRESHOLD
     if not mask.any():
-        raise NoDigitError("the image holds no visible digit (no ink against its background)")
+        raise NoDigitError.of("error.no_digit")
     rows, cols = np.nonzero(mask)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import LenetlabError
+from .errors import LenetlabError, Words
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,8 @@ def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch", e
             continue
         if key in args and not (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
             if not (kind is float and isinstance(value, int) and not isinstance(value, bool)):
-                raise LenetlabError(f"{name}: {flag} {key} must be {_TYPE_WORDS[kind]}, got {value!r}")
+                raise LenetlabError.of("error.arch_type", model=name, flag=flag, key=key,
+                                       kind=Words(f"cli.type.{kind.__name__}"), got=repr(value))
 
 
 _TYPE_WORDS = {int: "a whole number", float: "a number", str: "a word", bool: "true or false"}

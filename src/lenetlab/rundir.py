@@ -299,10 +299,8 @@ class RunDir:
         if not self.path.is_dir() or all(p.name in (LOCK_NAME, MANIFEST) for p in self.path.iterdir()):
             return
         if not force:
-            what = ("already holds a run; choose another --out, pass --force to overwrite it, or "
-                    f"--resume {self.path} to continue it") if self.has_config() else (
-                    "is not empty (and holds no run); choose another --out, or an empty or new folder")
-            raise LenetlabError(f"{self.path} {what}")
+            raise LenetlabError.of("error.run_exists" if self.has_config() else "error.folder_not_empty",
+                                   path=self.path)
         if not self.is_lenetlab_run():
             raise LenetlabError.of("error.not_a_run", path=self.path)
 

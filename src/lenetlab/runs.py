@@ -25,7 +25,7 @@ from . import distributed, plots
 from .checkpoint import load_checkpoint, read_checkpoint
 from .config import TrainConfig
 from .data import MNISTData, load_mnist
-from .errors import DivergedError, LenetlabError, TrainingInterrupted
+from .errors import DivergedError, LenetlabError, TrainingInterrupted, Words
 from .i18n import number, t
 from .models import build_model, count_parameters
 from .predict import Predictor
@@ -140,7 +140,7 @@ def train_run(
     with contextlib.ExitStack() as held:
         if resume:
             if not run.has_config():
-                raise LenetlabError(f"{run.path} holds no run to resume (no config.json); start a new run with --out")
+                raise LenetlabError.of("error.no_run_to_resume", path=run.path)
             config = run.config.train  # read (and checked) before anything in the folder is touched
             held.enter_context(run.lock())
             run.remove_stale_temporary_files()
@@ -198,14 +198,13 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
         except KeyboardInterrupt as exc:
             done = _last_complete_epoch(run)
             code = 143 if isinstance(exc, _Terminated) else 130
-            saved = (f"{run.last_path} holds epoch {done} of {config.epochs}" if done
-                     else "no epoch had finished yet (--resume starts it over)")
+            saved = (Words("error.interrupted_saved", last=run.last_path, done=done, epochs=config.epochs) if done
+                     else Words("error.interrupted_nothing"))
             run.end_progress("interrupted")
-            raise TrainingInterrupted(f"interrupted; {saved}. Continue with: lenetlab train --resume {run.path}",
-                                      code) from None
+            raise TrainingInterrupted.of("error.interrupted", code, saved=saved, path=run.path) from None
         except DivergedError as exc:
             run.end_progress("failed")
-            raise LenetlabError(f"{exc} (add --force to reuse {run.path})") from None
+            raise LenetlabError.of("error.diverged_reuse", message=exc, path=run.path) from None
 
     if rank != 0:
         distributed.shutdown()
@@ -241,8 +240,7 @@ def _resume_state(run: RunDir, checkpoint: dict[str, Any], config: TrainConfig) 
         raise LenetlabError(f"{run.last_path} carries no whole training state; it cannot be resumed "
                             "(start a new run with --out)")
     if int(state["epoch"]) >= config.epochs and run.is_finished():
-        raise LenetlabError(f"{run.path} already finished all {config.epochs} epochs; nothing to resume. To train "
-                            f"longer, start a new run: lenetlab train --epochs N --out NEW_DIR")
+        raise LenetlabError.of("error.already_finished", path=run.path, epochs=config.epochs)
     return state
 
 
@@ -299,12 +297,10 @@ def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "a
         log(t(lang, "cli.test_set", n=number(len(data.test), lang), source=source))
     expected = int(checkpoint["model_args"].get("n_classes", 10))
     if data.n_classes > expected:
-        raise LenetlabError(f"the data set has {data.n_classes} classes but the checkpoint predicts {expected}; "
-                            "use the --data-dir it was trained on")
+        raise LenetlabError.of("error.classes_mismatch", data=data.n_classes, expected=expected)
     size = int(checkpoint["model_args"].get("input_size", 28))
     if tuple(data.test.images.shape[1:]) != (size, size):
-        raise LenetlabError(f"the checkpoint expects {size}x{size} images but the data set holds "
-                            f"{'x'.join(map(str, data.test.images.shape[1:]))}; use the --data-dir it was trained on")
+        raise LenetlabError.of("error.size_mismatch", size=size, shape="x".join(map(str, data.test.images.shape[1:])))
     return evaluate(model, data.test, n_classes=expected), tuple(checkpoint.get("class_names") or data.class_names)
 
 

@@ -53,12 +53,13 @@ def machine_load() -> dict[str, Any]:
     return {"load_1min": round(load, 2), "cores": cores, "torch_threads": torch.get_num_threads()}
 
 
-def busy_warning(load: dict[str, Any]) -> str | None:
+def busy_warning(load: dict[str, Any], lang: str = "en") -> str | None:
     """A warning when other work already keeps the cores busy (CPU timings then come out slower)."""
+    from .bench import plain, plural
+    from .i18n import t
+
     if load["load_1min"] >= max(1.0, load["cores"] - 0.5):
-        return (f"the machine is busy (load {load['load_1min']} on {load['cores']} cores): CPU timings will be slower "
-                "than on an idle machine; the result records the load. On a shared machine, one thread "
-                "(OMP_NUM_THREADS=1) often beats two fighting for the same cores")
+        return t(lang, "cli.busy", load=plain(load["load_1min"], lang), cores=plural(lang, "cli.cores", load["cores"]))
     return None
 
 
@@ -121,11 +122,13 @@ def speedrun(
     seeds: int = 5,
     preset: str = "speedrun",
     progress: bool = True,
+    lang: str = "en",
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train ``seeds`` runs to ``target`` validation accuracy on the fast path; returns every number.
 
-    ``overrides`` are TrainConfig fields (``batch_size=512``...), as on the command line.
+    ``overrides`` are TrainConfig fields (``batch_size=512``...), as on the command line; ``lang`` is the
+    language of the progress lines.
 
     Examples
     --------
@@ -133,25 +136,26 @@ def speedrun(
     >>> result["summary"]["reached"], result["summary"]["seconds_mean"]   # doctest: +SKIP
     (1, 28.4)
     """
-    from .bench import cpu_name
+    from .bench import cpu_name, fixed, plural
     from .data import load_mnist
     from .engine import FastTrainer, check_fast_recipe
     from .errors import LenetlabError
+    from .i18n import t
     from .models import build_model, count_parameters
     from .training import evaluate, resolve_device
 
     if seeds < 1:
-        raise LenetlabError(f"--seeds must be at least 1 (got {seeds})")
+        raise LenetlabError.of("error.seeds", got=seeds)
     target = TARGETS.get(model, 0.99) if target is None else target
     if not 0.0 < target <= 1.0:
-        raise LenetlabError(f"--target must be a validation accuracy in (0, 1], for example 0.99 (got {target})")
+        raise LenetlabError.of("error.target", got=target)
     dev = resolve_device(device)
     config = TrainConfig.from_preset(preset, model=model, device=str(dev), **overrides)
     check_fast_recipe(config)  # before any data is loaded: never train another recipe than the one asked for
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
     load_before = machine_load()
-    if dev.type == "cpu" and (warning := busy_warning(load_before)):
-        say(f"lenetlab: warning: {warning}")
+    if dev.type == "cpu" and (warning := busy_warning(load_before, lang)):
+        say(t(lang, "cli.warning", message=warning))
 
     t_setup = time.perf_counter()
     data = load_mnist(config.data_dir, config.valid_fraction, seed=0)
@@ -159,12 +163,11 @@ def speedrun(
     trainer = FastTrainer(net, data.train, data.valid, config, dev)
     setup_seconds = time.perf_counter() - t_setup
     if trainer.capture_error:
-        say(f"lenetlab: warning: the step could not be captured in a CUDA graph ({trainer.capture_error}); "
-            "running it eagerly")
+        say(t(lang, "cli.warning", message=t(lang, "cli.speedrun.capture_failed", reason=trainer.capture_error)))
 
-    say(f"timing one plain eager PyTorch epoch on {dev} (the yardstick) ...")
+    say(t(lang, "cli.speedrun.timing_plain", device=dev))
     plain = plain_epoch_seconds(data, dev)
-    say(f"  {plain:.2f} s")
+    say(t(lang, "cli.speedrun.seconds", seconds=fixed(plain, lang, 2)))
 
     runs: list[SeedRun] = []
     for seed in range(seeds):
@@ -174,8 +177,9 @@ def speedrun(
         reached, curve, seconds = run_to_target(trainer, target, config.epochs)
         test = evaluate(net, data.test, 2000 if dev.type == "cuda" else 500, data.n_classes)
         runs.append(SeedRun(seed, reached, len(curve), round(seconds, 4), curve[-1], round(test.accuracy, 6), curve))
-        say(f"seed {seed}: {'reached' if reached else 'did not reach'} {100 * target:.2f} % validation "
-            f"after {len(curve)} epoch(s) in {seconds:.2f} s; test {100 * test.accuracy:.2f} %")
+        say(t(lang, "cli.speedrun.seed_reached" if reached else "cli.speedrun.seed_missed", seed=seed,
+              target=fixed(100 * target, lang, 2), epochs=plural(lang, "cli.epochs", len(curve)),
+              seconds=fixed(seconds, lang, 2), test=fixed(100 * test.accuracy, lang, 2)))
 
     timed = [r.seconds for r in runs]
     tests = [r.test_accuracy for r in runs]
@@ -209,24 +213,31 @@ def speedrun(
     }
 
 
-def format_table(result: dict[str, Any]) -> str:
-    """The result as the few lines a person reads."""
-    s, m, fast = result["summary"], result["machine"], result["fast_path"]
-    where = m["gpu"] or f"{m['cpu']}, {m['load_before']['torch_threads']} threads"
+def format_table(result: dict[str, Any], lang: str = "en") -> str:
+    """The result as the few lines a person reads, in ``lang``."""
+    from .bench import fixed, plain, plural
+    from .i18n import localize_number_text, number, t
+
+    s, m, fast, config = result["summary"], result["machine"], result["fast_path"], result["config"]
+    where = m["gpu"] or f"{m['cpu']}, {plural(lang, 'cli.threads', m['load_before']['torch_threads'])}"
+    mean_epochs = s["epochs_mean"]
     lines = [
-        f"speedrun     {result['model']} ({result['parameters']:,} parameters) to "
-        f"{100 * result['target_valid_accuracy']:.2f} % validation accuracy on {where}",
-        f"recipe       batch {fast['batch_size']}, lr {result['config']['lr']}, at most {result['config']['epochs']} epochs, "
-        f"augment {result['config']['augment']}; CUDA graph: {'yes' if fast['cuda_graph'] else 'no'}",
-        f"reached      {s['reached']} of {s['seeds']} seeds",
-        f"time         {s['seconds_mean']:.2f} ± {s['seconds_std']:.2f} s (mean ± std over seeds; "
-        f"{s['epochs_mean']:g} epochs on average)",
-        f"test         {100 * s['test_accuracy_mean']:.2f} ± {100 * s['test_accuracy_std']:.2f} %",
-        f"yardstick    one plain eager PyTorch epoch here: {s['plain_epoch_seconds']:.2f} s; "
-        f"the speedrun took {s['plain_epochs_ratio']}x that",
-        f"not timed    setup {fast['setup_seconds']:.2f} s (data to the device, model"
-        + (f", graph capture {fast['capture_seconds']:.2f} s" if fast["cuda_graph"] else "") + ")",
-        f"machine load {m['load_before']['load_1min']} before the runs, {m['load_after']['load_1min']} after them "
-        f"(their own load included), on {m['load_before']['cores']} cores",
+        t(lang, "cli.speedrun.title", model=result["model"], parameters=number(result["parameters"], lang),
+          target=fixed(100 * result["target_valid_accuracy"], lang, 2), where=where),
+        t(lang, "cli.speedrun.recipe", batch=fast["batch_size"], lr=plain(config["lr"], lang),
+          epochs=plural(lang, "cli.epochs", config["epochs"]), augment=config["augment"],
+          graph=t(lang, "cli.yes" if fast["cuda_graph"] else "cli.no")),
+        t(lang, "cli.speedrun.reached", reached=s["reached"], n=s["seeds"]),
+        t(lang, "cli.speedrun.time", mean=fixed(s["seconds_mean"], lang, 2), std=fixed(s["seconds_std"], lang, 2),
+          epochs=plural(lang, "cli.epochs", mean_epochs, localize_number_text(f"{mean_epochs:g}", lang))),
+        t(lang, "cli.speedrun.test", mean=fixed(100 * s["test_accuracy_mean"], lang, 2),
+          std=fixed(100 * s["test_accuracy_std"], lang, 2)),
+        t(lang, "cli.speedrun.yardstick", seconds=fixed(s["plain_epoch_seconds"], lang, 2),
+          ratio=plain(s["plain_epochs_ratio"], lang)),
+        t(lang, "cli.speedrun.not_timed", setup=fixed(fast["setup_seconds"], lang, 2),
+          capture=t(lang, "cli.speedrun.capture", seconds=fixed(fast["capture_seconds"], lang, 2))
+          if fast["cuda_graph"] else ""),
+        t(lang, "cli.speedrun.load", before=plain(m["load_before"]["load_1min"], lang),
+          after=plain(m["load_after"]["load_1min"], lang), cores=plural(lang, "cli.cores", m["load_before"]["cores"])),
     ]
     return "\n".join(lines)

@@ -28,7 +28,7 @@ from .augment import random_affine, random_shift
 from .checkpoint import save_checkpoint, save_filter_snapshot
 from .config import TrainConfig
 from .data import ImageSet, MNISTData, iterate_batches, to_input
-from .errors import DivergedError, LenetlabError
+from .errors import DivergedError, LenetlabError, Number
 from .i18n import number, t
 from .rundir import EpochRecord, ProgressFile, Scores
 
@@ -64,9 +64,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name != "cpu" and not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
-        raise LenetlabError(f"--device {name!r} is not a device lenetlab knows; use auto, cpu, cuda or cuda:N")
+        raise LenetlabError.of("error.unknown_device", name=name)
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise LenetlabError("--device cuda was asked for but PyTorch sees no CUDA GPU; use --device cpu or auto")
+        raise LenetlabError.of("error.no_cuda")
     return torch.device(name)
 
 
@@ -358,7 +358,4 @@ DIVERGED_LOSS = 100.0
 
 def _check_finite(loss: torch.Tensor, epoch: int, step: int, limit: float = DIVERGED_LOSS) -> None:
     if not torch.isfinite(loss) or float(loss) > limit:
-        raise DivergedError(
-            f"training diverged: the loss is {float(loss):.4g} at epoch {epoch}, step {step}; "
-            "lower --lr (for example by 10x) and start again"
-        )
+        raise DivergedError.of("error.diverged", loss=Number(float(loss), ".4g"), epoch=epoch, step=step)

@@ -50,6 +50,8 @@ def _language(args: argparse.Namespace | None, argv: Sequence[str] | None = None
     lang = getattr(args, "lang", None)
     if args is None:
         words = list(sys.argv[1:] if argv is None else argv)
+        if words[:1] == ["td"]:  # the course's pack speaks French unless asked (its --lang default)
+            lang = "fr"
         for i, word in enumerate(words):
             if word == "--lang" and i + 1 < len(words):
                 lang = words[i + 1]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from ..config import FIELD_TYPES, FIELDS, PRESETS, parse_value
-from ..errors import LenetlabError
+from ..errors import LenetlabError, Words
 
 
 def escape_percent(text: str | None) -> str | None:
@@ -38,7 +38,7 @@ class Parser(argparse.ArgumentParser):
         return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise LenetlabError(f"{message}; see `{self.prog} --help`")
+        raise LenetlabError.of("error.usage", message=_argparse_words(message), prog=self.prog)
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         # The same words as TrainConfig's own check: "unknown model 'vgg'; choose one of: ..."
@@ -46,6 +46,24 @@ class Parser(argparse.ArgumentParser):
         if action.choices is not None and value not in action.choices:
             raise LenetlabError.of("error.unknown_choice", noun=(action.dest or "value").replace("_", " "),
                                    value=value, choices=", ".join(map(str, action.choices)), prog=self.prog)
+
+
+# argparse's own messages a student meets most, worded by the catalogue (French too); any other stays English.
+_ARGPARSE = (
+    (re.compile(r"the following arguments are required: (?P<names>.+)"), "error.usage.required"),
+    (re.compile(r"unrecognized arguments: (?P<names>.+)"), "error.usage.unrecognized"),
+    (re.compile(r"argument (?P<flag>\S+): invalid (?P<kind>int|float) value: (?P<value>.+)"), "error.usage.not_a_number"),
+    (re.compile(r"argument (?P<flag>\S+): expected one argument"), "error.usage.expected_one"),
+)
+
+
+def _argparse_words(message: str) -> str | Words:
+    """``message`` from argparse as catalogue words where it is one of the usual ones (it reads the same in English)."""
+    for pattern, key in _ARGPARSE:
+        match = pattern.fullmatch(message)
+        if match:
+            return Words(key, **match.groupdict())
+    return message
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -126,10 +144,10 @@ class ArchAction(argparse.Action):
         key, sep, text = str(values).partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            parser.error(f"--arch {values!r} is not KEY=VALUE; write it like --arch kernel_size=3")
+            raise LenetlabError.of("error.arch_not_key_value", value=values, prog=parser.prog)
         value = parse_value(text)
         if key in arch and arch[key] != value:
-            parser.error(f"{key} is given twice ({arch[key]!r} and {value!r}); give it once")
+            raise LenetlabError.of("error.arch_twice", key=key, first=arch[key], second=value, prog=parser.prog)
         arch[key] = value
         setattr(namespace, self.dest, arch)
 

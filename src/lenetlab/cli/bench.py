@@ -52,13 +52,15 @@ def _bench(args: argparse.Namespace) -> int:
     """
     from ..bench import format_report, run_bench
     from ..config import TrainConfig
+    from ..i18n import check_lang
 
+    lang = check_lang(args.lang)
     settings = {name: getattr(args, name) for name in _SETTINGS}
     TrainConfig(**settings)  # the same checks as `lenetlab train` (epochs >= 1, a known model...)
     if settings["batch_size"] < 1:
-        raise LenetlabError("--batch-size must be at least 1")
-    result = run_bench(**settings, notebook=args.notebook, progress=not args.json)
-    print(json.dumps(result, indent=2) if args.json else format_report(result))
+        raise LenetlabError.of("error.at_least_one", flag="--batch-size")
+    result = run_bench(**settings, notebook=args.notebook, progress=not args.json, lang=lang)
+    print(json.dumps(result, indent=2) if args.json else format_report(result, lang))
     return 0
 
 
@@ -80,20 +82,22 @@ def _speedrun(args: argparse.Namespace) -> int:
 
     from .._fs import check_replaceable, write_json
     from ..config import PRESETS
+    from ..i18n import check_lang, t
     from ..speedrun import format_table, speedrun
 
+    lang = check_lang(args.lang)
     if args.preset not in PRESETS:
-        raise LenetlabError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}")
+        raise LenetlabError.of("error.unknown_preset", name=args.preset, choices=", ".join(PRESETS))
     if args.out is not None and args.out.is_dir():
-        raise LenetlabError(f"--out {args.out} is a folder; give a file name such as {args.out / 'speedrun.json'}")
+        raise LenetlabError.of("error.out_is_folder_json", path=args.out, example=args.out / "speedrun.json")
     if args.out is not None:  # checked now, not after minutes of training
         if args.out.suffix.lower() != ".json":
-            raise LenetlabError(f"--out {args.out}: speedrun writes JSON; give a name ending in .json")
+            raise LenetlabError.of("error.out_not_json", path=args.out)
         check_replaceable(args.out)
     set_threads(args.threads)
     overrides = {k: v for k, v in given_config(args).items() if k in _SPEEDRUN_RECIPE}
     result = speedrun(args.model, args.target, args.device, args.seeds, args.preset, progress=not args.json,
-                      **overrides)
+                      lang=lang, **overrides)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("runs") / f"speedrun-{args.model}-{result['machine']['device'].replace(':', '')}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +105,6 @@ def _speedrun(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(format_table(result))
-        print(f"numbers: {out}")
+        print(format_table(result, lang))
+        print(t(lang, "cli.numbers_written", path=out))
     return 0 if result["summary"]["reached"] == result["summary"]["seeds"] else 1

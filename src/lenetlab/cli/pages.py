@@ -48,7 +48,7 @@ def _report(args: argparse.Namespace) -> int:
     print(t(check_lang(args.lang), "cli.report_written", path=path,
             size=number(path.stat().st_size / 1e6, check_lang(args.lang), 1)))
     if args.open:
-        _open_in_browser(path)
+        _open_in_browser(path, args.lang)
     return 0
 
 
@@ -92,12 +92,14 @@ def _export(args: argparse.Namespace) -> int:
     print(t(check_lang(args.lang), "cli.page_written", path=path,
             size=number(path.stat().st_size / 1e6, check_lang(args.lang), 2)))
     if args.open:
-        _open_in_browser(path)
+        _open_in_browser(path, args.lang)
     return 0
 
 
-def _open_in_browser(path: Path) -> None:
+def _open_in_browser(path: Path, lang: str | None = None) -> None:
     import webbrowser
 
+    from ..i18n import check_lang, t
+
     if not webbrowser.open(path.resolve().as_uri()):
-        print(f"lenetlab: could not start a web browser; open {path.resolve().as_uri()} yourself")
+        print(t(check_lang(lang), "cli.no_browser", uri=path.resolve().as_uri()))

@@ -73,14 +73,15 @@ def _train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     given = given_config(args, {k: f.default for k, f in FIELDS.items()})
     if args.resume is not None:
-        given.update({k: True for k in ("out", "force", "lang") if getattr(args, k)})
+        # --lang is welcome: it is the language of what the resumed run prints and draws, not one of its settings.
+        given.update({k: True for k in ("out", "force") if getattr(args, k)})
         if given:
             flags = ", ".join("--" + ("arch" if k == "model_args" else k.replace("_", "-")) for k in given)
-            raise LenetlabError(f"--resume continues a run with its own settings, so {flags} would be "
-                                "ignored; drop them, or start a new run with --out")
+            raise LenetlabError.of("error.resume_flags", flags=flags)
         from ..rundir import RunDir
 
-        train_run(TrainConfig(), RunDir.containing(args.resume).path, resume=True, progress=not args.no_progress)
+        train_run(TrainConfig(), RunDir.containing(args.resume).path, resume=True, progress=not args.no_progress,
+                  lang=args.lang)
         return 0
     preset = given.pop("preset", "default")
     train_run(TrainConfig.from_preset(preset, **given), args.out, force=args.force, progress=not args.no_progress,

@@ -188,10 +188,10 @@ def _format_value(value: Any, lang: str, key: str = "") -> tuple[str, str]:
     """A setting's value as a reader wants it, and its code value: yes/no, words for the recipe's choices
     (``value.KEY.VALUE``, else ``value.VALUE`` of the catalogue), French numbers."""
     known = messages(lang)
-    if isinstance(value, bool):
-        return t(lang, "report.yes" if value else "report.no"), str(value)
-    if value is None:
-        return "—", ""
+    if isinstance(value, bool):  # the flag (--nesterov) says it: no code value
+        return t(lang, "report.yes" if value else "report.no"), ""
+    if value is None:  # what an unset setting means, where the catalogue says it (c3_kernel: as kernel_size)
+        return known.get(f"value.{key}.null", "—"), ""
     if isinstance(value, float):
         return short_number(value, lang), ""
     if isinstance(value, int):

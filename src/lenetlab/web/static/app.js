@@ -24,14 +24,17 @@ function t(key, values = {}) {
   const text = MESSAGES[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m));
 }
-const numberFormat = (digits) => new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
-// French writes the true minus sign (−0,735), which Intl's "fr" does not: one formatter for every number shown.
-const minus = (text) => (LANG === "fr" ? text.replace(/-/g, "\u2212") : text);
-const fmt = (v, digits = 4) => minus(numberFormat(digits).format(v));
-const fmtInt = (v) => minus(numberFormat(0).format(v));
+// Every number the page writes goes through LeNet.formatNumber (lenet.js): in French 61 706, 0,735 and the true
+// minus sign −0,735, like the report and the figures (lenetlab.i18n.number).
+const fmt = (v, digits = 4) => LeNet.formatNumber(v, LANG, digits);
+const fmtInt = (v) => LeNet.formatNumber(v, LANG, 0);
+const fmtPercent = (p, digits = 1) => `${fmt(100 * p, digits)}${LANG === "fr" ? "\u202f" : " "}%`;
 // A layer's name as the reader says it: "output" is « sortie » in French; C1, S2, F6... are names.
 const layerLabel = (name) => MESSAGES[`page.layer.${name}`] ?? name;
-const fmtPercent = (p, digits = 1) => `${fmt(100 * p, digits)}${LANG === "fr" ? "\u202f" : " "}%`;
+// The layer below a value, inside a sentence: « glisse sur l'image d'entrée », « glisse sur S2 ».
+const belowLabel = (name) => MESSAGES[`page.below.${name}`] ?? layerLabel(name);
+// An activation function's name: tanh and ReLU are names, « sigmoïde » and « tanh mise à l'échelle » are words.
+const activationLabel = (fn) => (fn ? MESSAGES[`value.${fn}`] ?? fn : fn);
 
 function translateStatic() {
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
@@ -302,7 +305,7 @@ function layerView(name, act) {
   const title = document.createElement("div");
   title.className = "layer-title";
   const what = act.kind === "maps" ? t("page.maps", { n: act.shape[0], h: act.shape[1], w: act.shape[2] })
-    : t("page.units", { n: act.shape[0] });
+    : t("page.units", { n: fmtInt(act.shape[0]) });
   title.textContent = `${layerLabel(name)} `;
   const detail = document.createElement("span");
   detail.textContent = `· ${what}${name === "output" ? t("page.before_softmax") : ""}`;
@@ -337,7 +340,7 @@ function layerView(name, act) {
     const cv = document.createElement("canvas");
     cv.className = "strip";
     cv.width = act.shape[0]; cv.height = 1;
-    cv.title = t("page.units_title", { layer: layerLabel(name), n: act.shape[0] });
+    cv.title = t("page.units_title", { layer: layerLabel(name), n: fmtInt(act.shape[0]) });
     cv.addEventListener("click", (event) => {
       const r = cv.getBoundingClientRect();
       openExplain(name, [Math.min(act.shape[0] - 1, Math.floor((event.clientX - r.left) * act.shape[0] / r.width))]);
@@ -412,10 +415,10 @@ function openExplain(stage, unit) {
     : t("explain.vector_unit", { layer: layerLabel(stage), i: unit[0] + 1 });
   body.appendChild(title);
   const say = (text) => { const p = document.createElement("p"); p.textContent = text; body.appendChild(p); };
-  const actName = e.activation || t("explain.no_activation");
+  const actName = activationLabel(e.activation) || t("explain.no_activation");
   if (e.kind === "conv") {
     const n = e.inputs.length * e.window.size * e.window.size;
-    say(t("explain.conv", { k: e.window.size, c: unit[0] + 1, below: e.below, n, act: actName }));
+    say(t("explain.conv", { k: e.window.size, c: unit[0] + 1, below: belowLabel(e.below), n: fmtInt(n), act: actName }));
     if (e.batchNormFolded) say(t("explain.conv_folded"));
     const channels = e.inputs.length;
     if (channels > 1) {
@@ -431,7 +434,7 @@ function openExplain(stage, unit) {
                                    ["explain.products", e.products[ci]]]) {
         const fig = document.createElement("figure");
         const cap = document.createElement("figcaption");
-        cap.textContent = `${t(key, { below: e.below })}${channels > 1 ? ` · ${t("explain.channel")} ${ci + 1}` : ""}`;
+        cap.textContent = `${t(key, { below: belowLabel(e.below) })}${channels > 1 ? ` · ${t("explain.channel")} ${ci + 1}` : ""}`;
         fig.appendChild(cap);
         fig.appendChild(table(values));
         grid.appendChild(fig);
@@ -441,15 +444,15 @@ function openExplain(stage, unit) {
     body.appendChild(line(t("explain.sum"), "sum", e.sum));
     body.appendChild(line(t("explain.bias"), "bias", e.bias));
     body.appendChild(line(t("explain.pre"), "pre", e.sum + e.bias));
-    body.appendChild(line(e.activation ? t("explain.activation", { act: e.activation }) : t("explain.result"), "value", e.value));
+    body.appendChild(line(e.activation ? t("explain.activation", { act: actName }) : t("explain.result"), "value", e.value));
     outlineReceptiveField(e);
   } else if (e.kind === "pool") {
-    say(t(e.pooling === "max" ? "explain.pool_max" : "explain.pool_avg", { k: e.size, below: e.below }));
+    say(t(e.pooling === "max" ? "explain.pool_max" : "explain.pool_avg", { k: e.size, below: belowLabel(e.below) }));
     body.appendChild(table(e.window));
     body.appendChild(line(t("explain.result"), "value", e.value));
     outlineReceptiveField({ ...e, window: { top: e.top, left: e.left, size: e.size } });
   } else if (e.kind === "linear") {
-    say(t(e.probability !== undefined ? "explain.linear_output" : "explain.linear", { n: e.inputs, below: e.below, act: actName }));
+    say(t(e.probability !== undefined ? "explain.linear_output" : "explain.linear", { n: fmtInt(e.inputs), below: belowLabel(e.below), act: actName }));
     const rows = [[t("explain.index"), t("explain.value"), t("explain.weight"), t("explain.product")]];
     for (const c of e.top) rows.push([String(c.i + 1), c.input, c.weight, c.product]);
     const cap = document.createElement("p");
@@ -460,7 +463,7 @@ function openExplain(stage, unit) {
     body.appendChild(line(t("explain.sum"), "sum", e.sum));
     body.appendChild(line(t("explain.bias"), "bias", e.bias));
     body.appendChild(line(t("explain.pre"), "pre", e.sum + e.bias));
-    body.appendChild(line(e.activation ? t("explain.activation", { act: e.activation }) : t("explain.result"), "value", e.value));
+    body.appendChild(line(e.activation ? t("explain.activation", { act: actName }) : t("explain.result"), "value", e.value));
     if (e.probability !== undefined) {
       const p = document.createElement("p");
       p.className = "explain-line";
@@ -499,7 +502,7 @@ function outlineReceptiveField(e) {
   });
   const note = document.createElement("p");
   note.className = "muted";
-  note.textContent = t("explain.receptive", { below: e.below });
+  note.textContent = t("explain.receptive", { below: belowLabel(e.below) });
   explainBody.appendChild(note);
 }
 
@@ -563,7 +566,13 @@ function setUpCalculator(model) {
   if (!model.name.startsWith("lenet5") || model.name === "lenet5-1998") return;
   for (const name of CALC_FIELDS) {
     const label = document.createElement("label");
-    label.textContent = name;
+    // the argument in words (« remplissage »), then its --arch name in small code (padding)
+    const words = MESSAGES[`setting.${name}`], caption = document.createElement("span");
+    caption.textContent = words && words !== name ? `${words} ` : "";
+    const code = document.createElement("code");
+    code.textContent = name;
+    caption.appendChild(code);
+    label.appendChild(caption);
     const input = document.createElement("input");
     input.type = "number";
     input.name = name;
@@ -589,7 +598,9 @@ function updateCalculator(model) {
     shapes = LeNet.lenet5Shapes(calculatorArguments(model));
   } catch (problem) {
     if (!problem.key) throw problem;
-    error.textContent = t("calc.invalid", { model: model.name, reason: t(problem.key, problem.values) });
+    const values = Object.fromEntries(Object.entries(problem.values).map(([k, v]) => [k,
+      k === "layer" ? layerLabel(v) : typeof v === "number" ? fmt(v, Number.isInteger(v) ? 0 : 2) : v]));
+    error.textContent = t("calc.invalid", { model: model.name, reason: t(problem.key, values) });
     error.hidden = false;
     box.innerHTML = "";
     return;

@@ -341,6 +341,19 @@ const LeNet = (() => {
     return peak > 0 ? out.map((v) => v / peak) : out;
   }
 
+  // ----- numbers as the page's language writes them (lenetlab/i18n: number): every number the page shows -----
+  // English: 61,706 and -0.735. French: a narrow no-break space between thousands (61 706), the decimal comma
+  // and the true minus sign (−0,735); Intl's "fr" writes a hyphen, so the page does not rely on it.
+  function formatNumber(value, lang = "en", digits = 0) {
+    if (!Number.isFinite(value)) return Number.isNaN(value) ? "NaN" : `${value < 0 ? (lang === "fr" ? "\u2212" : "-") : ""}∞`;
+    const fixed = Math.abs(value).toFixed(digits);
+    const [whole, fraction] = fixed.split(".");
+    const french = lang === "fr";
+    const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, french ? "\u202f" : ",");
+    const negative = value < 0 && /[1-9]/.test(fixed);  // -0.0001 shown as 0.000, not as -0.000
+    return `${negative ? (french ? "\u2212" : "-") : ""}${grouped}${fraction ? (french ? "," : ".") + fraction : ""}`;
+  }
+
   // ----- the shape calculator: lenetlab.models.lenet.LeNet5's rules, checks in the same order -----
   // An invalid combination throws { key, values }: the page words it from its catalogue; in English the
   // words are exactly those of `lenetlab train`'s error.
@@ -391,7 +404,7 @@ const LeNet = (() => {
              total_macs: layers.reduce((s, l) => s + l.macs, 0) };
   }
 
-  return { load, forward, explain, preprocess, softmax, lenet5Shapes, LENET5_DEFAULTS };
+  return { load, forward, explain, preprocess, softmax, lenet5Shapes, LENET5_DEFAULTS, formatNumber };
 })();
 
 if (typeof module !== "undefined") module.exports = LeNet;

@@ -247,7 +247,7 @@ const Projector = (() => {
     for (const r of info.representations) {
       const option = document.createElement("option");
       option.value = r.key;
-      option.textContent = r.layer ? t("proj.rep_layer", { layer: r.layer, n: fmtInt(r.dimensions) })
+      option.textContent = r.layer ? t("proj.rep_layer", { layer: layerLabel(r.layer), n: fmtInt(r.dimensions) })
         : t("proj.rep_pixels", { n: fmtInt(r.dimensions) });
       repSelect.appendChild(option);
     }
