@@ -88,5 +88,9 @@ def figure_texts(fig) -> list[str]:
     """Every text a figure draws: titles, labels, tick labels, legends, annotations, colour bar labels."""
     from matplotlib.text import Text
 
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if type(fig.canvas).__name__ == "FigureCanvasBase":  # a bare Figure's canvas draws nothing
+        FigureCanvasAgg(fig)
     fig.canvas.draw()  # tick labels exist only once drawn
     return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]

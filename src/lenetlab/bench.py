@@ -23,6 +23,7 @@ from PIL import Image
 
 from .config import BENCH_DEFAULTS
 from .i18n import localize_number_text, number, t
+from .machine import busy_warning, cpu_name, machine_load
 
 
 def plural(lang: str, key: str, n: float, shown: str | None = None) -> str:
@@ -42,20 +43,16 @@ def plain(value: object, lang: str) -> str:
     return localize_number_text(str(value), lang)
 
 
+def busy_line(load: dict[str, Any], lang: str = "en") -> str | None:
+    """:func:`~lenetlab.machine.busy_warning`'s warning (same rule), worded in ``lang`` by the catalogue."""
+    if busy_warning(load) is None:
+        return None
+    return t(lang, "cli.busy", load=plain(load["load_1min"], lang), cores=plural(lang, "cli.cores", load["cores"]))
+
+
 def fixed(value: float, lang: str, digits: int) -> str:
     """``value`` with ``digits`` decimals: ``f"{value:.2f}"`` in English, the decimal comma in French."""
     return f"{value:.{digits}f}" if lang == "en" else number(value, lang, digits)
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _sync(device: torch.device) -> None:
@@ -217,7 +214,6 @@ def run_bench(
     from .data import load_mnist
     from .explore.params import layer_table
     from .models import build_model
-    from .speedrun import busy_warning, machine_load
     from .training import TrainConfig, fit, resolve_device
 
     dev = resolve_device(device)
@@ -245,7 +241,7 @@ def run_bench(
         "gflop_per_epoch": round(flops_per_epoch / 1e9, 2),
     }
     say = print if progress else (lambda *a, **k: None)
-    if dev.type == "cpu" and (warning := busy_warning(machine_load(), lang)):
+    if dev.type == "cpu" and (warning := busy_line(machine_load(), lang)):
         print(t(lang, "cli.warning", message=warning), file=sys.stderr)
     n_epochs = plural(lang, "cli.epochs", epochs)
 

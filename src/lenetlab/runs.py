@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import platform
 import signal
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,53 +24,11 @@ from .config import TrainConfig
 from .data import MNISTData, load_mnist
 from .errors import DivergedError, LenetlabError, TrainingInterrupted, Words
 from .i18n import number, t
+from .machine import library_versions, source_fingerprint  # noqa: F401 - part of runs' API
 from .models import build_model, count_parameters
 from .predict import Predictor
 from .rundir import DataInfo, Metrics, RunConfig, RunDir, default_run_dir
 from .training import EvalResult, evaluate, fit, resolve_device
-
-
-def library_versions() -> dict[str, str]:
-    """The versions a run was made with, and which lenetlab source exactly (git commit, source hash)."""
-    import matplotlib
-    import PIL
-
-    from . import __version__
-
-    return {
-        "lenetlab": __version__,
-        **source_fingerprint(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
-        "pillow": PIL.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def source_fingerprint() -> dict[str, str]:
-    """sha256 of the package's source files, and the git commit when lenetlab runs from a checkout.
-
-    The hash alone identifies the code behind a run wherever it was installed from; the commit
-    (with ``+dirty`` when files differ from it) says where to find that code.
-    """
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".html", ".css", ".js", ".json") and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    out = {"source_sha256": digest.hexdigest()}
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=package, capture_output=True, text=True, timeout=5,
-                              check=True).stdout.strip()
-
-    try:
-        out["git_commit"] = git("rev-parse", "HEAD") + ("+dirty" if git("status", "--porcelain", "--", ".") else "")
-    except (OSError, subprocess.SubprocessError):
-        pass  # not a git checkout (an installed wheel), or no git: the hash says it all
-    return out
 
 
 def train_loss_label(config: TrainConfig, lang: str = "en") -> str:
@@ -81,7 +36,7 @@ def train_loss_label(config: TrainConfig, lang: str = "en") -> str:
 
     how = ([t(lang, "fig.label_smoothing", value=number(config.label_smoothing, lang, 1))] if config.label_smoothing
            else []) + ([t(lang, f"fig.augment.{config.augment}")] if config.augment != "none" else [])
-    return t(lang, "fig.train_with", how=", ".join(how)) if how else t(lang, "fig.train")
+    return t(lang, "fig.train_with", how=t(lang, "fig.separator").join(how)) if how else t(lang, "fig.train")
 
 
 def run_figures(data: MNISTData, history: list[dict[str, Any]], test: EvalResult, train_label: str | None = None,

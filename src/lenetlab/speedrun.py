@@ -16,7 +16,6 @@ order of the batches and the augmentation.
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
 import statistics
 import sys
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import TrainConfig
+from .machine import busy_warning, cpu_name, machine_load  # noqa: F401 - busy_warning: speedrun's API
 
 # The two tracks: the course's LeNet-5 at 99 %, and the same widths with ReLU, max pooling and batch
 # norm at 99.5 %. Targets are validation accuracies.
@@ -44,23 +44,6 @@ class SeedRun:
     valid_accuracy: float
     test_accuracy: float
     valid_curve: list[float]
-
-
-def machine_load() -> dict[str, Any]:
-    """How busy the machine is: the 1-minute load average against the number of cores."""
-    cores = os.cpu_count() or 1
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return {"load_1min": round(load, 2), "cores": cores, "torch_threads": torch.get_num_threads()}
-
-
-def busy_warning(load: dict[str, Any], lang: str = "en") -> str | None:
-    """A warning when other work already keeps the cores busy (CPU timings then come out slower)."""
-    from .bench import plain, plural
-    from .i18n import t
-
-    if load["load_1min"] >= max(1.0, load["cores"] - 0.5):
-        return t(lang, "cli.busy", load=plain(load["load_1min"], lang), cores=plural(lang, "cli.cores", load["cores"]))
-    return None
 
 
 def plain_epoch_seconds(data: Any, device: torch.device, batch_size: int = 256) -> float:
@@ -136,7 +119,7 @@ def speedrun(
     >>> result["summary"]["reached"], result["summary"]["seconds_mean"]   # doctest: +SKIP
     (1, 28.4)
     """
-    from .bench import cpu_name, fixed, plural
+    from .bench import busy_line, fixed, plural
     from .data import load_mnist
     from .engine import FastTrainer, check_fast_recipe
     from .errors import LenetlabError
@@ -154,7 +137,7 @@ def speedrun(
     check_fast_recipe(config)  # before any data is loaded: never train another recipe than the one asked for
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
     load_before = machine_load()
-    if dev.type == "cpu" and (warning := busy_warning(load_before, lang)):
+    if dev.type == "cpu" and (warning := busy_line(load_before, lang)):
         say(t(lang, "cli.warning", message=warning))
 
     t_setup = time.perf_counter()

@@ -19,18 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
-from .augment import random_affine, random_shift
 from .checkpoint import save_checkpoint, save_filter_snapshot
 from .config import TrainConfig
-from .data import ImageSet, MNISTData, iterate_batches, to_input
-from .errors import DivergedError, LenetlabError, Number
+from .data import ImageSet, MNISTData, iterate_batches
+from .errors import LenetlabError
 from .i18n import number, t
+from .optimizers import make_optimizer
 from .rundir import EpochRecord, ProgressFile, Scores
+from .schedule import PAPER_STEPS, lr_factor  # noqa: F401 - part of this module's API since the start
+from .step import DIVERGED_LOSS, check_loss, compiled, diverged_loss, model_loss, training_batch  # noqa: F401
 
 
 @dataclass
@@ -70,39 +71,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "sdlm":
-        from .sdlm import SDLM
-
-        return SDLM(model.parameters(), lr=cfg.lr, batch_size=cfg.batch_size)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                               nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-# epsilon 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3, 0.00005 for 4, then 0.00001: as factors of the first.
-PAPER_STEPS = (1.0,) * 2 + (0.4,) * 3 + (0.2,) * 3 + (0.1,) * 4 + (0.02,) * 8
-
-
-def lr_factor(schedule: str, step: int, total_steps: int) -> float:
-    """Multiplier of the base learning rate at ``step`` (a pure function, so resuming is exact)."""
-    if schedule == "constant":
-        return 1.0
-    progress = min(step / max(total_steps, 1), 1.0)
-    if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * progress))
-    if schedule == "paper":  # LeCun et al. 1998, section III.C: by pass, out of 20
-        return PAPER_STEPS[min(int(progress * 20), 19)]
-    # one-cycle: linear warm-up over the first 20% from 0.1x to 1x, then linear decay to 0
-    warm = 0.2
-    if progress < warm:
-        return 0.1 + 0.9 * progress / warm
-    return max(0.0, (1 - progress) / (1 - warm))
-
-
 def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classes: int | None = None) -> EvalResult:
     """Loss (mean cross-entropy, summed over every batch), accuracy, per-class accuracy, confusion matrix.
 
@@ -139,15 +107,6 @@ def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classe
         predictions=predictions,
         probabilities=probs,
     )
-
-
-def model_loss(model: nn.Module, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean",
-               label_smoothing: float = 0.0) -> torch.Tensor:
-    """The model's own criterion where it has one (lenet5-1998: the MAP loss), else cross-entropy."""
-    criterion = getattr(model, "criterion", None)
-    if criterion is not None:
-        return criterion(logits, labels, reduction)
-    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing, reduction=reduction)
 
 
 def _n_outputs(model: nn.Module) -> int:
@@ -201,7 +160,7 @@ def fit(
     shuffle_gen = torch.Generator().manual_seed(config.seed + 1)
     augment_gen = torch.Generator().manual_seed(config.seed + 2)
     train = data.train.to(device)
-    optimizer = _make_optimizer(model, config)
+    optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     state = TrainState()
@@ -226,7 +185,7 @@ def fit(
     # On the CPU reading the loss costs nothing, so check it every step; on a GPU it would stall
     # the launch queue, so check it now and then.
     check_every = 1 if device.type == "cpu" else 50
-    diverged_at = getattr(model, "diverged_loss", DIVERGED_LOSS)
+    diverged_at = diverged_loss(model)
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         model.train()
@@ -259,12 +218,12 @@ def fit(
             optimizer.step()
             loss_sum += loss_total.detach()
             if step_in_epoch % check_every == check_every - 1:
-                _check_finite(loss.detach(), epoch, step_in_epoch + 1, diverged_at)
+                check_loss(loss.detach(), diverged_at, epoch, step_in_epoch + 1)
             if progress_file is not None:
                 progress_file.step(epoch, step_in_epoch + 1)
         loss_sum = distributed.all_reduce_sum(loss_sum) if world > 1 else loss_sum
         train_loss = float(loss_sum) / len(train)
-        _check_finite(torch.tensor(train_loss), epoch, steps_per_epoch, diverged_at)
+        check_loss(train_loss, diverged_at, epoch, steps_per_epoch)
         train_seconds = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -324,16 +283,8 @@ def epoch_line(record: EpochRecord, epochs: int, best: bool, lang: str = "en") -
 def _training_batch(
     train: ImageSet, idx: torch.Tensor, augment: str, generator: torch.Generator, channels_last: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gather a batch from the in-memory uint8 images, augment it on the device, convert to float."""
-    images, labels = train.images[idx], train.labels[idx]
-    if augment == "shift":
-        images = random_shift(images, 2, generator)
-    inputs = to_input(images)
-    if augment == "affine":
-        inputs = random_affine(inputs, generator)
-    if channels_last:
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
-    return inputs, labels
+    """Gather a batch from the in-memory uint8 images, augment it (CPU generator: exact resume), convert to float."""
+    return training_batch(train.images[idx], train.labels[idx], augment, generator, channels_last)
 
 
 def _training_network(model: nn.Module, config: TrainConfig, world: int) -> nn.Module:
@@ -342,20 +293,4 @@ def _training_network(model: nn.Module, config: TrainConfig, world: int) -> nn.M
         model.to(memory_format=torch.channels_last)
     if world > 1:
         return distributed.wrap(model)
-    if config.compile:
-        from torch import _dynamo
-
-        # Where compilation fails (no C++ compiler, an unsupported op), run eagerly instead of crashing.
-        _dynamo.config.suppress_errors = True
-        return torch.compile(model)
-    return model
-
-
-# A healthy run starts near ln(10) = 2.3; a cross-entropy this high means the weights blew up
-# (tanh saturates, so an lr of 100 gives huge but finite losses rather than NaN).
-DIVERGED_LOSS = 100.0
-
-
-def _check_finite(loss: torch.Tensor, epoch: int, step: int, limit: float = DIVERGED_LOSS) -> None:
-    if not torch.isfinite(loss) or float(loss) > limit:
-        raise DivergedError.of("error.diverged", loss=Number(float(loss), ".4g"), epoch=epoch, step=step)
+    return compiled(model) if config.compile else model

@@ -274,8 +274,8 @@ def explore_attack(
     """
     from .. import plots
     from .._fs import write_json
-    from ..bench import cpu_name
     from ..data import load_mnist
+    from ..machine import cpu_name
     from ..models import count_parameters
     from ..runs import recorded_data_dir
     from ._common import load_run_model, output_dir

@@ -824,7 +824,8 @@ function showModel(model) {
   const accuracy = model.test_accuracy == null ? t("page.accuracy_unknown")
     : t("page.test_accuracy", { value: fmtPercent(model.test_accuracy, 2) });
   document.getElementById("model-info").textContent = t("page.model_info", {
-    name: model.name, parameters: fmtInt(model.parameters), accuracy, checkpoint: model.checkpoint })
+    name: MESSAGES[`model.${model.name}`] ?? model.name, parameters: fmtInt(model.parameters), accuracy,
+    checkpoint: model.checkpoint })
     + (EMBEDDED ? ` · ${t("page.offline")}` : "");
   document.body.dataset.model = model.name;
   setUpCalculator(model);
