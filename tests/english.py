@@ -86,9 +86,8 @@ def english_words(texts: Iterable[str], allowed: Iterable[str] = ()) -> list[str
 
 def figure_texts(fig) -> list[str]:
     """Every text a figure draws: titles, labels, tick labels, legends, annotations, colour bar labels."""
-    from matplotlib.text import Text
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
 
     if type(fig.canvas).__name__ == "FigureCanvasBase":  # a bare Figure's canvas draws nothing
         FigureCanvasAgg(fig)
