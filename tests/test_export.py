@@ -268,7 +268,7 @@ def test_the_two_catalogues_have_the_same_keys_and_placeholders():
 
 
 def test_the_french_page_embeds_the_course_words():
-    from lenetlab.web.page import render_page
+    from lenetlab.page import render_page
 
     page = render_page("fr")
     embedded = json.loads(re.search(r"window\.LENETLAB_MESSAGES = (\{.*?\});", page).group(1))
@@ -370,7 +370,7 @@ def test_the_shape_calculator_follows_the_models_rules(runs, chromium, tmp_path,
 @needs_chromium
 def test_every_registered_model_runs_in_the_page(chromium, mnist, tmp_path):
     """The page's operations cover every registered model (untrained weights; the trained ones are above)."""
-    from lenetlab.web.page import render_page
+    from lenetlab.page import render_page
 
     x = mnist.test.images[:50].float().div(255)
     for name in sorted(MODELS):

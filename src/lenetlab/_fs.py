@@ -34,12 +34,12 @@ def ensure_folder(folder: Path, flag: str = "--out") -> Path:
     """Create ``folder`` (and its parents); a path that cannot be a folder is a one-line error."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise LenetlabError(f"{flag} {folder} is a file, not a folder; choose another {flag}")
+        raise LenetlabError.of("error.out_is_file", flag=flag, folder=folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise LenetlabError(f"cannot create {flag} {folder} ({reason}); choose a folder you can write to") from None
+        raise LenetlabError.of("error.cannot_create", flag=flag, folder=folder, reason=reason) from None
     return folder
 
 
@@ -68,10 +68,9 @@ def check_replaceable(path: str | Path, what: str = "--out") -> Path:
     """``path`` if lenetlab may write it: absent, or a file lenetlab wrote; else a one-line error."""
     path = Path(path)
     if path.is_dir():
-        raise LenetlabError(f"{what} {path} is a folder; give a file name")
+        raise LenetlabError.of("error.out_is_folder", what=what, path=path)
     if (path.exists() or path.is_symlink()) and not is_owned(path):
-        raise LenetlabError(f"{path} already exists and lenetlab did not write it; lenetlab never replaces a file "
-                            f"it did not write: choose another {what}, or move that file away")
+        raise LenetlabError.of("error.not_ours", path=path, what=what)
     return path
 
 
@@ -86,8 +85,7 @@ def check_not_input(out: str | Path, inputs: list[str | Path], what: str = "--ou
         except OSError:
             pass
         if same:
-            raise LenetlabError(f"{what} {out} is {source}, which this command reads; writing there would destroy "
-                                f"it: choose another {what}")
+            raise LenetlabError.of("error.out_is_input", what=what, out=out, source=source)
     return out
 
 

@@ -71,13 +71,13 @@ class Number:
         self.value, self.spec = value, spec
 
     def text(self, lang: str) -> str:
-        from .i18n import localize_number_text
+        from .catalogue import localize_number_text
 
         return localize_number_text(format(self.value, self.spec), lang)
 
 
 def _text(lang: str, key: str, values: dict[str, object]) -> str:
-    from .i18n import messages  # not t(): a value may be called "key" (--arch kernel_size given twice)
+    from .catalogue import messages  # not t(): a value may be called "key" (--arch kernel_size given twice)
 
     def written(value: object) -> object:
         if isinstance(value, Words | Number):

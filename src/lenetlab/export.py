@@ -169,9 +169,9 @@ def export_run(run: str | Path, out: str | Path | None = None, lang: str | None 
     from .data import load_mnist
     from .i18n import check_lang
     from .models import count_parameters
+    from .page import render_page
     from .predict import Predictor
     from .rundir import RunDir
-    from .web.page import render_page
 
     lang = check_lang(lang)
     run_dir = RunDir.containing(run)

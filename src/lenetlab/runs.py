@@ -18,48 +18,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import distributed, plots
+from . import distributed
 from .checkpoint import load_checkpoint, read_checkpoint
 from .config import TrainConfig
-from .data import MNISTData, load_mnist
+from .data import load_mnist
 from .errors import DivergedError, LenetlabError, TrainingInterrupted, Words
 from .i18n import number, t
 from .machine import library_versions, source_fingerprint  # noqa: F401 - part of runs' API
 from .models import build_model, count_parameters
 from .predict import Predictor
+from .run_figures import run_figures, train_loss_label, write_figures  # noqa: F401 - runs' API
 from .rundir import DataInfo, Metrics, RunConfig, RunDir, default_run_dir
 from .training import EvalResult, evaluate, fit, resolve_device
-
-
-def train_loss_label(config: TrainConfig, lang: str = "en") -> str:
-    """Say why the training loss can sit above the validation loss: it is not measured the same way."""
-
-    how = ([t(lang, "fig.label_smoothing", value=number(config.label_smoothing, lang, 1))] if config.label_smoothing
-           else []) + ([t(lang, f"fig.augment.{config.augment}")] if config.augment != "none" else [])
-    return t(lang, "fig.train_with", how=t(lang, "fig.separator").join(how)) if how else t(lang, "fig.train")
-
-
-def run_figures(data: MNISTData, history: list[dict[str, Any]], test: EvalResult, train_label: str | None = None,
-                lang: str = "en") -> dict[str, Any]:
-    """The five figures of a run (file name -> matplotlib Figure), from its data, history and test evaluation."""
-    names = data.class_names
-    return {
-        "samples.png": plots.samples_figure(data.train.images[:16].numpy(), data.train.labels[:16].tolist(), names,
-                                            lang=lang),
-        "loss_curves.png": plots.loss_curves_figure(history, train_label, lang),
-        "predictions.png": plots.predictions_figure(
-            data.test.images[:20].numpy(), test.predictions[:20].tolist(), data.test.labels[:20].tolist(), names,
-            lang=lang),
-        "confusion_matrix.png": plots.confusion_matrix_figure(test.confusion_matrix, names, lang),
-        "per_class_accuracy.png": plots.per_class_accuracy_figure(test.per_class_accuracy, names, lang),
-    }
-
-
-def write_figures(run_dir: Path, data: MNISTData, history: list[dict[str, Any]], test: EvalResult,
-                  train_label: str | None = None, lang: str = "en") -> None:
-    """The five figures of a run, written as PNG files."""
-    for filename, fig in run_figures(data, history, test, train_label, lang).items():
-        plots.save(fig, run_dir / filename)
 
 
 def train_run(

@@ -18,7 +18,7 @@ from torch import nn
 
 from .augment import random_affine, random_shift
 from .data import to_input
-from .errors import DivergedError
+from .errors import DivergedError, Number, Words
 
 # A healthy run starts near ln(10) = 2.3; a cross-entropy this high means the weights blew up
 # (tanh saturates, so an lr of 100 gives huge but finite losses rather than NaN).
@@ -60,9 +60,9 @@ def check_loss(loss: torch.Tensor | float, limit: float, epoch: int, step: int |
     """
     value = float(loss)
     if not (value == value and abs(value) != float("inf")) or value > limit:  # NaN, ±inf, or blown up
-        where = f"epoch {epoch}, step {step}" if step is not None else f"epoch {epoch}"
-        raise DivergedError(f"training diverged: the loss is {value:.4g} at {where}; "
-                            "lower --lr (for example by 10x) and start again")
+        where = (Words("error.diverged_at_step", epoch=epoch, step=step) if step is not None
+                 else Words("error.diverged_at_epoch", epoch=epoch))
+        raise DivergedError.of("error.diverged", loss=Number(value, ".4g"), where=where)
 
 
 def training_batch(images: torch.Tensor, labels: torch.Tensor, augment: str,

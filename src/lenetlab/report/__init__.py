@@ -237,7 +237,7 @@ def _run_figures(run: RunDir, evaluation: tuple[Any, Any], lang: str) -> dict[st
     import dataclasses
 
     from .. import plots
-    from ..runs import run_figures, train_loss_label
+    from ..run_figures import run_figures, train_loss_label
 
     data, result = evaluation
     history = [dataclasses.asdict(e) for e in run.metrics.epochs]

@@ -285,7 +285,7 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
     61706
     """
     from ..i18n import check_lang
-    from .page import render_page
+    from ..page import render_page
 
     runs = [ServedRun(path) for path in expand_runs(checkpoint_path)]
     page = render_page(check_lang(lang))

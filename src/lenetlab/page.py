@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..i18n import messages, t
+from .i18n import messages, t
 
-STATIC = Path(__file__).with_name("static")
+STATIC = Path(__file__).parent / "web" / "static"  # served by `lenetlab serve`, embedded by `lenetlab export`
 # In this order: confusion.js and projector.js use app.js's helpers only when called, and app.js calls them
 # as soon as the model loads. The exported page has no server for the projector: its panel stays hidden there.
 SCRIPTS = ("lenet.js", "confusion.js", "projector.js", "app.js")
