@@ -53,7 +53,8 @@ lr id x y px s ms mb ko mo go kb gb nb ok
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿœŒ]+(?:['’][A-Za-zÀ-ÖØ-öø-ÿ]+)?")
 
 
-_CODE = re.compile(r"`[^`]*`|\{\w+\}|\b\w+(?:[._=]\w+)+\b|\b\w+=")  # `code`, {placeholder}, in_features, best.pt, a=b
+_CODE = re.compile(r"`[^`]*`|\{\w+\}|\b\w+(?:[._=]\w+)+\b|\b\w+=|\\[A-Za-z]+")
+# `code`, {placeholder}, in_features, best.pt, a=b, and TeX commands (a log axis' $6\times10^{4}$)
 
 
 def _words(text: str) -> set[str]:

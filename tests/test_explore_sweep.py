@@ -249,4 +249,4 @@ def test_tables_rank_by_validation_accuracy_not_test_accuracy():
                  "test_accuracy": None})
     lines = format_rows(rows).splitlines()
     assert [line.split()[0] for line in lines[1:4]] == ["best-on-valid", "best-on-test", "broken"]
-    assert "96.00%" in lines[1] and "ranked by validation accuracy" in lines[-1]
+    assert "96.00 %" in lines[1] and "ranked by validation accuracy" in lines[-1]

@@ -96,6 +96,20 @@ def _rebuild(cls: type, args: tuple, state: dict) -> LenetlabError:
     return exc
 
 
+class ArchitectureError(LenetlabError, ValueError):
+    """An architecture that cannot be built (a layer left with no output, a size below 1).
+
+    A ValueError for callers of the models' PyTorch-style constructors, a LenetlabError with catalogue
+    words for the command line, which writes it in the student's language.
+
+    Examples
+    --------
+    >>> exc = ArchitectureError.of("error.size_at_least_one", name="c1_channels", value=0)
+    >>> isinstance(exc, ValueError), exc.localized("fr")
+    (True, 'c1_channels doit valoir au moins 1 (reçu : 0)')
+    """
+
+
 class TrainingInterrupted(LenetlabError, KeyboardInterrupt):
     """Ctrl-C or SIGTERM during training: the run was saved and can be resumed.
 

@@ -187,12 +187,15 @@ def localize(fig: Figure, lang: str) -> Figure:
         return fig
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
-            formatter = axis.get_major_formatter()
-            if isinstance(formatter, (_LocalizedTicks, FixedFormatter, NullFormatter)):
-                continue  # already localized, or words set by the figure
-            if isinstance(formatter, StrMethodFormatter) and "{x" not in formatter.fmt:
-                continue
-            axis.set_major_formatter(_LocalizedTicks(formatter, lang))
+            # minor ticks too: a log axis labels them (6×10⁴ … 6,2×10⁴)
+            for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
+                             (axis.get_minor_formatter, axis.set_minor_formatter)):
+                formatter = get()
+                if isinstance(formatter, (_LocalizedTicks, FixedFormatter, NullFormatter)):
+                    continue  # already localized, or words set by the figure
+                if isinstance(formatter, StrMethodFormatter) and "{x" not in formatter.fmt:
+                    continue
+                put(_LocalizedTicks(formatter, lang))
     return fig
 
 

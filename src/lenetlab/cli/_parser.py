@@ -183,3 +183,9 @@ def float_list(text: str) -> list[float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers like 0,0.1,0.3") from None
 
+
+def print_files(files: list[Any], lang: str | None = None) -> None:
+    """« wrote a, b » in the language asked for: the last line of every command that writes files."""
+    from ..i18n import check_lang, t
+
+    print(t(check_lang(lang), "explore.wrote", files=", ".join(str(f) for f in files)))

@@ -1,4 +1,4 @@
-"""``lenetlab explore ...`` and ``lenetlab paper``: parse, call the explore functions, print."""
+"""``lenetlab explore ...``: parse, call the explore functions, print (the studies that train: studies.py)."""
 
 from __future__ import annotations
 
@@ -7,30 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import LenetlabError
-from ..explore.compare import DEFAULT_EPOCHS as COMPARE_EPOCHS
-from ..explore.paper import DEFAULT_EPOCHS as PAPER_EPOCHS
-from ..explore.sweep import DEFAULT_EPOCHS as SWEEP_EPOCHS
-from ._parser import Parser, add_command, add_config_flags, float_list, int_list, thread_count
-
-
-def _training_options(p: argparse.ArgumentParser, epochs: int, preset: bool = True) -> None:
-    """The settings the trained variants share, from TrainConfig's fields, and how many train at once."""
-    add_config_flags(p, ["preset"] if preset else [], {"preset": "default"})
-    add_config_flags(p, ["epochs", "seed", "data_dir"], {"epochs": epochs})
-    p.add_argument("--jobs", type=int, default=1, help="networks trained at once, in separate processes")
-    p.add_argument("--threads", type=thread_count, help="PyTorch threads per job (default: cores / jobs; "
-                                               "1 is often faster on a busy machine)")
-
-
-def _check_training_options(args: argparse.Namespace) -> None:
-    """Refuse what would make every variant invalid, before anything is trained or rewritten."""
-    from ..config import TrainConfig
-
-    TrainConfig.from_preset(getattr(args, "preset", "default"), epochs=args.epochs, seed=args.seed,
-                            data_dir=args.data_dir)
-    if args.jobs < 1 or (args.threads is not None and args.threads < 1):
-        raise LenetlabError(f"--jobs and --threads must be at least 1, got {args.jobs} and {args.threads}; try --jobs 1")
+from ._parser import Parser, add_command, float_list, int_list, print_files
+from .studies import register as register_studies
 
 
 def register(sub: Any) -> None:
@@ -91,33 +69,7 @@ def register(sub: Any) -> None:
     p.add_argument("--data-dir", help="folder of IDX files (default: the data the first run was trained on)")
     p.add_argument("--out", type=Path, help="output folder (default FIRST_RUN/explore)")
 
-    p = add_command(esub, "sweep", _sweep)
-    add_config_flags(p, ["model"])
-    p.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
-                   help="values of one setting (repeatable; separate with ';' when a value holds commas)")
-    p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=V,...", help="a named variant (repeatable)")
-    p.add_argument("--shard", metavar="I/N", help="train only the I-th of N disjoint slices (1-based), for job arrays")
-    p.add_argument("--out", type=Path, help="sweep folder (default runs/sweep-MODEL)")
-    _training_options(p, SWEEP_EPOCHS)
-
-    p = add_command(esub, "sweep-merge", _sweep_merge)
-    p.add_argument("folders", metavar="DIR", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, help="where to write the merged table (default: the first DIR)")
-
-    p = add_command(esub, "compare", _compare)
-    p.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder")
-    _training_options(p, COMPARE_EPOCHS)
-
-    p = add_command(sub, "paper", _paper)
-    p.add_argument("--models", help="comma-separated subset: linear, nn-300, nn-1000, nn-300-100, nn-500-150, lenet1, "
-                                    "lenet4, lenet5, lenet5-distortions, lenet5-1998, lenet5-1998-distortions "
-                                    "(default: all)")
-    p.add_argument("--ablation", action="store_true",
-                   help="also train lenet5-1998 with one 1998 choice at a time switched to today's (5 more runs); "
-                        "writes ablation.md, ablation.json, ablation.png")
-    p.add_argument("--out", type=Path, default=Path("runs/paper"), help="folder")
-    _training_options(p, PAPER_EPOCHS, preset=False)
-
+    register_studies(esub, sub)  # the studies that train: sweep, sweep-merge, compare, paper
 
 def _explore(args: argparse.Namespace) -> int:
     """look inside: parameters, filters, feature maps, embeddings, sweeps, comparisons
@@ -198,7 +150,7 @@ def _filters(args: argparse.Namespace) -> int:
     print(t(lang, "explore.mean_similarity", similarity=number(result["mean_best_similarity"], lang, 3)))
     if "epochs" not in result:
         print(t(lang, "explore.no_snapshots"))
-    _print_files(result["files"], args.lang)
+    print_files(result["files"], args.lang)
     return 0
 
 
@@ -226,7 +178,7 @@ def _feature_maps(args: argparse.Namespace) -> int:
     for name, layer in result["layers"].items():
         print(t(lang, "explore.layer_stats", name=f"{name:<3}", shape=f"{'×'.join(map(str, layer['shape'])):<10}",
                 mean=number(layer["mean"], lang, 3, sign=True), max=number(layer["max"], lang, 3, sign=True)))
-    _print_files(result["files"], args.lang)
+    print_files(result["files"], args.lang)
     return 0
 
 
@@ -246,7 +198,7 @@ def _embeddings(args: argparse.Namespace) -> int:
 
     result = explore_embeddings(args.run_lenet, args.run_mlp, args.out, method=args.method, n=args.n, seed=args.seed,
                                 data_dir=args.data_dir, lang=check_lang(args.lang))
-    _print_files(result["files"], args.lang)
+    print_files(result["files"], args.lang)
     return 0
 
 
@@ -265,14 +217,16 @@ def _attribution(args: argparse.Namespace) -> int:
       lenetlab explore attribution runs/mlp --image my_digit.png --method saliency
     """
     from ..explore.attribution import explore_attribution
+    from ..i18n import check_lang, number, t
 
+    lang = check_lang(args.lang)
     result = explore_attribution(args.run, args.out, index=args.index, image=args.image, method=args.method,
-                                 patch=args.patch, stride=args.stride, data_dir=args.data_dir, seed=args.seed)
+                                 patch=args.patch, stride=args.stride, data_dir=args.data_dir, seed=args.seed, lang=lang)
     check = result.get("sanity_check") or {}
     if "rank_correlation_trained_vs_random" in check:
-        print(f"sanity check: rank correlation of the maps with random weights "
-              f"{check['rank_correlation_trained_vs_random']:+.3f} (near 0: the maps depend on what was learned)")
-    _print_files(result["files"], args.lang)
+        print(t(lang, "study.attribution.sanity",
+                rho=number(check["rank_correlation_trained_vs_random"], lang, 3, sign=True)))
+    print_files(result["files"], args.lang)
     return 0
 
 
@@ -288,126 +242,11 @@ def _attack(args: argparse.Namespace) -> int:
       lenetlab explore attack runs/lenet5 --method fgsm --eps 0,0.1,0.2 --n 2000
     """
     from ..explore.attack import explore_attack, format_table
+    from ..i18n import check_lang
 
+    lang = check_lang(args.lang)
     result = explore_attack(args.runs, args.out, method=args.method, eps=args.eps, n=args.n, steps=args.steps,
-                            step_size=args.step_size, seed=args.seed, data_dir=args.data_dir)
-    print(format_table(result))
-    _print_files(result["files"], args.lang)
+                            step_size=args.step_size, seed=args.seed, data_dir=args.data_dir, lang=lang)
+    print(format_table(result, lang))
+    print_files(result["files"], args.lang)
     return 0
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    """train a grid of variants, resumably; sweep.csv/json and plots
-
-    Train every combination of the --vary values (and any named --variant) into OUT/NAME/. A variant whose
-    run already has metrics.json is not trained again, so an interrupted sweep is resumed by running the
-    same command. Invalid combinations are reported and skipped. KEYs are model arguments (kernel_size,
-    c1_channels, pooling, ...) or any `lenetlab train` setting (lr, batch_size, optimizer, augment, ...).
-
-    examples:
-      lenetlab explore sweep --model lenet5 --vary kernel_size=3,5,7 --vary c1_channels=4,6,12 --epochs 5
-      lenetlab explore sweep --vary pooling=avg,max --vary activation=tanh,relu --jobs 2 --threads 1
-      lenetlab explore sweep --variant small:c1_channels=4,c3_channels=8 --variant wide:c1_channels=12
-      lenetlab explore sweep --model fcnet --vary "hidden=300;1000;300,100;500,150"
-      # on a cluster: one shard per array task, then merge
-      lenetlab explore sweep --vary kernel_size=3,5,7 --shard $SLURM_ARRAY_TASK_ID/4 --out runs/sweep
-      lenetlab explore sweep-merge runs/sweep
-    """
-    from ..explore.sweep import format_rows, parse_shard, parse_variant, parse_vary, shard_stem, sweep
-
-    _check_training_options(args)
-    shard = parse_shard(args.shard)
-    vary = parse_vary(args.vary)
-    variants = [parse_variant(v, args.model) for v in args.variant]
-    out = args.out or Path("runs") / f"sweep-{args.model}"
-    base = {"preset": args.preset, "epochs": args.epochs, "seed": args.seed, "data_dir": args.data_dir}
-    result = sweep(args.model, vary, variants, out, base, jobs=args.jobs, threads=args.threads, shard=shard)
-    print(format_rows(result["rows"]))
-    stem = shard_stem(shard)
-    print(f"wrote {out / (stem + '.csv')} and {out / (stem + '.json')}"
-          + ("" if shard is None else f"; when all {shard[1]} shards are done: lenetlab explore sweep-merge {out}"))
-    return 0
-
-
-def _sweep_merge(args: argparse.Namespace) -> int:
-    """gather sweep shards into one sweep.csv / sweep.json
-
-    Read the sweep-shard-I-of-N.json files in the folders and write one sweep.json, sweep.csv and the plots;
-    report shards that are missing.
-
-    examples:
-      lenetlab explore sweep-merge runs/sweep
-      lenetlab explore sweep-merge node1/sweep node2/sweep --out runs/sweep-all
-    """
-    from ..explore.sweep import format_rows, merge_sweeps
-
-    merged = merge_sweeps(args.folders, args.out)
-    print(format_rows(merged["rows"]))
-    out = args.out or args.folders[0]
-    if merged["missing_shards"]:
-        print(f"warning: shard(s) {merged['missing_shards']} of {merged['grid_size']} variants are missing; "
-              f"their variants are not in the table: {', '.join(merged['missing_variants'])}")
-    print(f"wrote {out / 'sweep.csv'} and {out / 'sweep.json'}")
-    return 0
-
-
-def _compare(args: argparse.Namespace) -> int:
-    """LeNet-5 vs an MLP of its size vs an FC net of its depth
-
-    Train LeNet-5, an MLP with about as many parameters, and a fully connected network of LeNet-5's depth,
-    with one recipe on the same data; one table, one figure.
-
-    examples:
-      lenetlab explore compare                    # 10 epochs each, the default recipe
-      lenetlab explore compare --epochs 20 --out runs/compare20
-    """
-    from ..explore.compare import explore_compare
-
-    _check_training_options(args)
-    explore_compare(args.out, args.epochs, preset=args.preset, seed=args.seed, data_dir=args.data_dir, jobs=args.jobs,
-                    threads=args.threads)
-    print((args.out / "compare.md").read_text())
-    _print_files([args.out / "compare.md", args.out / "compare.json", args.out / "compare.png"], args.lang)
-    return 0
-
-
-def _paper(args: argparse.Namespace) -> int:
-    """LeCun et al. 1998's MNIST table, reproduced side by side
-
-    Train the paper's 9 models (linear, 4 fully connected nets, LeNet-1, LeNet-4, LeNet-5, LeNet-5 with
-    distortions) with today's recipe, and LeNet-5 as published (lenet5-1998) with the paper's, and print
-    the paper's test error next to ours; writes paper.md, paper.json, paper.png. --ablation adds the
-    ablation of the 1998 choices. Resumable. The output says how our training differs from 1998.
-
-    examples:
-      lenetlab paper                              # 11 models, 5 epochs each, into runs/paper
-      lenetlab paper --models lenet5-1998 --epochs 20 --ablation
-      lenetlab paper --models lenet1,lenet5 --epochs 3
-    """
-    from ..explore.paper import PAPER_MODELS, ablation_table, paper_table
-
-    _check_training_options(args)
-    models = None
-    if args.models:
-        models = [m.strip() for m in args.models.split(",") if m.strip()]
-        unknown = [m for m in models if m not in PAPER_MODELS]
-        if unknown:
-            raise LenetlabError(f"unknown paper model(s) {', '.join(unknown)}; choose among {', '.join(PAPER_MODELS)}")
-    training = dict(seed=args.seed, data_dir=args.data_dir, jobs=args.jobs, threads=args.threads)
-    paper_table(args.out, args.epochs, models=models, **training)
-    files = [args.out / "paper.md", args.out / "paper.json", args.out / "paper.png"]
-    if args.ablation:
-        ablation_table(args.out, args.epochs, **training)
-        files += [args.out / "ablation.md", args.out / "ablation.json", args.out / "ablation.png"]
-    print()
-    print((args.out / "paper.md").read_text())
-    if args.ablation:
-        print((args.out / "ablation.md").read_text())
-    _print_files(files, args.lang)
-    return 0
-
-
-def _print_files(files: list[Any], lang: str | None = None) -> None:
-    from ..i18n import check_lang, t
-
-    print(t(check_lang(lang), "explore.wrote", files=", ".join(str(f) for f in files)))

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import nn
 
 from ..errors import LenetlabError
@@ -255,6 +254,7 @@ def explore_attack(
     seed: int = 0,
     data_dir: str | None = None,
     log: Any = print,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """Accuracy of each run under FGSM and/or PGD against the L-infinity budget eps, side by side.
 
@@ -263,7 +263,8 @@ def explore_attack(
     ``attack.json`` (settings, machine, and per run its clean accuracy, accuracy at each eps and
     seconds), ``attack_curves.png`` and ``attack_examples.png`` (a few images at eps 0.1, or the
     median eps given: original, perturbation, adversarial). Every argument is checked before any
-    work. See :func:`robust_accuracy` for what the accuracy at eps means.
+    work. See :func:`robust_accuracy` for what the accuracy at eps means. ``lang``: the figures' and
+    the log's language (the JSON stays in English).
 
     Examples
     --------
@@ -275,11 +276,14 @@ def explore_attack(
     from .. import plots
     from .._fs import write_json
     from ..data import load_mnist
+    from ..i18n import check_lang, percent, seconds, t
     from ..machine import cpu_name
     from ..models import count_parameters
     from ..runs import recorded_data_dir
     from ._common import load_run_model, output_dir
+    from .robustness_figures import curves_figure, eps_text, examples_figure, run_label
 
+    lang = check_lang(lang)
     eps_values = check_eps(eps)
     _check_settings(method, steps, step_size)
     n = _check_int(n, "--n")
@@ -316,8 +320,9 @@ def explore_attack(
         rows.append(row)
         if log:
             for m, curve in row["accuracy"].items():
-                points = "  ".join(f"{e}: {100 * a:.1f}%" for e, a in curve.items())
-                log(f"{_label(row)} {m.upper():<4} {points}  ({row['seconds'][m]:.1f} s)")
+                points = "  ".join(t(lang, "study.attack.point", eps=eps_text(e, lang), accuracy=percent(a, lang, 1))
+                                   for e, a in curve.items())
+                log(f"{run_label(row)} {m.upper():<4} {points}  ({seconds(row['seconds'][m], lang)})")
     result = {
         "method": method, "eps": eps_values, "n": n, "seed": seed, "steps": steps,
         "step_size": "2.5 * eps / steps" if step_size is None else step_size, "random_start": True,
@@ -326,11 +331,11 @@ def explore_attack(
         f"{torch.get_num_threads()} PyTorch threads", "torch": torch.__version__, "runs": rows, "note": NOTE,
     }
     files = [write_json(folder / "attack.json", result),
-             plots.save(curves_figure(result), folder / "attack_curves.png")]
+             plots.save(curves_figure(result, lang), folder / "attack_curves.png")]
     shown = EXAMPLE_EPS if EXAMPLE_EPS in eps_values else _median(eps_values)
     attack = "pgd" if method != "fgsm" else "fgsm"
     examples = _examples(models, names, images, labels, shown, attack, steps, step_size, seed)
-    files.append(plots.save(examples_figure(examples, shown, attack), folder / "attack_examples.png"))
+    files.append(plots.save(examples_figure(examples, shown, attack, lang), folder / "attack_examples.png"))
     result["files"] = [str(f) for f in files]
     return result
 
@@ -364,59 +369,7 @@ def _examples(models: Sequence[tuple[nn.Module, dict[str, Any]]], names: Sequenc
     return rows
 
 
-def _label(row: dict[str, Any]) -> str:
-    return row["name"] if row["name"] == row["model"] else f"{row['name']} ({row['model']})"
-
-
-def curves_figure(result: dict[str, Any]) -> Figure:
-    """Accuracy against eps, one colour per run, FGSM solid, PGD dashed."""
-    fig = Figure(figsize=(7, 4.6), layout="constrained")
-    ax = fig.subplots()
-    for i, row in enumerate(result["runs"]):
-        for m, style, marker in (("fgsm", "-", "o"), ("pgd", "--", "s")):
-            if m in row["accuracy"]:
-                curve = row["accuracy"][m]
-                ax.plot([float(e) for e in curve], [100 * a for a in curve.values()], style, marker=marker,
-                        color=f"C{i % 10}", ms=4, label=f"{_label(row)} {m.upper()}")
-    ax.set_xlabel("ε (L∞, pixels in [0,1])")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(-2, 102)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    size = "2.5ε/steps" if isinstance(result["step_size"], str) else f"{result['step_size']:g}"
-    pgd_text = f", PGD {result['steps']} steps of {size}" if result["method"] != "fgsm" else ""
-    ax.set_title(f"Accuracy under attack: {result['n']:,} test images, seed {result['seed']}{pgd_text}\n"
-                 "(worst case found within ε; solid FGSM, dashed PGD)", fontsize=9)
-    return fig
-
-
-def examples_figure(rows: Sequence[dict[str, Any]], eps: float, method: str) -> Figure:
-    """Per run, a few images: original, perturbation (red +, blue -, scale ±eps), adversarial."""
-    k, scale = len(rows[0]["x"]), max(eps, 1e-6)
-    fig = Figure(figsize=(1.3 * 3 * k + 0.3 * (k - 1) + 0.5, 1.7 * len(rows) + 0.5), layout="constrained")
-    grid = fig.add_gridspec(len(rows), 4 * k - 1, width_ratios=([1, 1, 1, 0.3] * k)[:-1])
-    for r, row in enumerate(rows):
-        names, label = row["class_names"], row["name"] + ("" if row["name"] == row["model"] else f"\n{row['model']}")
-        for j in range(k):
-            before, after = row["before"][j], row["after"][j]
-            panels = ((row["x"][j], "gray", 0, f"label {names[row['labels'][j]]}\npredicts {names[before]}", "black"),
-                      (row["x_adv"][j] - row["x"][j], "RdBu_r", scale, "perturbation", "black"),
-                      (row["x_adv"][j], "gray", 0, f"adversarial\npredicts {names[after]}",
-                       "#cf222e" if after != before else "#1a7f37"))
-            for p, (image, cmap, low, title, color) in enumerate(panels):
-                ax = fig.add_subplot(grid[r, 4 * j + p])
-                ax.imshow(image, cmap=cmap, vmin=-low, vmax=1 if low == 0 else low)
-                ax.set_xticks([])
-                ax.set_yticks([])
-                ax.set_title(title, fontsize=8, color=color)
-                if j == 0 and p == 0:
-                    ax.set_ylabel(label, fontsize=9, fontweight="bold")
-    fig.suptitle(f"{method.upper()} at ε = {eps:g} (L∞, pixels in [0,1]): original, perturbation (red +, blue −, "
-                 f"white 0, scale ±ε), adversarial (red title: fooled)", fontsize=10)
-    return fig
-
-
-def format_table(result: dict[str, Any]) -> str:
+def format_table(result: dict[str, Any], lang: str = "en") -> str:
     """A Markdown table of :func:`explore_attack`'s result: a row per run and method, a column per eps.
 
     Examples
@@ -428,12 +381,16 @@ def format_table(result: dict[str, Any]) -> str:
     | mlp-1 (mlp) | FGSM | 98.00 % | 50.00 % |
     | mlp-1 (mlp) | PGD | 98.00 % |  |
     """
+    from ..i18n import percent, t
+    from .robustness_figures import eps_text, run_label
+
     keys = [f"{e:g}" for e in result["eps"]]
-    lines = ["| run | method | " + " | ".join(f"ε = {k}" for k in keys) + " |", "|---|---|" + "---:|" * len(keys)]
+    header = f"| {t(lang, 'study.attack.col_network')} | {t(lang, 'study.attack.col_method')} | "
+    lines = [header + " | ".join(f"ε = {eps_text(k, lang)}" for k in keys) + " |", "|---|---|" + "---:|" * len(keys)]
     for row in result["runs"]:
         for m, curve in row["accuracy"].items():
-            cells = " | ".join(f"{100 * curve[k]:.2f} %" if k in curve else "" for k in keys)
-            lines.append(f"| {_label(row)} | {m.upper()} | {cells} |")
+            cells = " | ".join(percent(curve[k], lang) if k in curve else "" for k in keys)
+            lines.append(f"| {run_label(row)} | {m.upper()} | {cells} |")
     return "\n".join(lines)
 
 

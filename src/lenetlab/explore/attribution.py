@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import nn
 
 from ..errors import LenetlabError
@@ -298,7 +297,7 @@ def _select(run: str | Path, predictor: Any, index: list[int] | None, image: lis
 def explore_attribution(run: str | Path, out: str | Path | None = None, *, index: int | list[int] | None = None,
                         image: str | Path | list[str | Path] | None = None, method: str = "all", patch: int = 4,
                         stride: int = 2, data_dir: str | None = None, seed: int = 1,
-                        layer: str = "C3") -> dict[str, Any]:
+                        layer: str = "C3", lang: str = "en") -> dict[str, Any]:
     """Attribution maps of best.pt for test images (``index``) or your own (``image``); writes PNG and JSON.
 
     By default: the 6 test images the model got wrong most confidently, then the first correctly
@@ -306,7 +305,7 @@ def explore_attribution(run: str | Path, out: str | Path | None = None, *, index
     class of your own image. ``method`` is saliency (with gradient x input), gradcam, occlusion or
     all (Grad-CAM shows "n/a" for a model without convolutional layer). Writes ``attribution.png``
     and ``attribution.json`` (every map as 28x28 numbers, and the randomised-weights sanity check)
-    into ``out`` (default ``RUN/explore``).
+    into ``out`` (default ``RUN/explore``). ``lang``: the figure's language (the JSON stays in English).
 
     Examples
     --------
@@ -318,10 +317,13 @@ def explore_attribution(run: str | Path, out: str | Path | None = None, *, index
     """
     from .. import plots
     from .._fs import write_json
+    from ..i18n import check_lang, number, t
     from ..predict import Predictor
     from ..rundir import RunDir
     from ._common import output_dir
+    from .robustness_figures import attribution_figure
 
+    lang = check_lang(lang)
     index = [index] if isinstance(index, int) else index
     image = [image] if isinstance(image, (str, Path)) else image
     if index and image:
@@ -386,59 +388,10 @@ def explore_attribution(run: str | Path, out: str | Path | None = None, *, index
         },
         "images": records,
     }
-    title = (f"{predictor.name}: which pixels speak for the class (red) or against it (blue); each map on its own "
-             f"symmetric scale\nsanity check: rank correlation of |saliency| trained vs random weights = {rho:.2f} "
-             "(low is good)")
+    title = t(lang, "study.attribution.title", model=predictor.name, rho=number(rho, lang, 2))
     folder = output_dir(run, out)
     figure = attribution_figure(x, records, maps, names, title, patch, stride, layer,
-                                {"mlp": "MLP"}.get(predictor.name, predictor.name))
+                                {"mlp": "MLP"}.get(predictor.name, predictor.name), lang)
     png = plots.save(figure, folder / "attribution.png")
     files = [str(png), str(write_json(folder / "attribution.json", result))]
     return {**result, "files": files}
-
-
-def attribution_figure(x: np.ndarray, records: Sequence[dict[str, Any]], maps: dict[str, np.ndarray | None],
-                       class_names: Sequence[str], title: str, patch: int = 4, stride: int = 2,
-                       layer: str = "C3", model_name: str = "MLP") -> Figure:
-    """One row per image: the digit, then each map (RdBu_r centred on zero, the digit's outline in grey)."""
-    from .figures import _symmetric
-
-    headers = {"saliency": "saliency\n(d logit / d pixel)", "gradient_times_input": "gradient x input",
-               "gradcam": f"Grad-CAM ({layer})\nover the digit" if maps.get("gradcam") is not None else "Grad-CAM",
-               "occlusion": f"occlusion {patch}x{patch}, stride {stride}\n(drop in p)"}
-    cols = 1 + len(maps)
-    fig = Figure(figsize=(1.9 * cols + 0.3, 1.75 * len(records) + 0.9), layout="constrained")
-    axes = fig.subplots(len(records), cols, squeeze=False)
-    for r, (record, image) in enumerate(zip(records, x)):
-        ax = axes[r, 0]
-        ax.imshow(image, cmap="gray", vmin=0, vmax=1)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        source = record["source"] if record["index"] is not None else Path(record["source"]).name[:22]
-        says = f"says {class_names[record['prediction']]} ({100 * record['probability']:.1f}%)"
-        label = record["label"]
-        wrong = label is not None and label != record["prediction"]
-        ax.set_title(f"{source}\n" + (f"true {class_names[label]}, " if label is not None else "") + says,
-                     fontsize=7, color="#cf222e" if wrong else "black")
-        ax.set_ylabel(f"maps for class {class_names[record['target']]}", fontsize=7)
-        for c, (name, values) in enumerate(maps.items(), start=1):
-            ax = axes[r, c]
-            if values is None:
-                ax.text(0.5, 0.5, f"n/a for {model_name}\n(no convolutional\nlayer)", ha="center", va="center", fontsize=8,
-                        color="0.4", transform=ax.transAxes)
-                ax.set_box_aspect(1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-            elif name == "gradcam":
-                ax.imshow(image, cmap="Greys", vmin=0, vmax=2.5)  # the digit in light grey on white
-                m = float(values[r].max()) or 1.0
-                ax.imshow(values[r], cmap="RdBu_r", vmin=-m, vmax=m, alpha=np.clip(values[r] / m, 0, 1) * 0.9)
-                ax.set_xticks([])
-                ax.set_yticks([])
-            else:
-                _symmetric(ax, values[r])
-                ax.contour(image, levels=[0.5], colors="0.45", linewidths=0.5)
-            if r == 0:
-                ax.set_title(headers[name], fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    return fig

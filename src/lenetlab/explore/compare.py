@@ -26,8 +26,9 @@ def matching_mlp_hidden(target: int, n_inputs: int = 784, n_classes: int = 10, r
     return [best, max(1, round(best * ratio))]
 
 
-def compare_variants(lenet_args: dict[str, Any] | None = None) -> list[tuple[Variant, str]]:
-    """LeNet-5 (with ``lenet_args``), the MLP of about its parameter count, the FC net of its depth."""
+def compare_variants(lenet_args: dict[str, Any] | None = None, lang: str = "en") -> list[tuple[Variant, str]]:
+    """LeNet-5 (with ``lenet_args``), the MLP of about its parameter count, the FC net of its depth; labels in ``lang``."""
+    from ..i18n import t
     from ..models import build_model, count_parameters
     from .params import FC_EQUAL_DEPTH_HIDDEN
 
@@ -37,15 +38,17 @@ def compare_variants(lenet_args: dict[str, Any] | None = None) -> list[tuple[Var
     return [
         (Variant("lenet5", "lenet5", lenet_args), "LeNet-5"),
         (Variant("mlp-same-params", "fcnet", {"hidden": hidden, "activation": "relu"}),
-         f"MLP {784}-{hidden[0]}-{hidden[1]}-10, about LeNet-5's parameters"),
+         t(lang, "study.compare.mlp", sizes=f"784-{hidden[0]}-{hidden[1]}-10")),
         (Variant("fc-same-depth", "fcnet", {"hidden": list(FC_EQUAL_DEPTH_HIDDEN), "activation": "tanh"}),
-         "FC of LeNet-5's depth (" + "-".join(str(h) for h in FC_EQUAL_DEPTH_HIDDEN) + ")"),
+         t(lang, "study.compare.fc", sizes="-".join(str(h) for h in FC_EQUAL_DEPTH_HIDDEN))),
     ]
 
 
 def explore_compare(out: str | Path = "runs/compare", epochs: int = DEFAULT_EPOCHS, *, preset: str = "default",
-                    **training: Any) -> dict[str, Any]:
+                    lang: str = "en", **training: Any) -> dict[str, Any]:
     """Train the three networks with one recipe (resumably, in ``OUT/NAME/``); write compare.json/.md/.png.
+
+    ``lang``: the language of the table, the figure and the log (compare.json's numbers do not change).
 
     ``training``: ``seed``, ``data_dir``, ``jobs``, ``threads``, ``log``, as :func:`train_variants` takes them.
 
@@ -57,30 +60,33 @@ def explore_compare(out: str | Path = "runs/compare", epochs: int = DEFAULT_EPOC
     """
     from .. import plots
     from .._fs import write_json, write_text
+    from ..i18n import check_lang, number, percent, t
     from .figures import bars_figure
 
+    lang = check_lang(lang)
     out = Path(out)
-    pairs = compare_variants()
-    rows = train_variants([v for v, _ in pairs], out, epochs, preset=preset, **training)
+    pairs = compare_variants(lang=lang)
+    rows = train_variants([v for v, _ in pairs], out, epochs, preset=preset, lang=lang, **training)
     seed = training.get("seed", 0)
     for row, (_, label) in zip(rows, pairs):
         row["label"] = label
     result = {"preset": preset, "epochs": epochs, "seed": seed, "rows": rows,
-              "note": f"same data split, recipe ({preset} preset) and {epochs} epochs for all three; "
-                      "test accuracy of the epoch with the lowest validation loss; seconds = train + validation"}
+              "note": t(lang, "study.compare.note", preset=preset, epochs=epochs)}
     write_json(out / "compare.json", result)
     # Three networks in a fixed order, not a ranking. Validation accuracy comes first because a choice
     # between them must rest on it; the test accuracy only reports the chosen one.
-    lines = ["| network | parameters | MACs / image | best valid accuracy | test accuracy | seconds |",
-             "|---|---:|---:|---:|---:|---:|"]
+    columns = ("network", "parameters", "macs", "valid", "test", "seconds")
+    lines = ["| " + " | ".join(t(lang, f"study.compare.col_{c}") for c in columns) + " |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r["status"] == "ok":
-            lines.append(f"| {r['label']} | {r['parameters']:,} | {r['macs']:,} | {100 * r['best_valid_accuracy']:.2f} % | "
-                         f"{100 * r['test_accuracy']:.2f} % | {r['seconds']:.0f} |")
+            lines.append(f"| {r['label']} | {number(r['parameters'], lang)} | {number(r['macs'], lang)} | "
+                         f"{percent(r['best_valid_accuracy'], lang)} | {percent(r['test_accuracy'], lang)} | "
+                         f"{number(r['seconds'], lang)} |")
         else:
-            lines.append(f"| {r['label']} | {r['status']}: {r['message']} | | | | |")
+            status = t(lang, "study.status_line", status=t(lang, f"study.status.{r['status']}"), message=r["message"])
+            lines.append(f"| {r['label']} | {status} | | | | |")
     write_text(out / "compare.md", "\n".join(lines) + f"\n\n{result['note']}\n")
-    plots.save(bars_figure(rows, f"LeNet-5 against fully connected networks ({preset} recipe, {epochs} epochs)"),
+    plots.save(bars_figure(rows, t(lang, "study.compare.title", preset=preset, epochs=epochs), lang=lang),
                out / "compare.png")
     return result
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..i18n import number, percent, t
+from ..i18n import number, percent, seconds, t
 from ..plots import localize
 from .params import display_name
 
@@ -26,29 +26,29 @@ def _symmetric(ax: Any, kernel: np.ndarray, title: str | None = None, fontsize: 
     return image
 
 
-def sweep_figure(rows: Sequence[dict[str, Any]], x_key: str = "parameters") -> Figure:
+def sweep_figure(rows: Sequence[dict[str, Any]], x_key: str = "parameters", lang: str = "en") -> Figure:
     """Validation accuracy of each variant (what to choose by) against its parameters (log scale) or its
     training seconds; the test accuracy as a hollow marker beside, for reading, not for choosing."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     xs = [r[x_key] for r in rows]
     ys = [100 * r["best_valid_accuracy"] for r in rows]
-    ax.scatter(xs, ys, s=30, color="#0969da", zorder=3, label="validation accuracy (choose by this)")
+    ax.scatter(xs, ys, s=30, color="#0969da", zorder=3, label=t(lang, "study.sweep.valid_label"))
     ax.scatter(xs, [100 * r["test_accuracy"] for r in rows], s=30, facecolors="none", edgecolors="#656d76",
-               zorder=2, label="test accuracy")
+               zorder=2, label=t(lang, "study.sweep.test_label"))
     for r, x, y in zip(rows, xs, ys):
         ax.annotate(r["name"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     if x_key == "parameters":
         ax.set_xscale("log")
-        ax.set_xlabel("trainable parameters (log scale)")
+        ax.set_xlabel(t(lang, "study.sweep.x_parameters"))
     else:
-        ax.set_xlabel("training time, seconds (train + validation)")
-    ax.set_ylabel("accuracy (%)")
+        ax.set_xlabel(t(lang, "study.sweep.x_seconds"))
+    ax.set_ylabel(t(lang, "study.sweep.ylabel"))
     ax.margins(x=0.25, y=0.1)  # room for the names beside the points
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"Sweep: validation accuracy against {'parameters' if x_key == 'parameters' else 'training time'}")
-    return fig
+    ax.set_title(t(lang, "study.sweep.title_parameters" if x_key == "parameters" else "study.sweep.title_seconds"))
+    return localize(fig, lang)
 
 
 def params_figure(report: dict[str, dict[str, Any]], lang: str = "en") -> Figure:
@@ -216,31 +216,32 @@ def embeddings_figure(points: dict[str, np.ndarray], labels: np.ndarray, scores:
     return localize(fig, lang)
 
 
-def bars_figure(rows: Sequence[dict[str, Any]], title: str, reference: dict[str, float] | None = None) -> Figure:
+def bars_figure(rows: Sequence[dict[str, Any]], title: str, reference: dict[str, float] | None = None,
+                lang: str = "en") -> Figure:
     """Test error (%) per model, ours beside the reference (the paper's) when given, parameters in labels."""
     fig = Figure(figsize=(max(6.0, 1.0 * len(rows) + 2), 4.5), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(rows))
     ours = [100 * r["test_error"] if r.get("test_error") is not None else np.nan for r in rows]
     width = 0.4 if reference else 0.6
-    ax.bar(x - (width / 2 if reference else 0), ours, width, label="ours", color="#0969da")
+    ax.bar(x - (width / 2 if reference else 0), ours, width, label=t(lang, "study.bars.ours"), color="#0969da")
     if reference:
-        ax.bar(x + width / 2, [reference.get(r["name"], np.nan) for r in rows], width, label="LeCun et al. 1998",
+        ax.bar(x + width / 2, [reference.get(r["name"], np.nan) for r in rows], width, label=t(lang, "study.bars.paper"),
                color="#bf8700")
         ax.legend()
     for xi, value in zip(x, ours):
         if not np.isnan(value):
-            ax.text(xi - (width / 2 if reference else 0), value, f"{value:.2f}", ha="center", va="bottom", fontsize=7)
-    labels = [f"{r.get('label', r['name'])}\n{r['parameters']:,} params, {r['seconds']:.0f} s" if r.get("parameters")
-              else r.get("label", r["name"]) for r in rows]
+            ax.text(xi - (width / 2 if reference else 0), value, number(value, lang, 2), ha="center", va="bottom", fontsize=7)
+    labels = [t(lang, "study.bars.label", name=r.get("label", r["name"]), parameters=number(r["parameters"], lang),
+                seconds=seconds(r["seconds"], lang, 0)) if r.get("parameters") else r.get("label", r["name"]) for r in rows]
     ax.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
-    ax.set_ylabel("test error (%)")
+    ax.set_ylabel(t(lang, "study.bars.ylabel"))
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title, fontsize=10)
-    return fig
+    return localize(fig, lang)
 
 
-def prototypes_figure() -> Figure:
+def prototypes_figure(lang: str = "en") -> Figure:
     """The 10 fixed RBF prototypes of LeNet-5 (1998), 7x12 bitmaps drawn after the paper's Figure 3."""
     from ..models.lenet1998 import prototype_bitmaps
 
@@ -250,5 +251,5 @@ def prototypes_figure() -> Figure:
         ax.set_title(str(digit), fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("LeNet-5 (1998): the output units' fixed prototypes (+1 black, -1 white)", fontsize=9)
-    return fig
+    fig.suptitle(t(lang, "study.prototypes.title"), fontsize=9)
+    return localize(fig, lang)

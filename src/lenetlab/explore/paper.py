@@ -20,7 +20,8 @@ from .variants import Variant, train_variants
 # The 1998 rows train with the paper's recipe (preset "paper": SDLM, its schedule, all 60,000 images).
 PAPER_RECIPE = {k: v for k, v in PRESETS["paper"].items() if k != "epochs"}
 
-# name -> (label, paper's test error in %, model, model_args, recipe overrides)
+# name -> (label, paper's test error in %, model, model_args, recipe overrides); the label in French and
+# English is the catalogue's study.paper.model.NAME, and an ablation's study.ablation.NAME.
 PAPER_MODELS: dict[str, tuple[str, float, str, dict[str, Any], dict[str, Any]]] = {
     "linear": ("linear classifier", 12.0, "linear", {}, {}),
     "nn-300": ("2-layer NN, 300 HU", 4.7, "fcnet", {"hidden": [300]}, {}),
@@ -48,47 +49,44 @@ ABLATION: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
                      dict(optimizer="sgd", lr=0.001, momentum=0.9, nesterov=True, schedule="onecycle")),
 }
 DEFAULT_EPOCHS = 5
-DIFFERENCES = (
-    "Our training differs from the paper's: SGD with Nesterov momentum, one-cycle learning rate, "
-    "label smoothing 0.1, batch 128, {epochs} epochs (the paper: stochastic diagonal Levenberg-Marquardt, "
-    "about 20 passes); trained on 48,000 images with 12,000 held out for validation (the paper: all "
-    "60,000); no augmentation except the last row (random rotation ±10°, scale 0.9-1.1, shift ±2 px; "
-    "the paper: 540,000 planned distortions); LeNet-1 and LeNet-4 connect every map (the paper's were "
-    "sparse, so they have more parameters here). Test error of the epoch with the lowest validation loss, "
-    "seed {seed}. The lenet5-1998 rows are the paper's network with its recipe instead (SDLM, all 60,000 "
-    "images, the last pass kept; deviations in docs/paper.md). An honest side-by-side, not tuned to match."
-)
 
 
-def ablation_table(out: str | Path = "runs/paper", epochs: int = 20, **training: Any) -> dict[str, Any]:
+def ablation_table(out: str | Path = "runs/paper", epochs: int = 20, *, lang: str = "en",
+                   **training: Any) -> dict[str, Any]:
     """Train :data:`ABLATION` (in ``OUT/NAME/``, sharing the lenet5-1998 run with :func:`paper_table`) and
-    write ``ablation.md``, ``ablation.json`` and ``ablation.png``: test error and parameters of each switch."""
+    write ``ablation.md``, ``ablation.json`` and ``ablation.png``: test error and parameters of each switch,
+    in ``lang``."""
     from .. import plots
     from .._fs import write_json, write_text
+    from ..i18n import check_lang, number, percent, t
     from .figures import bars_figure, prototypes_figure
 
+    lang = check_lang(lang)
     out = Path(out)
     variants = [Variant(name, "lenet5-1998", dict(args), {**PAPER_RECIPE, **recipe})
                 for name, (_, args, recipe) in ABLATION.items()]
-    rows = train_variants(variants, out, epochs, augment="none", **training)
+    rows = train_variants(variants, out, epochs, augment="none", lang=lang, **training)
     for row in rows:
-        row["label"] = ABLATION[row["name"]][0]
+        row["label"] = t(lang, f"study.ablation.{row['name']}")
     base = rows[0].get("test_error")
     result = {"epochs": epochs, "seed": training.get("seed", 0), "rows": rows}
-    lines = ["| what changes from 1998 | parameters | test error | change | seconds |", "|---|---:|---:|---:|---:|"]
+    columns = ("change", "parameters", "error", "delta", "seconds")
+    lines = ["| " + " | ".join(t(lang, f"study.{'paper' if c in ('parameters', 'seconds') else 'ablation'}.col_{c}")
+                               for c in columns) + " |", "|---|---:|---:|---:|---:|"]
     for r in rows:
         if r["status"] != "ok":
-            lines.append(f"| {r['label']} | | {r['status']}: {r['message']} | | |")
+            status = t(lang, "study.status_line", status=t(lang, f"study.status.{r['status']}"), message=r["message"])
+            lines.append(f"| {r['label']} | | {status} | | |")
             continue
-        change = "" if r is rows[0] or base is None else f"{100 * (r['test_error'] - base):+.2f} points"
-        lines.append(f"| {r['label']} | {r['parameters']:,} | {100 * r['test_error']:.2f} % | {change} | "
-                     f"{r['seconds']:.0f} |")
+        change = "" if r is rows[0] or base is None else t(
+            lang, "study.ablation.points", delta=number(100 * (r["test_error"] - base), lang, 2, sign=True))
+        lines.append(f"| {r['label']} | {number(r['parameters'], lang)} | {percent(r['test_error'], lang)} | {change} | "
+                     f"{number(r['seconds'], lang)} |")
     write_json(out / "ablation.json", result)
-    write_text(out / "ablation.md", "\n".join(lines) + f"\n\nFrom lenet5-1998 trained with the paper's recipe "
-               f"({epochs} passes, seed {result['seed']}), one 1998 choice switched at a time.\n")
-    plots.save(bars_figure(rows, f"Ablation of LeNet-5 (1998): one choice at a time ({epochs} epochs)"),
-               out / "ablation.png")
-    plots.save(prototypes_figure(), out / "prototypes.png")
+    write_text(out / "ablation.md", "\n".join(lines) + "\n\n"
+               + t(lang, "study.ablation.footer", epochs=epochs, seed=result["seed"]) + "\n")
+    plots.save(bars_figure(rows, t(lang, "study.ablation.title", epochs=epochs), lang=lang), out / "ablation.png")
+    plots.save(prototypes_figure(lang), out / "prototypes.png")
     return result
 
 
@@ -99,8 +97,10 @@ def paper_variants(names: list[str] | None = None) -> list[Variant]:
 
 
 def paper_table(out: str | Path = "runs/paper", epochs: int = DEFAULT_EPOCHS, *, models: list[str] | None = None,
-                **training: Any) -> dict[str, Any]:
+                lang: str = "en", **training: Any) -> dict[str, Any]:
     """Train each of the paper's models (resumably, in ``OUT/NAME/``) and write ``paper.md`` and ``paper.json``.
+
+    ``lang``: the language of paper.md, the figure and the labels (the numbers do not change).
 
     ``training``: ``seed``, ``data_dir``, ``jobs``, ``threads``, ``log``, as :func:`train_variants` takes them.
 
@@ -114,42 +114,45 @@ def paper_table(out: str | Path = "runs/paper", epochs: int = DEFAULT_EPOCHS, *,
 
     from .. import plots
     from .._fs import write_json, write_text
+    from ..i18n import check_lang, t
     from .figures import bars_figure
 
+    lang = check_lang(lang)
     out = Path(out)
-    rows = train_variants(paper_variants(models), out, epochs, augment="none", **training)
+    rows = train_variants(paper_variants(models), out, epochs, augment="none", lang=lang, **training)
     seed, jobs, threads = training.get("seed", 0), training.get("jobs", 1), training.get("threads")
     for row in rows:
-        label, paper_error, *_ = PAPER_MODELS[row["name"]]
-        row["label"] = label
+        _, paper_error, *_ = PAPER_MODELS[row["name"]]
+        row["label"] = t(lang, f"study.paper.model.{row['name']}")
         row["paper_error"] = paper_error
     result = {
         "epochs": epochs,
         "seed": seed,
-        "differences": DIFFERENCES.format(epochs=epochs, seed=seed),
+        "differences": t(lang, "study.paper.differences", epochs=epochs, seed=seed),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {threads or 'default'} PyTorch threads per job, "
                    f"{jobs} job(s), PyTorch {torch.__version__}",
         "total_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
         "rows": rows,
     }
     write_json(out / "paper.json", result)
-    write_text(out / "paper.md", format_markdown(result))
+    write_text(out / "paper.md", format_markdown(result, lang))
     reference = {r["name"]: r["paper_error"] for r in rows}
-    plots.save(bars_figure(rows, f"MNIST test error: LeCun et al. 1998 and ours ({epochs} epochs)", reference),
-               out / "paper.png")
+    plots.save(bars_figure(rows, t(lang, "study.paper.title", epochs=epochs), reference, lang), out / "paper.png")
     return result
 
 
-def format_markdown(result: dict[str, Any]) -> str:
-    """The side-by-side table as Markdown, with the differences stated under it."""
-    lines = [
-        "| model | parameters | 1998 test error | our test error | our epochs | seconds |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
+def format_markdown(result: dict[str, Any], lang: str = "en") -> str:
+    """The side-by-side table as Markdown in ``lang``, with the differences stated under it."""
+    from ..i18n import number, percent, t
+
+    columns = ("model", "parameters", "paper", "ours", "epochs", "seconds")
+    lines = ["| " + " | ".join(t(lang, f"study.paper.col_{c}") for c in columns) + " |", "|---|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
+        paper = percent(r["paper_error"] / 100, lang)
         if r["status"] != "ok":
-            lines.append(f"| {r['label']} | | {r['paper_error']:.2f} % | {r['status']}: {r['message']} | | |")
+            status = t(lang, "study.status_line", status=t(lang, f"study.status.{r['status']}"), message=r["message"])
+            lines.append(f"| {r['label']} | | {paper} | {status} | | |")
             continue
-        lines.append(f"| {r['label']} | {r['parameters']:,} | {r['paper_error']:.2f} % | "
-                     f"{100 * r['test_error']:.2f} % | {r['epochs']} | {r['seconds']:.0f} |")
+        lines.append(f"| {r['label']} | {number(r['parameters'], lang)} | {paper} | "
+                     f"{percent(r['test_error'], lang)} | {r['epochs']} | {number(r['seconds'], lang)} |")
     return "\n".join(lines) + f"\n\n{result['differences']}\n"

@@ -171,9 +171,9 @@ def shard_stem(shard: tuple[int, int] | None) -> str:
 
 
 def write_table(rows: Sequence[dict[str, Any]], out: Path, stem: str = "sweep", meta: dict[str, Any] | None = None,
-                plots: bool = True) -> list[Path]:
+                plots: bool = True, lang: str = "en") -> list[Path]:
     """``STEM.json`` (meta + rows in the grid's order), ``STEM.csv`` (ranked by validation accuracy) and,
-    for full tables, the two accuracy plots."""
+    for full tables, the two accuracy plots (in ``lang``)."""
     from .._fs import write_json, write_text
 
     written = [write_json(out / f"{stem}.json", {**(meta or {}), "rows": list(rows)})]
@@ -190,7 +190,7 @@ def write_table(rows: Sequence[dict[str, Any]], out: Path, stem: str = "sweep", 
 
         for x_key, filename in (("parameters", "sweep_accuracy_vs_parameters.png"),
                                 ("seconds", "sweep_accuracy_vs_time.png")):
-            written.append(_plots.save(sweep_figure(ok, x_key), out / filename))
+            written.append(_plots.save(sweep_figure(ok, x_key, lang), out / filename))
     return written
 
 
@@ -215,21 +215,38 @@ def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=key)
 
 
-def format_rows(rows: Sequence[dict[str, Any]]) -> str:
-    """The sweep as aligned text, best validation accuracy first (see :func:`ranked`), test accuracy beside."""
-    width = max([len(r["name"]) for r in rows] + [7])
-    lines = [f"{'variant':<{width}}  {'params':>9}  {'MACs':>10}  {'valid acc':>9}  {'test acc':>8}  {'seconds':>8}"]
+def format_rows(rows: Sequence[dict[str, Any]], lang: str = "en") -> str:
+    """The sweep as aligned text in ``lang``, best validation accuracy first (see :func:`ranked`), test accuracy beside.
+
+    Examples
+    --------
+    >>> row = {"name": "k3", "status": "ok", "parameters": 60074, "macs": 303516, "best_valid_accuracy": 0.9812,
+    ...        "test_accuracy": 0.9807, "seconds": 31.25}
+    >>> line = format_rows([row], "fr").splitlines()[1]
+    >>> line.split()[0], "60\u202f074" in line, "98,12\u202f%" in line, line.endswith("31,2")
+    ('k3', True, True, True)
+    """
+    from ..i18n import number, percent, t
+
+    def word(key: str) -> str:
+        return t(lang, f"study.sweep.col_{key}")
+
+    width = max([len(r["name"]) for r in rows] + [len(word("variant"))])
+    lines = [f"{word('variant'):<{width}}  {word('params'):>11}  {word('macs'):>10}  {word('valid'):>13}  "
+             f"{word('test'):>11}  {word('seconds'):>8}"]
     for r in ranked(rows):
         if r["status"] != "ok":
-            lines.append(f"{r['name']:<{width}}  {r['status']}: {r['message']}")
+            status = t(lang, "study.status_line", status=t(lang, f"study.status.{r['status']}"), message=r["message"])
+            lines.append(f"{r['name']:<{width}}  {status}")
             continue
-        lines.append(f"{r['name']:<{width}}  {r['parameters']:>9,}  {r['macs']:>10,}  "
-                     f"{100 * r['best_valid_accuracy']:>8.2f}%  {100 * r['test_accuracy']:>7.2f}%  {r['seconds']:>8.1f}")
-    lines.append("ranked by validation accuracy: choose a variant on it, then report that variant's test accuracy")
+        lines.append(f"{r['name']:<{width}}  {number(r['parameters'], lang):>11}  {number(r['macs'], lang):>10}  "
+                     f"{percent(r['best_valid_accuracy'], lang):>13}  {percent(r['test_accuracy'], lang):>11}  "
+                     f"{number(r['seconds'], lang, 1):>8}")
+    lines.append(t(lang, "study.sweep.ranked"))
     return "\n".join(lines)
 
 
-def merge_sweeps(folders: Sequence[str | Path], out: str | Path | None = None) -> dict[str, Any]:
+def merge_sweeps(folders: Sequence[str | Path], out: str | Path | None = None, lang: str = "en") -> dict[str, Any]:
     """Gather the ``sweep-shard-I-of-N.json`` tables found in ``folders`` into one sweep.
 
     Writes ``OUT/sweep.json``, ``OUT/sweep.csv`` and the plots (``OUT`` defaults to the first
@@ -264,7 +281,7 @@ def merge_sweeps(folders: Sequence[str | Path], out: str | Path | None = None) -
               "missing_variants": [n for n in grid if n not in by_name]}
     out = Path(out) if out is not None else Path(folders[0])
     out.mkdir(parents=True, exist_ok=True)
-    write_table(rows, out, "sweep", merged)
+    write_table(rows, out, "sweep", merged, lang=lang)
     return {**merged, "rows": rows}
 
 
@@ -279,6 +296,7 @@ def sweep(
     threads: int | None = None,
     shard: tuple[int, int] | None = None,
     log: Callable[[str], None] | None = print,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """Expand the grid (plus named variants), train this shard's unfinished ones, write the table.
 
@@ -297,11 +315,11 @@ def sweep(
         raise LenetlabError("nothing to sweep; give --vary KEY=V1,V2 or --variant NAME:KEY=V,...")
     mine = select_shard(grid, shard)
     started = time.time()
-    rows = run_variants(mine, out, base, jobs=jobs, threads=threads, log=log)
+    rows = run_variants(mine, out, base, jobs=jobs, threads=threads, log=log, lang=lang)
     meta = {"model": model, "vary": vary or {}, "base": dict(base or {}), "grid": [v.name for v in grid],
             "grid_size": len(grid), "shard": list(shard) if shard else None,
             "wall_seconds": round(time.time() - started, 1)}
-    write_table(rows, Path(out), shard_stem(shard), meta, plots=shard is None)
+    write_table(rows, Path(out), shard_stem(shard), meta, plots=shard is None, lang=lang)
     return {**meta, "rows": rows}
 
 

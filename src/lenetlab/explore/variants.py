@@ -100,6 +100,7 @@ def run_variants(
     jobs: int = 1,
     threads: int | None = None,
     log: Callable[[str], None] | None = print,
+    lang: str = "en",
 ) -> list[dict[str, Any]]:
     """Train every variant not yet finished in ``OUT/NAME/`` and return one row per variant.
 
@@ -107,12 +108,15 @@ def run_variants(
     variants and ones that diverge become rows with ``status`` "invalid" / "failed"; nothing crashes.
     ``jobs`` processes train at once, each with ``threads`` PyTorch threads (default: the cores
     divided by ``jobs``; on a machine shared with other work, 1 thread is often much faster).
+    ``lang``: the language of the log and of the rows' messages.
 
     Examples
     --------
     >>> rows = run_variants(expand_grid("lenet5", {"kernel_size": [3, 5]}), "runs/sweep", {"epochs": 2})  # doctest: +SKIP
     >>> [(r["name"], r["test_accuracy"]) for r in rows]                                               # doctest: +SKIP
     """
+    from ..i18n import number, percent, seconds, t
+
     out = Path(out)
     base = dict(base or {})
     if int(jobs) < 1 or (threads is not None and int(threads) < 1):
@@ -141,15 +145,16 @@ def run_variants(
     for variant in variants:
         config = checked[variant.name]
         if isinstance(config, LenetlabError):
-            rows[variant.name] = _status_row(variant, "invalid", str(config))
+            rows[variant.name] = _status_row(variant, "invalid", config.localized(lang))
             if log:
-                log(f"skip {variant.name}: {config}")
+                log(t(lang, "study.variants.skip", name=variant.name, reason=config.localized(lang)))
             continue
         if (out / variant.name / "metrics.json").is_file():
             _check_same_settings(config, out / variant.name)
             rows[variant.name] = row_from_run(variant, out / variant.name)
             if log:
-                log(f"done already: {variant.name} (test accuracy {100 * rows[variant.name]['test_accuracy']:.2f}%)")
+                log(t(lang, "study.variants.done_already", name=variant.name,
+                      accuracy=percent(rows[variant.name]["test_accuracy"], lang)))
             continue
         todo.append((variant, config))
 
@@ -157,15 +162,19 @@ def run_variants(
         if error is None:
             rows[variant.name] = row_from_run(variant, out / variant.name)
             r = rows[variant.name]
-            message = f"test accuracy {100 * r['test_accuracy']:.2f}%, {r['parameters']:,} parameters, {r['seconds']:.1f}s"
+            message = t(lang, "study.variants.trained", accuracy=percent(r["test_accuracy"], lang),
+                        parameters=number(r["parameters"], lang), seconds=seconds(r["seconds"], lang))
         else:
-            rows[variant.name] = _status_row(variant, "failed", str(error).splitlines()[0])
-            message = f"failed: {rows[variant.name]['message']}"
+            words = error.localized(lang) if isinstance(error, LenetlabError) else str(error)
+            rows[variant.name] = _status_row(variant, "failed", words.splitlines()[0])
+            message = t(lang, "study.variants.failed", message=rows[variant.name]["message"])
         if log:
-            log(f"[{len(rows)}/{len(variants)}] {variant.name}: {message}")
+            log(t(lang, "study.variants.progress", done=len(rows), total=len(variants), name=variant.name,
+                  message=message))
 
     if log and todo:
-        log(f"training {len(todo)} of {len(variants)} variants into {out} ({jobs} job{'s' if jobs > 1 else ''})")
+        job_words = t(lang, "study.variants.jobs_one") if jobs == 1 else t(lang, "study.variants.jobs_many", n=jobs)
+        log(t(lang, "study.variants.training", todo=len(todo), total=len(variants), out=out, jobs=job_words))
     # Each job gets its share of the cores: threads fighting over the same cores slow down badly.
     threads = max(1, int(threads)) if threads else max(1, (os.cpu_count() or 1) // jobs)
     if jobs == 1 or len(todo) <= 1:
@@ -233,8 +242,9 @@ def train_variants(
     jobs: int = 1,
     threads: int | None = None,
     log: Callable[[str], None] | None = print,
+    lang: str = "en",
     **recipe: Any,
 ) -> list[dict[str, Any]]:
     """:func:`run_variants` with the shared recipe spelt as keywords (``compare`` and ``paper`` use it)."""
     base = {"preset": preset, "epochs": epochs, "seed": seed, "data_dir": data_dir, **recipe}
-    return run_variants(variants, out, base, jobs=jobs, threads=threads, log=log)
+    return run_variants(variants, out, base, jobs=jobs, threads=threads, log=log, lang=lang)

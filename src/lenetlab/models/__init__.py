@@ -49,7 +49,7 @@ def build_model(name: str, **kwargs: Any) -> StagedModel:
                                 f"{MAX_PARAMETERS:,} lenetlab builds; choose smaller layers")
         return spec.constructor(**arguments)
     except (TypeError, ValueError) as exc:
-        raise LenetlabError(f"invalid {name} architecture: {exc}") from None
+        raise LenetlabError.of("error.invalid_architecture", name=name, reason=exc) from None
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import ArchitectureError
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
@@ -37,17 +39,15 @@ def make_activation(name: str) -> nn.Module:
 def check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
+            raise ArchitectureError.of("error.size_at_least_one", name=name, value=value)
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int, layer: str) -> int:
     """Output side of a convolution or pooling; an empty output is a ValueError naming the layer."""
     out = (size + 2 * padding - kernel) // stride + 1
     if size + 2 * padding < kernel or out < 1:
-        raise ValueError(
-            f"{layer}: a {size}x{size} input with kernel {kernel}, stride {stride}, padding {padding} "
-            f"leaves no output (below 1x1); use a smaller kernel or stride, more padding, or a larger input"
-        )
+        raise ArchitectureError.of("error.no_output", layer=layer, size=size, kernel=kernel, stride=stride,
+                                   padding=padding)
     return out
 
 

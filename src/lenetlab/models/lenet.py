@@ -38,7 +38,8 @@ class LeNet5(StagedModel):
     what reaches C5, so C5 stays fully connected to S4's maps and its output is 1x1, as in the 1998
     paper, whatever C1 and C3 do. A given ``c5_kernel`` fixes it (stride 1, no padding) and F6 then
     takes ``c5_channels * side * side`` inputs.
-    An architecture whose feature maps would shrink below 1x1 raises ``ValueError`` naming the layer.
+    An architecture whose feature maps would shrink below 1x1 raises ``ValueError`` naming the layer
+    (an :class:`~lenetlab.errors.ArchitectureError`, which the command line words in French too).
 
     Examples
     --------
@@ -55,7 +56,7 @@ class LeNet5(StagedModel):
     >>> LeNet5(stride=2, padding=0, c5_kernel=5)
     Traceback (most recent call last):
     ...
-    ValueError: C5: a 1x1 input with kernel 5, stride 1, padding 0 leaves no output (below 1x1); use a smaller kernel or stride, more padding, or a larger input
+    lenetlab.errors.ArchitectureError: C5: a 1x1 input with kernel 5, stride 1, padding 0 leaves no output (below 1x1); use a smaller kernel or stride, more padding, or a larger input
     """
 
     def __init__(
