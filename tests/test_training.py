@@ -8,6 +8,8 @@ from lenetlab import LeNet5, LenetlabError, TrainConfig, build_model, evaluate, 
 from lenetlab.augment import random_shift
 from lenetlab.checkpoint import read_checkpoint
 from lenetlab.data import ImageSet, MNISTData
+from lenetlab.rundir import RunDir
+from lenetlab.runs import RunWriter
 from lenetlab.training import lr_factor
 
 
@@ -60,7 +62,8 @@ def test_divergence_stops_with_a_clear_message(mnist, tmp_path):
     for model_name in ("lenet5", "mlp"):  # tanh saturates to a huge finite loss, ReLU may reach inf/NaN
         config = TrainConfig.from_preset("seed", model=model_name, epochs=1, lr=100.0)
         with pytest.raises(LenetlabError, match=r"diverged.*epoch 1, step \d+.*lower --lr"):
-            fit(build_model(model_name), data, config, tmp_path, progress=False, log=None)
+            fit(build_model(model_name), data, config, observer=RunWriter(RunDir(tmp_path), config, data.class_names),
+                progress=False, log=None)
         assert not (tmp_path / "best.pt").exists()
 
 

@@ -29,8 +29,9 @@ _API = {
     "Predictor": "predict",
     "mnist_preprocess": "preprocess",
     "RunDir": "rundir",
-    "evaluate_run": "runs", "predict_images": "runs", "train_run": "runs",
-    "EvalResult": "training", "evaluate": "training", "fit": "training",
+    "RunWriter": "runs", "evaluate_run": "runs", "predict_images": "runs", "train_run": "runs",
+    "EvalResult": "training", "FitObserver": "training", "evaluate": "training",
+    "fit": "training",
     "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
 }
 __all__ = sorted(_API)

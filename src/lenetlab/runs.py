@@ -1,7 +1,8 @@
 """The glue between training and a run directory: ``train_run``, ``evaluate_run``, ``predict_images``.
 
-``train_run`` loads the data, builds the model, calls :func:`~lenetlab.training.fit` (which writes
-the checkpoints), tests the best epoch and writes ``metrics.json``, the figures and the report.
+``train_run`` loads the data, builds the model, calls :func:`~lenetlab.training.fit` with a
+:class:`RunWriter` (which writes the checkpoints and progress after every epoch), tests the best epoch
+and writes ``metrics.json``, the figures and the report.
 The directory's layout and files are :class:`~lenetlab.rundir.RunDir`'s.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from . import distributed
-from .checkpoint import load_checkpoint, read_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, save_filter_snapshot
 from .config import TrainConfig
 from .data import load_mnist
 from .errors import DivergedError, LenetlabError, TrainingInterrupted, Words
@@ -28,8 +29,51 @@ from .machine import library_versions, source_fingerprint  # noqa: F401 - part o
 from .models import build_model, count_parameters
 from .predict import Predictor
 from .run_figures import run_figures, train_loss_label, write_figures  # noqa: F401 - runs' API
-from .rundir import DataInfo, Metrics, RunConfig, RunDir, default_run_dir
-from .training import EvalResult, evaluate, fit, resolve_device
+from .rundir import DataInfo, Metrics, ProgressFile, RunConfig, RunDir, default_run_dir
+from .training import EpochEnd, EvalResult, FitObserver, TrainState, evaluate, fit, resolve_device
+
+
+class RunWriter(FitObserver):
+    """What a run directory keeps of ``fit``: after every epoch ``best.pt`` (when it improved), ``last.pt``
+    (with what resuming needs) and, with ``--keep-filters``, C1's snapshot, all written atomically;
+    ``progress.json`` for a page watching the run, rewritten at most once a second during an epoch.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from lenetlab import ImageSet, LeNet5, MNISTData, TrainConfig, fit, load_mnist
+    >>> d = load_mnist()
+    >>> few = MNISTData(ImageSet(d.train.images[:256], d.train.labels[:256]), d.valid, d.test, d.class_names,
+    ...                 d.sha256, d.source)
+    >>> config, run = TrainConfig.from_preset("default", epochs=1), RunDir(tempfile.mkdtemp())
+    >>> _ = fit(LeNet5(), few, config, observer=RunWriter(run, config, d.class_names), progress=False, log=None)
+    >>> run.best_path.is_file(), run.last_path.is_file(), run.progress_path.is_file()
+    (True, True, True)
+    """
+
+    def __init__(self, run: RunDir, config: TrainConfig, class_names: Any) -> None:
+        self.run, self.config, self.class_names = run, config, class_names
+        self.progress: ProgressFile | None = None
+
+    def started(self, steps_per_epoch: int, state: TrainState) -> None:
+        self.progress = ProgressFile(self.run.progress_path, self.config.epochs, steps_per_epoch, state.history)
+
+    def epoch_started(self, epoch: int) -> None:
+        self.progress.epoch_started(epoch)
+
+    def step(self, epoch: int, steps_done: int) -> None:
+        self.progress.step(epoch, steps_done)
+
+    def epoch_ended(self, end: EpochEnd) -> None:
+        epoch, model, names = end.record.epoch, end.model, self.class_names
+        extra = {"epoch": epoch, "valid_loss": end.valid.loss, "valid_accuracy": end.valid.accuracy}
+        if end.improved:
+            save_checkpoint(self.run.best_path, model, self.config.model, names, extra)
+        save_checkpoint(self.run.last_path, model, self.config.model, names, extra, resume=end.resume())
+        if self.config.keep_filters:
+            save_filter_snapshot(self.run.path, model, epoch)
+        # last: a page that sees the epoch finds its best.pt already written
+        self.progress.epoch_ended(end.record, end.state.best_epoch)
 
 
 def train_run(
@@ -118,7 +162,8 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
 
     with _signals_raise_interrupt():
         try:
-            state = fit(model, data, config, run.path, progress=progress, log=log, resume_state=resume_state,
+            writer = RunWriter(run, config, data.class_names)
+            state = fit(model, data, config, observer=writer, progress=progress, log=log, resume_state=resume_state,
                         lang=lang)
         except KeyboardInterrupt as exc:
             done = _last_complete_epoch(run)

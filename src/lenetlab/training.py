@@ -3,8 +3,9 @@
 The loop is the familiar one from pytorch/examples, with the notebook's bugs fixed: the
 validation loss is summed over every batch (the notebook overwrote it each batch), and on a
 GPU the per-step loss stays on the device (no ``.item()`` sync per step). The settings are
-:class:`~lenetlab.config.TrainConfig`, augmentation is :mod:`lenetlab.augment`, the files a run
-writes each epoch are :mod:`lenetlab.checkpoint`.
+:class:`~lenetlab.config.TrainConfig`, augmentation is :mod:`lenetlab.augment`. ``fit`` writes no
+file: what a caller keeps of each epoch (a run directory's checkpoints, a live page's progress) is a
+:class:`FitObserver`'s business (:class:`lenetlab.runs.RunWriter` writes a run directory).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,13 +23,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
-from .checkpoint import save_checkpoint, save_filter_snapshot
 from .config import TrainConfig
 from .data import ImageSet, MNISTData, iterate_batches
 from .errors import LenetlabError
 from .i18n import number, t
 from .optimizers import make_optimizer
-from .rundir import EpochRecord, ProgressFile, Scores
+from .rundir import EpochRecord, Scores
 from .schedule import PAPER_STEPS, lr_factor  # noqa: F401 - part of this module's API since the start
 from .step import DIVERGED_LOSS, check_loss, compiled, diverged_loss, model_loss, training_batch  # noqa: F401
 
@@ -123,12 +122,53 @@ class TrainState:
     best_valid_loss: float = math.inf
 
 
+@dataclass
+class EpochEnd:
+    """An epoch just validated, as a :class:`FitObserver` hears it.
+
+    ``improved``: this epoch is the best so far (lowest validation loss; the last one with split "all"),
+    so its weights are the ones to keep. ``resume()`` gives what continuing exactly needs (optimizer and
+    random generators' states, the history): built only when asked, it costs a copy of the optimizer state.
+    """
+
+    record: EpochRecord
+    improved: bool
+    state: TrainState
+    model: nn.Module
+    valid: EvalResult
+    resume: Callable[[], dict[str, Any]]
+
+
+class FitObserver:
+    """What ``fit`` tells its caller, moment by moment; each method does nothing unless overridden.
+
+    Examples
+    --------
+    >>> class Losses(FitObserver):
+    ...     def __init__(self): self.valid = []
+    ...     def epoch_ended(self, end): self.valid.append(end.record.valid_loss)
+    >>> # fit(model, data, config, observer=Losses())  # then observer.valid holds one loss per epoch
+    """
+
+    def started(self, steps_per_epoch: int, state: TrainState) -> None:
+        """Before the first step (``state``: the history so far when resuming)."""
+
+    def epoch_started(self, epoch: int) -> None:
+        """An epoch begins."""
+
+    def step(self, epoch: int, steps_done: int) -> None:
+        """A step of ``epoch`` is done (``steps_done`` of them): keep this cheap, it runs every step."""
+
+    def epoch_ended(self, end: EpochEnd) -> None:
+        """An epoch was validated: the place to save weights and progress."""
+
+
 def fit(
     model: nn.Module,
     data: MNISTData,
     config: TrainConfig,
-    run_dir: str | Path | None = None,
     *,
+    observer: FitObserver | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     resume_state: dict[str, Any] | None = None,
@@ -136,9 +176,10 @@ def fit(
 ) -> TrainState:
     """Train ``model`` on ``data.train``, validating on ``data.valid`` after every epoch.
 
-    With ``run_dir``, ``best.pt`` (lowest validation loss) and ``last.pt`` (with optimizer and
-    RNG state, for ``--resume``) are written atomically after every epoch. Returns the history.
-    Under ``torchrun`` (an initialised process group) each process trains on its slice of every
+    Writes nothing: ``observer`` (a :class:`FitObserver`) hears each moment of the training, and
+    :class:`lenetlab.runs.RunWriter` is the one that writes a run directory's ``best.pt``, ``last.pt``
+    and ``progress.json``. ``resume_state`` is what an :class:`EpochEnd`'s ``resume()`` gave: training
+    continues from there exactly. Returns the history. Under ``torchrun`` (an initialised process group) each process trains on its slice of every
     global batch and rank 0 alone logs and writes; the result matches one process with the same
     global batch.
 
@@ -150,7 +191,8 @@ def fit(
     device = next(model.parameters()).device
     rank, world = distributed.rank_and_world()
     if rank != 0:
-        run_dir, log, progress = None, None, False
+        observer, log, progress = None, None, False
+    observer = observer if observer is not None else FitObserver()
     if config.deterministic:
         # cuBLAS needs a fixed workspace to be deterministic; it must be set before its first use.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -175,10 +217,7 @@ def fit(
             best_epoch=int(resume_state["best_epoch"]),
             best_valid_loss=float(resume_state["best_valid_loss"]),
         )
-    run_dir = Path(run_dir) if run_dir is not None else None
-    # For a page watching the run (lenetlab serve): rewritten at most once a second, atomically.
-    progress_file = ProgressFile(run_dir / "progress.json", config.epochs, steps_per_epoch, state.history) \
-        if run_dir is not None else None
+    observer.started(steps_per_epoch, state)
     n_classes = _n_outputs(model)
     network = _training_network(model, config, world)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
@@ -194,8 +233,7 @@ def fit(
         order = torch.randperm(len(train), generator=shuffle_gen).to(device)
         bar = tqdm(range(steps_per_epoch), desc=t(lang, "cli.epoch_bar", epoch=epoch, epochs=config.epochs),
                    leave=False, disable=not progress, unit=t(lang, "cli.batch"))
-        if progress_file is not None:
-            progress_file.epoch_started(epoch)
+        observer.epoch_started(epoch)
         for step_in_epoch in bar:
             step = (epoch - 1) * steps_per_epoch + step_in_epoch
             for group in optimizer.param_groups:
@@ -219,8 +257,7 @@ def fit(
             loss_sum += loss_total.detach()
             if step_in_epoch % check_every == check_every - 1:
                 check_loss(loss.detach(), diverged_at, epoch, step_in_epoch + 1)
-            if progress_file is not None:
-                progress_file.step(epoch, step_in_epoch + 1)
+            observer.step(epoch, step_in_epoch + 1)
         loss_sum = distributed.all_reduce_sum(loss_sum) if world > 1 else loss_sum
         train_loss = float(loss_sum) / len(train)
         check_loss(train_loss, diverged_at, epoch, steps_per_epoch)
@@ -240,11 +277,8 @@ def fit(
             state.best_valid_loss, state.best_epoch = result.loss, epoch
         if log is not None:
             log(epoch_line(record, config.epochs, improved, lang))
-        if run_dir is not None:
-            extra = {"epoch": epoch, "valid_loss": result.loss, "valid_accuracy": result.accuracy}
-            if improved:
-                save_checkpoint(run_dir / "best.pt", model, config.model, data.class_names, extra)
-            resume = {
+        def resume(epoch: int = epoch) -> dict[str, Any]:
+            return {
                 "optimizer": optimizer.state_dict(),
                 "rng": {"shuffle": shuffle_gen.get_state(), "augment": augment_gen.get_state(),
                         "torch": torch.get_rng_state()},
@@ -253,11 +287,8 @@ def fit(
                 "best_epoch": state.best_epoch,
                 "best_valid_loss": state.best_valid_loss,
             }
-            save_checkpoint(run_dir / "last.pt", model, config.model, data.class_names, extra, resume=resume)
-            if config.keep_filters:
-                save_filter_snapshot(run_dir, model, epoch)
-            if progress_file is not None:  # last: a page that sees the epoch finds its best.pt already written
-                progress_file.epoch_ended(record, state.best_epoch)
+
+        observer.epoch_ended(EpochEnd(record, improved, state, model, result, resume))
         distributed.barrier()
     return state
 
