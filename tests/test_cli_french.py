@@ -313,14 +313,20 @@ def test_bench_and_speedrun_summaries_in_french_with_plurals():
     assert "charge 2,7 sur 2 cœurs" in warning and _words_left(warning, "omp_num_threads") == [], warning
 
 
-def test_the_settings_rules_and_hints_match_their_english_source():
-    """The catalogue's words for a setting's rule (``cli.must.*``) and the checkpoint hint are the code's, word for word."""
+def test_every_number_setting_has_one_rule_that_words_itself_in_both_languages():
+    """A setting's rule is one constraint object: the check and its words (no second copy to drift)."""
     from lenetlab import checkpoint
-    from lenetlab.config import FIELDS
+    from lenetlab.config import FIELD_TYPES, FIELDS
+    from lenetlab.constraints import Constraint
     from lenetlab.i18n import messages
 
-    en = messages("en")
     for name, field in FIELDS.items():
-        if field.metadata["check"] is not None:
-            assert en[f"cli.must.{name}"] == field.metadata["must"], name
-    assert en["error.checkpoint_hint"] == checkpoint._HINT
+        if FIELD_TYPES[name] in (int, float):
+            assert isinstance(field.metadata["rule"], Constraint), name
+            english, french = field.metadata["rule"].text("en"), field.metadata["rule"].text("fr")
+            assert english.startswith("be ") and french.startswith("être "), (name, english, french)
+    rules = {name: FIELDS[name].metadata["rule"] for name in ("lr", "momentum", "seed", "valid_fraction")}
+    assert [rule.text("fr") for rule in rules.values()] == [
+        "être un nombre positif, au plus 1000", "être dans [0 ; 1[", "être un nombre entier de 0 à 4\u202f294\u202f967\u202f295",
+        "être dans ]0 ; 1[, par exemple 0,2"]
+    assert messages("en")["error.checkpoint_hint"] == checkpoint._HINT

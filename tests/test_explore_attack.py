@@ -144,11 +144,12 @@ def test_explore_attack_writes_files_matching_robust_accuracy(trained_run, mnist
     ({"eps": [0.1, float("nan")]}, "is outside [0, 1]"),
     ({"eps": 1.5}, "--eps 1.5 is outside [0, 1]"),
     ({"eps": []}, "--eps is empty"),
-    ({"n": 0}, "--n must be a whole number, at least 1; got 0"),
-    ({"steps": 0}, "--steps must be a whole number, at least 1; got 0"),
-    ({"step_size": 0}, "--step-size must be a number in (0, 1]; got 0"),
-    ({"method": "cw"}, "unknown --method 'cw'; choose fgsm, pgd or both"),
-    ({"seed": -1}, "--seed must be a whole number, at least 0; got -1"),
+    ({"n": 0}, "--n must be at least 1 (got 0)"),
+    ({"n": 2.5}, "--n must be a whole number (got 2.5)"),
+    ({"steps": 0}, "--steps must be at least 1 (got 0)"),
+    ({"step_size": 0}, "--step-size must be a positive number, at most 1 (got 0)"),
+    ({"method": "cw"}, "--method must be one of fgsm, pgd, both (got 'cw')"),
+    ({"seed": -1}, "--seed must be at least 0 (got -1)"),
 ])
 def test_invalid_arguments_are_one_line_errors_and_write_nothing(trained_run, tmp_path, kwargs, message):
     out = tmp_path / "out"

@@ -1,6 +1,7 @@
 """``TrainConfig``: the one declaration of every training setting.
 
-Each field carries its help text, its choices and its check. From these fields come the
+Each field carries its help text, its choices and its rule (a :mod:`lenetlab.constraints` object,
+which gives both the check and its message in French or English). From these fields come the
 ``lenetlab train`` flags (``cli/_parser.py``), the flags ``lenetlab bench`` and the explore
 commands share, the keys ``explore sweep --vary`` accepts, and ``config.json`` (``asdict``).
 A preset only overrides fields; the field defaults *are* the ``default`` preset. Adding a
@@ -12,12 +13,11 @@ No PyTorch here: ``lenetlab train --help`` is built from this module alone.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, get_origin, get_type_hints
 
-from .errors import LenetlabError, Words
-from .i18n import messages
+from .constraints import Constraint, Interval, Rule, is_a, type_words
+from .errors import LenetlabError
 from .registry import MODELS, check_model_args
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "sdlm")
@@ -68,18 +68,16 @@ def _is_device(name: Any) -> bool:
     return isinstance(name, str) and (name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()))
 
 
-def setting(default: Any, help: str, *, choices: tuple[Any, ...] | None = None,
-            check: Callable[[Any], bool] | None = None, must: str = "", preset: bool = False,
-            result: bool = True, cli: bool = True) -> Any:
+def setting(default: Any, help: str, *, choices: tuple[Any, ...] | None = None, rule: Constraint | None = None,
+            preset: bool = False, result: bool = True, cli: bool = True) -> Any:
     """A TrainConfig field with what the command line and the checks need to know about it.
 
-    ``check``/``must``: a test of the value and what it must be ("be at least 1"), for the error.
+    ``rule``: the value's constraint, which words the error too (``Interval(int, 1, None)``: « be at least 1 »).
     ``preset``: the presets set it (its flag then shows the presets' values).
     ``result``: it changes a run's numbers (a sweep refuses to reuse a run where such a field differs);
     speed and bookkeeping options do not. ``cli``: it gets a ``train`` flag.
     """
-    metadata = {"help": help, "choices": choices, "check": check, "must": must, "preset": preset,
-                "result": result, "cli": cli}
+    metadata = {"help": help, "choices": choices, "rule": rule, "preset": preset, "result": result, "cli": cli}
     if isinstance(default, dict):
         return field(default_factory=dict, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -108,38 +106,36 @@ class TrainConfig:
                           "passes over all 60,000 images)",
                           choices=tuple(PRESETS))
     # The recipe. Units: epochs are passes over the training split; lr is the peak rate of one-cycle.
-    epochs: int = setting(40, "number of epochs", check=lambda v: v >= 1, must="be at least 1", preset=True)
-    batch_size: int = setting(128, "training batch size (images per step)", check=lambda v: v >= 1,
-                              must="be at least 1", preset=True)
-    lr: float = setting(0.05, "learning rate (the peak one for one-cycle)", check=lambda v: 0 < v <= MAX_LR,
-                        must=f"be a positive number, at most {MAX_LR:g}", preset=True)
+    epochs: int = setting(40, "number of epochs", rule=Interval(int, 1, None), preset=True)
+    batch_size: int = setting(128, "training batch size (images per step)", rule=Interval(int, 1, None), preset=True)
+    lr: float = setting(0.05, "learning rate (the peak one for one-cycle)",
+                        rule=Interval(float, 0, MAX_LR, closed="right"), preset=True)
     optimizer: str = setting("sgd", "optimizer (sdlm: the 1998 paper's stochastic diagonal Levenberg-Marquardt; "
                              "lr is then its epsilon)", choices=OPTIMIZERS, preset=True)
-    momentum: float = setting(0.9, "SGD momentum", check=lambda v: 0.0 <= v < 1.0, must="be in [0, 1)", preset=True)
+    momentum: float = setting(0.9, "SGD momentum", rule=Interval(float, 0, 1, closed="left"), preset=True)
     nesterov: bool = setting(True, "Nesterov momentum (SGD with momentum only)", preset=True)
-    weight_decay: float = setting(5e-4, "L2 weight decay", check=lambda v: v >= 0.0, must="be >= 0", preset=True)
+    weight_decay: float = setting(5e-4, "L2 weight decay", rule=Interval(float, 0, None, closed="left"), preset=True)
     schedule: str = setting("onecycle", "learning-rate schedule over the whole run (paper: the 1998 steps, lr x 1, "
                             "0.4, 0.2, 0.1, 0.02 after 2, 5, 8 and 12 of 20 passes, stretched to --epochs)",
                             choices=SCHEDULES, preset=True)
-    label_smoothing: float = setting(0.1, "label smoothing of the training loss", check=lambda v: 0.0 <= v < 1.0,
-                                     must="be in [0, 1)", preset=True)
+    label_smoothing: float = setting(0.1, "label smoothing of the training loss", rule=Interval(float, 0, 1, closed="left"),
+                                     preset=True)
     augment: str = setting("shift", "augmentation: shift (random ±2 px) or affine (shift, rotation, scale)",
                            choices=AUGMENTS, preset=True)
     # The data and the randomness.
-    seed: int = setting(0, "seed of the split, initialisation and shuffling", check=lambda v: 0 <= v <= MAX_SEED,
-                        must=f"be a whole number from 0 to {MAX_SEED}")
+    seed: int = setting(0, "seed of the split, initialisation and shuffling", rule=Interval(int, 0, MAX_SEED))
     valid_fraction: float = setting(0.2, "share of the training images held out for validation (they choose best.pt)",
-                                    check=lambda v: 0.0 < v < 1.0, must="be in (0, 1), for example 0.2")
+                                    rule=Interval(float, 0, 1, closed="neither", example=0.2))
     split: str = setting("holdout", "holdout: train on the images --valid-fraction leaves, validation chooses "
                          "best.pt; all: train on every training image as the 1998 paper did and keep the last "
                          "epoch (the validation images are then training images: they watch, they choose nothing)",
                          choices=SPLITS, preset=True)
     data_dir: str | None = setting(None, "folder with the four MNIST-format IDX files (default: the bundled MNIST)")
     # Where and how fast; none of these changes the numbers a run reaches (README: Performance).
-    device: str = setting("auto", "auto (CUDA when present), cpu, cuda or cuda:N", check=_is_device,
-                          must="be auto, cpu, cuda or cuda:N", result=False)
-    eval_batch_size: int = setting(500, "images per batch when validating and testing", check=lambda v: v >= 1,
-                                   must="be at least 1", result=False)
+    device: str = setting("auto", "auto (CUDA when present), cpu, cuda or cuda:N",
+                          rule=Rule(_is_device, "cli.must.device"), result=False)
+    eval_batch_size: int = setting(500, "images per batch when validating and testing", rule=Interval(int, 1, None),
+                                   result=False)
     keep_filters: bool = setting(False, "keep C1's kernels after every epoch (explore filters shows them form)",
                                  result=False)
     deterministic: bool = setting(False, "use PyTorch's deterministic algorithms (CPU runs are deterministic anyway)",
@@ -169,17 +165,15 @@ class TrainConfig:
             kind = FIELD_TYPES[name]
             if value is None and name == "data_dir":
                 continue
-            if not _has_type(value, kind):
+            if not is_a(value, kind):
                 raise LenetlabError.of("error.setting_type", flag=flag, kind=type_words(kind), got=repr(value))
             choices = f.metadata["choices"]
             if choices and value not in choices:
                 raise LenetlabError.of("error.unknown_setting_value", noun=name.replace("_", " "), value=value,
                                        flag=flag, choices=", ".join(map(str, choices)))
-            check = f.metadata["check"]
-            if check is not None and not check(value):
-                # The rule's words: the catalogue's (French too) where it has them, else the field's own.
-                must = Words(f"cli.must.{name}") if f"cli.must.{name}" in messages("en") else f.metadata["must"]
-                raise LenetlabError.of("error.setting_must", flag=flag, must=must, got=repr(value))
+            rule = f.metadata["rule"]
+            if rule is not None and not rule(value):
+                raise LenetlabError.of("error.setting_must", flag=flag, must=rule, got=repr(value))
         from_data = sorted(set(self.model_args) & set(DATA_ARGUMENTS))
         if from_data:
             raise LenetlabError.of("error.arch_from_data", keys=", ".join(from_data))
@@ -193,22 +187,6 @@ FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Tr
 # The plain type of each field (``str | None`` -> str, ``dict[str, Any]`` -> dict), for the type check.
 FIELD_TYPES: dict[str, type] = {name: str if hint == str | None else (get_origin(hint) or hint)
                            for name, hint in get_type_hints(TrainConfig).items()}
-_TYPE_WORDS = {int: "a whole number", float: "a number", str: "a word", bool: "true or false", dict: "a mapping"}
-
-
-def type_words(kind: type) -> Words:
-    """What a value of ``kind`` is, in words of the catalogue (« un nombre entier »): ``cli.type.int``..."""
-    return Words(f"cli.type.{kind.__name__}")
-
-
-def _has_type(value: Any, kind: type) -> bool:
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
 def result_fields() -> tuple[str, ...]:
     """The settings that change what a finished run means (a sweep compares them before reusing a run)."""
     return tuple(name for name, f in FIELDS.items() if f.metadata["result"])

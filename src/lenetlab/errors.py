@@ -41,13 +41,21 @@ class LenetlabError(Exception):
         return _rebuild, (type(self), self.args, dict(self.__dict__))
 
 
-class Words:
-    """Catalogue words used as the value of a message: ``Words("cli.must.epochs")`` is « être au moins 1 » in French.
+class Localized:
+    """A value of a message that is written in the message's language (``text(lang)``): words, a number, a rule."""
+
+    def text(self, lang: str) -> str:
+        raise NotImplementedError
+
+
+class Words(Localized):
+    """Catalogue words used as the value of a message: ``Words("cli.type.int")`` is « un nombre entier » in French.
 
     Examples
     --------
-    >>> str(LenetlabError.of("error.setting_must", flag="--epochs", must=Words("cli.must.epochs"), got="0"))
-    '--epochs must be at least 1 (got 0)'
+    >>> exc = LenetlabError.of("error.setting_type", flag="--epochs", kind=Words("cli.type.int"), got="'x'")
+    >>> str(exc), exc.localized("fr")
+    ("--epochs must be a whole number (got 'x')", "--epochs doit être un nombre entier (reçu : 'x')")
     """
 
     def __init__(self, key: str, /, **values: object) -> None:
@@ -60,7 +68,7 @@ class Words:
         return f"Words({self.key!r})"
 
 
-class Number:
+class Number(Localized):
     """A number as the value of a message, written ``format(value, spec)`` the way of the message's language.
 
     >>> Number(1234.5, ".1f").text("fr"), Number(-0.25, "g").text("en")
@@ -80,7 +88,7 @@ def _text(lang: str, key: str, values: dict[str, object]) -> str:
     from .catalogue import messages  # not t(): a value may be called "key" (--arch kernel_size given twice)
 
     def written(value: object) -> object:
-        if isinstance(value, Words | Number):
+        if isinstance(value, Localized):
             return value.text(lang)
         if isinstance(value, LenetlabError):
             return value.localized(lang)

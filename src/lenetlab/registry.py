@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import LenetlabError, Words
+from .constraints import PLAIN_TYPES, is_a, type_words
+from .errors import LenetlabError
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ModelSpec:
     def argument_types(self) -> dict[str, type]:
         """The plain type (int, float, str, bool) of each argument that has one (``int | None``: int)."""
         hints = typing.get_type_hints(self.constructor.__init__)
-        return {name: _plain(hint) for name, hint in hints.items() if _plain(hint) in _TYPE_WORDS}
+        return {name: _plain(hint) for name, hint in hints.items() if _plain(hint) in PLAIN_TYPES}
 
     def optional_arguments(self) -> set[str]:
         """The arguments typed ``X | None``: None is one of their values (LeNet-5's c5_kernel: "follows")."""
@@ -95,13 +96,11 @@ def check_model_args(name: str, args: Mapping[str, Any], flag: str = "--arch", e
         value = args.get(key)
         if key in optional and value is None:
             continue
-        if key in args and not (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
-            if not (kind is float and isinstance(value, int) and not isinstance(value, bool)):
-                raise LenetlabError.of("error.arch_type", model=name, flag=flag, key=key,
-                                       kind=Words(f"cli.type.{kind.__name__}"), got=repr(value))
+        if key in args and not is_a(value, kind):
+            raise LenetlabError.of("error.arch_type", model=name, flag=flag, key=key,
+                                   kind=type_words(kind), got=repr(value))
 
 
-_TYPE_WORDS = {int: "a whole number", float: "a number", str: "a word", bool: "true or false"}
 # Bounds on what a model's arguments may ask for, checked before anything is built: the parameter cap
 # (checkpoint.py, on the meta device) bounds weights, but not the confusion matrix of n_classes, nor the
 # time to build 100,000 layers of one unit each.
@@ -124,7 +123,7 @@ def _check_sizes(name: str, args: Mapping[str, Any], flag: str) -> None:
         values = value if isinstance(value, list | tuple) else [value]
         if len(values) > MAX_LAYERS:
             raise LenetlabError(f"{name}: {flag} {key} has {len(values)} layers; at most {MAX_LAYERS}")
-        if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_WIDTH for v in values):
+        if any(is_a(v, int) and abs(v) > MAX_WIDTH for v in values):
             raise LenetlabError(f"{name}: {flag} {key}={value!r} is beyond any layer lenetlab builds "
                                 f"(at most {MAX_WIDTH:,})")
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..constraints import Interval, Options, require
 from ..errors import LenetlabError
 
 METHODS = ("fgsm", "pgd", "both")
@@ -66,19 +67,15 @@ def check_eps(eps: str | float | Iterable[Any]) -> list[float]:
 
 
 def _check_int(value: Any, flag: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise LenetlabError(f"{flag} must be a whole number, at least {low}; got {value!r}")
-    return int(value)
+    return require(int(value) if isinstance(value, np.integer) else value, Interval(int, low, None), flag)
 
 
 def _check_settings(method: str, steps: int, step_size: float | None, batch_size: int = 1) -> None:
-    if method not in METHODS:
-        raise LenetlabError(f"unknown --method {method!r}; choose fgsm, pgd or both")
+    require(method, Options(METHODS), "--method")
     _check_int(steps, "--steps")
     _check_int(batch_size, "batch_size")
-    if step_size is not None and (isinstance(step_size, bool) or not isinstance(step_size, int | float)
-                                  or not 0 < step_size <= 1):
-        raise LenetlabError(f"--step-size must be a number in (0, 1]; got {step_size!r}")
+    if step_size is not None:
+        require(step_size, Interval(float, 0, 1, closed="right"), "--step-size")
 
 
 @contextlib.contextmanager
