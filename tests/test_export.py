@@ -289,7 +289,9 @@ def test_one_formatter_writes_every_number_of_the_page_the_french_way():
                                       timeout=60).stdout)
     assert shown == ["\u22120,735", "\u22126", "61\u202f706", "1\u202f234\u202f567,89", "0,000", "61,706", "-0.735"]
     # The page's own helpers go through it: no other number formatting for what a student reads.
-    for name in ("app.js", "confusion.js", "projector.js"):
+    from lenetlab.page import SCRIPTS
+
+    for name in SCRIPTS:
         code = (STATIC / name).read_text(encoding="utf-8")
         assert "Intl.NumberFormat" not in code and "toLocaleString" not in code, name
     assert "LeNet.formatNumber(v, LANG" in (STATIC / "app.js").read_text(encoding="utf-8")
@@ -341,14 +343,16 @@ def test_the_shape_calculator_follows_the_models_rules(runs, chromium, tmp_path,
         assert int(page.get_attribute("#calc-table table", "data-parameters")) == expected["total_parameters"]
     set_arguments({"stride": 2, "padding": 0})
     assert shown_rows()[4][:3] == ["C5", "120×1×1", "2,040"]  # 120 * 16 * 1 * 1 weights + 120 biases
-    # C3's own settings and a fixed C5 kernel: no inputs for them, a run's arguments carry them.
+    # C3's own settings and a fixed C5 kernel: no inputs for them, a run's arguments carry them (the graph sends
+    # every argument, defaults applied: lenet.js declares none of them).
     for args in ({"c3_kernel": 3, "c3_stride": 2, "c3_padding": 1}, {"kernel_size": 3, "c5_kernel": 3}):
-        shapes = page.evaluate("(args) => LeNet.lenet5Shapes(args)", args)
+        shapes = page.evaluate("(args) => LeNet.lenet5Shapes(args)", {**LeNet5().config, **args})
         expected = layer_table(build_model("lenet5", **args))
         assert shapes["layers"] == [{k: e[k] for k in ("layer", "output_shape", "parameters", "macs")}
                                     for e in expected["layers"]], args
         assert shapes["total_parameters"] == expected["total_parameters"]
-    problem = page.evaluate("() => { try { LeNet.lenet5Shapes({ c3_padding: -1 }); } catch (p) { return p; } }")
+    problem = page.evaluate("(args) => { try { LeNet.lenet5Shapes(args); } catch (p) { return p; } }",
+                            {**LeNet5().config, "c3_padding": -1})
     with pytest.raises(ValueError) as python:
         LeNet5(c3_padding=-1)
     assert messages("en")[problem["key"]].format(**problem["values"]) == str(python.value) \

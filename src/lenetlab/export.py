@@ -51,7 +51,17 @@ def _lenet1998_op(m: nn.Module, following: nn.Module | None) -> tuple[dict[str, 
     """LeNet-5 of 1998's layers as the page's operations, exactly: the 32x32 field folded into C1 (a
     convolution of bg + r x padded with bg is r W * x padded with 0, plus bg sum(W)), subsampling as the
     2x2 stride-2 convolution with one weight per map, the sparse C3 as its dense convolution, RBF units."""
-    from .models.lenet1998 import BACKGROUND, INK, PaperField, RBFOutput, ScaledTanh, SparseConv2d, Subsampling
+    from .models.lenet1998 import (
+        BACKGROUND,
+        INK,
+        SQUASH_A,
+        SQUASH_S,
+        PaperField,
+        RBFOutput,
+        ScaledTanh,
+        SparseConv2d,
+        Subsampling,
+    )
 
     if isinstance(m, PaperField) and isinstance(following, nn.Conv2d) and following.padding == (0, 0):
         w, b = following.weight, following.bias
@@ -62,7 +72,7 @@ def _lenet1998_op(m: nn.Module, following: nn.Module | None) -> tuple[dict[str, 
     if isinstance(m, SparseConv2d):
         return _conv_op(m.dense_weight(), m.bias, 1, 0), 1
     if isinstance(m, ScaledTanh):
-        return {"op": "act", "fn": "scaled_tanh"}, 1
+        return {"op": "act", "fn": "scaled_tanh", "A": SQUASH_A, "S": SQUASH_S}, 1  # A tanh(S a)
     if isinstance(m, RBFOutput):
         return {"op": "rbf", "weight": _tensor(m.prototypes)}, 1
     return None
@@ -137,6 +147,10 @@ def _cannot(model_name: str, stage: str, what: str) -> LenetlabError:
 def model_graph(model: nn.Module, name: str = "model") -> dict[str, Any]:
     """The model as the page evaluates it: its stages, each a list of operations with float32 weights.
 
+    Every constant the page needs comes with it, so that the JavaScript declares none of Python's values again:
+    an operation's own (a leaky ReLU's slope, the 1998 scaled tanh's A and S) and, as ``arguments``, the
+    model's constructor arguments with their defaults applied (``model.config``: the shape calculator's).
+
     Examples
     --------
     >>> from lenetlab import LeNet5
@@ -145,11 +159,16 @@ def model_graph(model: nn.Module, name: str = "model") -> dict[str, Any]:
     ['C1', 'S2', 'C3', 'S4', 'C5', 'flatten', 'F6', 'output']
     >>> [op["op"] for op in graph["stages"][0]["ops"]]
     ['conv', 'act']
+    >>> graph["arguments"]["padding"], graph["arguments"]["c5_kernel"]
+    (2, None)
     """
     model = model.eval()
     with torch.no_grad():
         stages = [{"name": stage_name, "ops": _ops(stage_name, module, name)} for stage_name, module in model.stages()]
-    return {"format": "lenetlab-graph-1", "name": name, "input": [1, 28, 28], "stages": stages}
+    arguments = {key: list(value) if isinstance(value, tuple) else value
+                 for key, value in getattr(model, "config", {}).items()}
+    return {"format": "lenetlab-graph-1", "name": name, "input": [1, 28, 28], "arguments": arguments,
+            "stages": stages}
 
 
 def sample_digits(model: nn.Module, test: Any, per_kind: int = 10) -> list[dict[str, Any]]:

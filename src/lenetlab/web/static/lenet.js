@@ -1,6 +1,7 @@
 // lenet.js: a lenetlab model graph evaluated in plain JavaScript, the explanation of any value it computes,
-// and MNIST's preprocessing of a drawing. Shared by the served page and the exported one (lenetlab export):
-// no framework, no build step. The graph format is written by lenetlab/export.py (model_graph).
+// the page's numbers and the shape calculator's rules (mnist.js preprocesses a drawing). Shared by the served page and the exported one (lenetlab export):
+// no framework, no build step. The graph format is written by lenetlab/export.py (model_graph). It runs under
+// node too (module.exports below): tests/js checks it against PyTorch (tests/test_js_units.py).
 "use strict";
 
 const LeNet = (() => {
@@ -22,6 +23,8 @@ const LeNet = (() => {
   }
 
   // ----- the six operations; a tensor is { shape: [c, h, w] or [n], data: Float64Array } -----
+  // Every constant of an operation comes with it in the graph (an activation's slope, alpha, A and S):
+  // none is written again here.
   function erf(x) {  // Abramowitz and Stegun 7.1.26: |error| < 1.5e-7 (GELU only)
     const s = Math.sign(x), a = Math.abs(x), t = 1 / (1 + 0.3275911 * a);
     const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
@@ -33,9 +36,9 @@ const LeNet = (() => {
     relu: () => (v) => (v > 0 ? v : 0),
     sigmoid: () => (v) => 1 / (1 + Math.exp(-v)),
     gelu: () => (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
-    elu: (op) => (v) => (v > 0 ? v : (op.alpha ?? 1) * (Math.exp(v) - 1)),
-    leaky_relu: (op) => (v) => (v > 0 ? v : (op.slope ?? 0.01) * v),
-    scaled_tanh: () => (v) => 1.7159 * Math.tanh((2 / 3) * v),  // LeNet-5 of 1998
+    elu: (op) => (v) => (v > 0 ? v : op.alpha * (Math.exp(v) - 1)),
+    leaky_relu: (op) => (v) => (v > 0 ? v : op.slope * v),
+    scaled_tanh: (op) => (v) => op.A * Math.tanh(op.S * v),  // LeNet-5 of 1998: A tanh(S v), A and S from Python
   };
 
   function conv(x, op) {
@@ -208,139 +211,6 @@ const LeNet = (() => {
     return result;
   }
 
-  // ----- MNIST's preprocessing (lenetlab/preprocess.py: mnist_preprocess), for the drawing pad -----
-  const INK_THRESHOLD = 0.2;
-
-  function median(values) {
-    const v = Float64Array.from(values).sort(), n = v.length;
-    return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  }
-
-  function percentile(values, q) {  // numpy's default (linear interpolation)
-    const v = Float32Array.from(values).sort(), pos = (q / 100) * (v.length - 1), lo = Math.floor(pos);
-    return lo + 1 < v.length ? v[lo] + (v[lo + 1] - v[lo]) * (pos - lo) : v[lo];
-  }
-
-  function medianFilter3(img, w, h) {  // PIL's MedianFilter(3): edges replicated
-    const out = new Float32Array(w * h), win = new Float32Array(9);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        let n = 0;
-        for (let dy = -1; dy <= 1; dy++) {
-          const yy = Math.min(h - 1, Math.max(0, y + dy));
-          for (let dx = -1; dx <= 1; dx++) win[n++] = img[yy * w + Math.min(w - 1, Math.max(0, x + dx))];
-        }
-        out[y * w + x] = win.sort()[4];
-      }
-    }
-    return out;
-  }
-
-  // Pillow's Lanczos resampling of an 8-bit image, fixed-point arithmetic included (Resample.c),
-  // so that the page's 28x28 input matches `lenetlab predict`'s to the last grey level.
-  const PRECISION_BITS = 32 - 8 - 2;
-  function lanczos(x) {
-    const sinc = (t) => (t === 0 ? 1 : Math.sin(Math.PI * t) / (Math.PI * t));
-    return x > -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0;
-  }
-  function coefficients(inSize, outSize) {
-    const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = 3 * filterscale;
-    const rows = [];
-    for (let xx = 0; xx < outSize; xx++) {
-      const center = (xx + 0.5) * scale, ss = 1 / filterscale;
-      const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
-      const count = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
-      const k = [];
-      let total = 0;
-      for (let x = 0; x < count; x++) { const v = lanczos((x + xmin - center + 0.5) * ss); k.push(v); total += v; }
-      const fixed = k.map((v) => {
-        const f = total !== 0 ? v / total : v;
-        return Math.trunc(f < 0 ? -0.5 + f * 2 ** PRECISION_BITS : 0.5 + f * 2 ** PRECISION_BITS);
-      });
-      rows.push({ xmin, k: fixed });
-    }
-    return rows;
-  }
-  function clip8(v) {
-    if (v >= 2 ** PRECISION_BITS * 256) return 255;
-    if (v <= 0) return 0;
-    return Math.floor(v / 2 ** PRECISION_BITS);
-  }
-  function resize8(src, w, h, nw, nh) {
-    const horizontal = coefficients(w, nw), vertical = coefficients(h, nh);
-    const tmp = new Uint8Array(nw * h);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < nw; x++) {
-        const { xmin, k } = horizontal[x];
-        let ss = 2 ** (PRECISION_BITS - 1);
-        for (let i = 0; i < k.length; i++) ss += src[y * w + xmin + i] * k[i];
-        tmp[y * nw + x] = clip8(ss);
-      }
-    }
-    const out = new Uint8Array(nw * nh);
-    for (let y = 0; y < nh; y++) {
-      const { xmin: ymin, k } = vertical[y];
-      for (let x = 0; x < nw; x++) {
-        let ss = 2 ** (PRECISION_BITS - 1);
-        for (let i = 0; i < k.length; i++) ss += tmp[(ymin + i) * nw + x] * k[i];
-        out[y * nw + x] = clip8(ss);
-      }
-    }
-    return out;
-  }
-  const roundHalfEven = (v) => {  // Python's round()
-    const r = Math.round(v);
-    return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-  };
-
-  // RGBA pixels of any size -> 784 numbers in [0, 1] (row-major), or null when there is no ink.
-  function preprocess(rgba, w, h) {
-    let gray = new Float32Array(w * h);
-    for (let i = 0; i < w * h; i++) {  // Pillow's RGB -> L, then / 255
-      const r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2];
-      gray[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255;
-    }
-    const border = [];
-    for (let x = 0; x < w; x++) border.push(gray[x], gray[(h - 1) * w + x]);
-    for (let y = 0; y < h; y++) border.push(gray[y * w], gray[y * w + w - 1]);
-    let background = median(border);
-    if (background > 0.5) { gray = gray.map((v) => 1 - v); background = 1 - background; }
-    let ink = gray.map((v) => Math.min(1, Math.max(0, (v - background) / Math.max(1 - background, 1e-6))));
-    if (Math.min(w, h) >= 64) {
-      ink = medianFilter3(ink, w, h);
-      const stroke = percentile(ink, 99.9);
-      ink = ink.map((v) => (v > 0.35 * stroke ? v : 0));
-    }
-    let top = h, bottom = -1, left = w, right = -1;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        if (ink[y * w + x] > INK_THRESHOLD) {
-          top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
-        }
-      }
-    }
-    if (bottom < 0) return null;
-    const ch = bottom - top + 1, cw = right - left + 1;
-    const crop = new Uint8Array(ch * cw);
-    for (let y = 0; y < ch; y++) {
-      for (let x = 0; x < cw; x++) crop[y * cw + x] = Math.trunc(Math.fround(ink[(top + y) * w + left + x] * 255));
-    }
-    const scale = 20 / Math.max(ch, cw);
-    const nh = Math.max(1, roundHalfEven(ch * scale)), nw = Math.max(1, roundHalfEven(cw * scale));
-    const digit = Array.from(resize8(crop, cw, ch, nw, nh), (v) => v / 255);
-    let total = 0, sy = 0, sx = 0;
-    for (let y = 0; y < nh; y++) {
-      for (let x = 0; x < nw; x++) { const v = digit[y * nw + x]; total += v; sy += y * v; sx += x * v; }
-    }
-    const comY = total > 0 ? sy / total : (nh - 1) / 2, comX = total > 0 ? sx / total : (nw - 1) / 2;
-    const oy = Math.min(Math.max(roundHalfEven(14 - comY), 0), 28 - nh);
-    const ox = Math.min(Math.max(roundHalfEven(14 - comX), 0), 28 - nw);
-    const out = new Array(784).fill(0);
-    for (let y = 0; y < nh; y++) for (let x = 0; x < nw; x++) out[(oy + y) * 28 + ox + x] = digit[y * nw + x];
-    const peak = Math.max(...out);
-    return peak > 0 ? out.map((v) => v / peak) : out;
-  }
-
   // ----- numbers as the page's language writes them (lenetlab/i18n: number): every number the page shows -----
   // English: 61,706 and -0.735. French: a narrow no-break space between thousands (61 706), the decimal comma
   // and the true minus sign (−0,735); Intl's "fr" writes a hyphen, so the page does not rely on it.
@@ -363,13 +233,10 @@ const LeNet = (() => {
     return out;
   }
 
-  // c3_kernel null: C3 takes kernel_size; c5_kernel null: C5 "follows", its kernel the side of what reaches it.
-  const LENET5_DEFAULTS = { n_classes: 10, in_channels: 1, input_size: 28, c1_channels: 6, c3_channels: 16,
-                            c5_channels: 120, f6_units: 84, kernel_size: 5, stride: 1, padding: 2, c3_kernel: null,
-                            c3_stride: 1, c3_padding: 0, c5_kernel: null, pool_size: 2, batch_norm: false };
-
-  function lenet5Shapes(args) {
-    const a = { ...LENET5_DEFAULTS, ...args };
+  // `a`: every argument of LeNet5, as the graph's `arguments` (its constructor's, defaults applied) holds them,
+  // with any the reader changed. c3_kernel null: C3 takes kernel_size; c5_kernel null: C5 "follows", its kernel
+  // the side of what reaches it.
+  function lenet5Shapes(a) {
     for (const name of ["n_classes", "c1_channels", "c3_channels", "c5_channels", "f6_units", "kernel_size", "stride",
                         "c3_stride", "pool_size", "in_channels", "input_size"]) {
       if (!(a[name] >= 1)) throw { key: "calc.at_least_one", values: { name, value: a[name] } };
@@ -404,7 +271,7 @@ const LeNet = (() => {
              total_macs: layers.reduce((s, l) => s + l.macs, 0) };
   }
 
-  return { load, forward, explain, preprocess, softmax, lenet5Shapes, LENET5_DEFAULTS, formatNumber };
+  return { load, forward, explain, softmax, lenet5Shapes, formatNumber };
 })();
 
 if (typeof module !== "undefined") module.exports = LeNet;

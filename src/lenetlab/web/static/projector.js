@@ -6,10 +6,12 @@
 // Fast with 10,000 dots: they are written into one ImageData (no path per dot), hovering looks in a grid of
 // cells around the pointer (not through every dot) and draws on a second canvas above, so the dots are redrawn
 // only when they move (a ~500 ms tween between two representations) or change colour.
-// Loaded before app.js: it uses app.js's t(), api(), showSample() and classNames when called, never before.
 "use strict";
+/* global LeNetApp, Drawing */
+/* exported Projector */
 
 const Projector = (() => {
+  const { EMBEDDED, state, api, t, fmtInt, layerLabel } = LeNetApp;
   const CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                         "#bcbd22", "#17becf"];  // matplotlib's tab10, as the explore figures colour classes
   const MARGIN = 10;           // canvas pixels around the cloud
@@ -122,8 +124,8 @@ const Projector = (() => {
     g.clearRect(0, 0, tile, tile);
     if (sprite) g.drawImage(sprite, (i % columns) * tile, Math.floor(i / columns) * tile, tile, tile, 0, 0, tile, tile);
     $("proj-card-index").textContent = t("proj.card_index", { index: i });
-    $("proj-card-labels").textContent = t("proj.card_labels", { true: classNames[labels[i]],
-                                                                predicted: classNames[predicted[i]] });
+    $("proj-card-labels").textContent = t("proj.card_labels", { true: state.classNames[labels[i]],
+                                                                predicted: state.classNames[predicted[i]] });
     card.classList.toggle("wrong", labels[i] !== predicted[i]);
     Object.assign(card.dataset, { index: String(i), label: String(labels[i]), predicted: String(predicted[i]) });
     // Beside the dot, on the side with room (canvas pixels are CSS pixels here, unless the page is zoomed).
@@ -162,7 +164,7 @@ const Projector = (() => {
     const response = await fetch(api(`/api/random?index=${i}`));
     const sample = await response.json();
     if (!response.ok) { statusLine.textContent = sample.error || t("page.error", { status: response.status }); return; }
-    showSample({ index: i, label: sample.label, predicted: predicted[i], image: sample.image });
+    Drawing.showSample({ index: i, label: sample.label, predicted: predicted[i], image: sample.image });
     $("draw-panel").scrollIntoView({ block: "nearest" });
   }
 
@@ -227,7 +229,7 @@ const Projector = (() => {
   function buildLegend() {
     const box = $("proj-legend");
     box.innerHTML = "";
-    classNames.forEach((name, k) => {
+    state.classNames.forEach((name, k) => {
       const item = document.createElement("span");
       const swatch = document.createElement("i");
       swatch.style.background = CLASS_COLORS[k % CLASS_COLORS.length];
@@ -255,17 +257,17 @@ const Projector = (() => {
     buildLegend();
     sprite = null;
     const sheet = new Image();
-    sheet.onload = () => { if (info && sheet.src.endsWith(`run=${RUN}`)) sprite = sheet; };
+    sheet.onload = () => { if (info && sheet.src.endsWith(`run=${state.run}`)) sprite = sheet; };
     sheet.src = api("/api/sprite");
     await show();
   }
 
-  // The run, or its best.pt, changed (app.js's loadModel): a new run starts over, a newer best.pt moves the dots.
+  // The run, or its best.pt, changed (main.js's loadModel): a new run starts over, a newer best.pt moves the dots.
   function modelChanged() {
     if (EMBEDDED) return;
     panel.hidden = false;
-    if (run !== RUN) {
-      run = RUN;
+    if (run !== state.run) {
+      run = state.run;
       if (tween) cancelAnimationFrame(tween.frame);
       info = null; xs = ys = grid = null; tween = null; labels = predicted = null;
       showHover(-1);

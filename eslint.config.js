@@ -1,0 +1,33 @@
+// eslint (flat config; CI: .ci/run): the page's plain scripts, each one namespace (src/lenetlab/web/static, see
+// app.js's header), and the node tests of lenet.js (tests/js). A script names the namespaces it uses in its
+// `/* global ... */` comment and the one it defines in `/* exported ... */`: no-undef and no-unused-vars check both.
+"use strict";
+
+const js = require("@eslint/js");
+const globals = require("globals");
+
+const rules = {
+  "no-undef": "error",
+  "no-unused-vars": "error",
+  "prefer-const": "error",
+  "no-var": "error",
+  eqeqeq: ["error", "always", { null: "ignore" }],  // `x == null` means null or undefined, on purpose
+};
+
+module.exports = [
+  js.configs.recommended,
+  {
+    files: ["src/lenetlab/web/static/**/*.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "script", globals: { ...globals.browser } },
+    rules,
+  },
+  {
+    files: ["src/lenetlab/web/static/lenet.js", "src/lenetlab/web/static/mnist.js"],  // also CommonJS under node (tests/js)
+    languageOptions: { globals: { module: "writable" } },
+  },
+  {
+    files: ["tests/js/**/*.js", "eslint.config.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "commonjs", globals: { ...globals.node } },
+    rules,
+  },
+];
