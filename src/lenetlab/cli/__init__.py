@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import LenetlabError
 from . import bench, course, explore, pages, train
+from ._help import localize_help
 from ._parser import Parser, add_lang_flag
 
 
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Ctrl-C is not swallowed here: an in-process caller (pytest, a notebook) stops as asked, and the
     ``lenetlab`` program (:func:`entry`) turns it into one line and exit status 130.
     """
-    parser = build_parser()
+    parser = localize_help(build_parser(), _language(None, argv))  # --help in the words of the other output
     args = None
     try:
         args = parser.parse_args(argv)

@@ -3,8 +3,8 @@
 ``en.json`` and ``fr.json`` hold every user-facing string of the draw-a-digit page (served and
 exported), the HTML report and the figures' titles and labels, under the same keys; ``en.AREA.json`` and
 ``fr.AREA.json`` add the words of one area (``cli``: what the command line prints; ``explore``: the
-exploration figures and summaries). The catalogue of a language is the union of its files, a key in one
-file only. The page gets the catalogue of its language embedded, the report and the figures read it here. French text follows
+exploration figures and summaries; ``help``: every ``--help``, see cli/_help.py). The catalogue of a
+language is the union of its files, a key in one file only. The page gets the catalogue of its language embedded, the report and the figures read it here. French text follows
 French conventions: decimal comma, a narrow no-break space between thousands (61 706) and before
 ``%`` (99,34 %), and « exactitude » for accuracy (« précision » is precision).
 """
