@@ -1,5 +1,4 @@
 import gzip
-import os
 import struct
 from pathlib import Path
 
@@ -54,11 +53,8 @@ def write_idx_folder(folder: Path, n_train: int = 60, n_test: int = 20, n_classe
     return folder
 
 
-# The language of pages, reports and figures follows the system locale; tests that check English text must
-# not depend on the machine's, so they run under an English one (tests of French ask for it).
-for _variable in ("LC_ALL", "LC_MESSAGES"):
-    os.environ.pop(_variable, None)
-os.environ["LANG"] = "C.UTF-8"
+# The tests run under an English locale (tests of French ask for it): the checkout's conftest.py sets it,
+# for the doctests of src/ too.
 
 
 # ------------------------------------------------------------------ the unit tier (`pytest -m unit`)

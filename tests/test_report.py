@@ -269,9 +269,9 @@ def test_every_exploration_figure_has_a_french_heading(name, heading):
 
 
 def test_settings_are_shown_in_words_with_their_code():
-    from lenetlab.report import _setting_rows
+    from lenetlab.report.wording import setting_rows
 
-    rows = {r["code"] or r["label"]: r for r in _setting_rows(
+    rows = {r["code"] or r["label"]: r for r in setting_rows(
         {"nesterov": False, "split": "all", "schedule": "paper", "preset": "paper", "lr": 1e-5, "momentum": -0.5,
          "device": "cuda:1", "hidden": [300, 100], "c3_kernel": None, "activation": "tanh", "seed": 12345}, "fr")}
     assert rows["nesterov"]["label"] == "moment de Nesterov" and rows["nesterov"]["value"] == "non"

@@ -66,8 +66,9 @@ def save_checkpoint(
 
     Examples
     --------
-    >>> save_checkpoint("lenet5.pt", LeNet5(), "lenet5", [str(d) for d in range(10)])  # doctest: +SKIP
-    >>> load_checkpoint("lenet5.pt")[1]["model"]                                      # doctest: +SKIP
+    >>> from lenetlab import LeNet5
+    >>> save_checkpoint("lenet5.pt", LeNet5(), "lenet5", [str(d) for d in range(10)])
+    >>> load_checkpoint("lenet5.pt")[1]["model"]
     'lenet5'
     """
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -129,8 +130,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 
     Examples
     --------
-    >>> model, ckpt = load_checkpoint("runs/lenet5")  # doctest: +SKIP
-    >>> ckpt["model"], ckpt["class_names"][:3]        # doctest: +SKIP
+    >>> model, ckpt = load_checkpoint("runs/lenet5")
+    >>> ckpt["model"], ckpt["class_names"][:3]
     ('lenet5', ['0', '1', '2'])
     """
     payload = read_checkpoint(path)

@@ -59,9 +59,12 @@ class Predictor:
 
     Examples
     --------
-    >>> predictor = Predictor.load("runs/lenet5")           # doctest: +SKIP
-    >>> predictor.predict_image("my_seven.png").label        # doctest: +SKIP
-    7
+    >>> predictor = Predictor.load("runs/lenet5")
+    >>> prediction = predictor.predict_image("my_seven.png")   # .label: 7 from a trained LeNet-5
+    >>> prediction.input.shape, prediction.probabilities.shape  # what the network saw; a probability per class
+    ((28, 28), (10,))
+    >>> prediction.class_name == predictor.class_names[prediction.label]
+    True
     """
 
     def __init__(self, model: nn.Module, checkpoint: dict[str, Any], source: str | Path = "<model>") -> None:

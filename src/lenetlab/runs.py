@@ -98,9 +98,9 @@ def train_run(
 
     Examples
     --------
-    >>> metrics = train_run(TrainConfig.from_preset("default", epochs=1), "runs/try")  # doctest: +SKIP
-    >>> metrics["test"]["accuracy"]                                                    # doctest: +SKIP
-    0.97...
+    >>> metrics = train_run(TrainConfig.from_preset("default", epochs=1), "runs/try", progress=False, log=None)
+    >>> metrics["test"]["accuracy"] > 0.9   # one epoch on the 48,000 training images (0.99 after 40)
+    True
     """
     from .i18n import check_lang
 
@@ -255,9 +255,11 @@ def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "a
 
     Examples
     --------
-    >>> result, names = evaluate_run("runs/lenet5-20261126-101500")  # doctest: +SKIP
-    >>> round(result.accuracy, 4), result.per_class_accuracy[:2]      # doctest: +SKIP
-    (0.9934, [0.997959, 0.998238])
+    >>> result, names = evaluate_run("runs/lenet5-20261126-101500")
+    >>> len(result.per_class_accuracy), names[:2]
+    (10, ('0', '1'))
+    >>> round(result.accuracy, 2) > 0.5   # 0.99 after the default 40 epochs
+    True
     """
     model, checkpoint = load_checkpoint(path, resolve_device(device))
     data_dir = data_dir if data_dir is not None else recorded_data_dir(path)
@@ -287,8 +289,9 @@ def predict_images(path: str | Path, images: list[str | Path], device: str = "au
 
     Examples
     --------
-    >>> [r["label"] for r in predict_images("runs/lenet5-20261126-101500", ["my_seven.png"])]  # doctest: +SKIP
-    [7]
+    >>> results = predict_images("runs/lenet5-20261126-101500", ["my_seven.png"])   # label 7, trained well
+    >>> [r["path"] for r in results], sorted(results[0])
+    (['my_seven.png'], ['class_name', 'label', 'path', 'probabilities', 'probability'])
     """
     predictor = Predictor.load(path, resolve_device(device))
     inputs = [predictor.preprocess(image) for image in images]
