@@ -35,9 +35,11 @@ os.environ["LANG"] = "C.UTF-8"
 
 # What a doctest may name that the doctest folder holds: its runs (runs/lenet5, runs/mlp, the dated copy
 # runs/lenet5-20261126-101500; not a path that only passes through runs/), the user's image, the model.
-NAMES_THE_RUNS = re.compile(r"(?<![\w/])runs/(lenet5|mlp)\b|\bmy_seven\.png\b|\btrained_model\b")
+NAMES_THE_RUNS = re.compile(r"(?<![\w/])runs/(lenet5|mlp)\b|\bmy_seven\.png\b|\btrained_model\b|\bmnist_small\b")
 # Examples that train for real (seconds each): with those above, not in the unit tier (`pytest -m unit`).
-TRAINS = re.compile(r"\b(fit|train_run)\(")
+TRAINS = re.compile(r"\b(fit|train_run|sweep|run_variants|explore_compare|paper_table)\(")
+# Examples that train on the whole of MNIST for tens of seconds (a benchmark, a speedrun): `long`, run by CI.
+LONG = re.compile(r"\b(run_bench|speedrun)\(")
 # The subset of the bundled MNIST the doctest runs train on, one epoch in batches of 16 (750 steps): 3.5 s
 # for both runs, and test accuracies of 0.93 (LeNet-5) and 0.91 (MLP), every 7 read as a 7 (measured on 2
 # CPU cores; the default batch of 128 gives 0.44 on 6,000 images). 2,000 test images: the explorations'
@@ -61,6 +63,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         source = _examples(item)
         if NAMES_THE_RUNS.search(source) or TRAINS.search(source):
             item.add_marker(pytest.mark.integration)
+        if LONG.search(source):
+            item.add_marker(pytest.mark.long)
 
 
 def _idx(array: np.ndarray) -> bytes:
@@ -82,7 +86,8 @@ def doctest_runs(doctest_folder: Path, doctest_namespace: dict, tmp_path_factory
     from lenetlab import TrainConfig, load_checkpoint, load_mnist, train_run
     from lenetlab.data import bundled_data_dir, read_idx
 
-    data_dir = tmp_path_factory.mktemp("doctest_mnist")
+    data_dir = doctest_folder / "mnist_small"  # examples that train name it: data_dir="mnist_small"
+    data_dir.mkdir()
     for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                  "t10k-labels-idx1-ubyte"):
         array = read_idx(bundled_data_dir() / f"{stem}.gz")[:SUBSET[stem.split("-")[0]]]

@@ -1,6 +1,5 @@
 """FGSM and PGD on the real 1-epoch LeNet-5 of the ``trained_run`` fixture (a few hundred test images)."""
 
-import doctest
 import json
 
 import pytest
@@ -9,7 +8,6 @@ import torch
 from conftest import written
 from lenetlab import MLP, LeNet5, LenetlabError
 from lenetlab.checkpoint import load_checkpoint, save_checkpoint
-from lenetlab.explore import attack
 from lenetlab.explore.attack import explore_attack, fgsm, format_table, pgd, robust_accuracy
 from lenetlab.models import count_parameters
 
@@ -37,11 +35,6 @@ def sample(mnist):
 def attacked(lenet, sample):
     """Both attacks at every eps of EPS, once for the module (PGD with 20 steps to stay quick)."""
     return robust_accuracy(lenet, *sample, EPS, "both", steps=20, seed=0)
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(attack, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_eps_zero_is_the_clean_accuracy_on_the_same_images(lenet, sample, attacked):

@@ -1,7 +1,6 @@
 """Attribution maps (saliency, gradient x input, Grad-CAM, occlusion) on the real trained LeNet-5."""
 
 import copy
-import doctest
 import itertools
 import json
 
@@ -12,7 +11,6 @@ from PIL import Image
 
 from conftest import write_idx_folder, written
 from lenetlab import MLP, LenetlabError, TrainConfig, load_checkpoint, train_run
-from lenetlab.explore import attribution
 from lenetlab.explore.attribution import (
     explore_attribution,
     grad_cam,
@@ -36,11 +34,6 @@ def model(trained_run):
 def digits(mnist):
     """Eight real test digits (N, 28, 28) in [0, 1] and their labels."""
     return mnist.test.as_float(0, 8)[:, 0], mnist.test.labels[:8]
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(attribution, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_saliency_is_the_logit_gradient_and_gradient_times_input_is_zero_on_black(model, digits):

@@ -207,9 +207,9 @@ def run_bench(
 
     Examples
     --------
-    >>> result = run_bench(epochs=1, notebook=False, progress=False)   # doctest: +SKIP
-    >>> result["lenetlab"]["epoch_seconds"]                            # doctest: +SKIP
-    1.9
+    >>> result = run_bench(epochs=1, notebook=False, progress=False)
+    >>> result["lenetlab"]["epoch_seconds"] > 0   # 1.9 s on 2 CPU cores
+    True
     """
     from .data import load_mnist
     from .explore.params import layer_table

@@ -115,9 +115,9 @@ def speedrun(
 
     Examples
     --------
-    >>> result = speedrun(seeds=1, progress=False)          # doctest: +SKIP
-    >>> result["summary"]["reached"], result["summary"]["seconds_mean"]   # doctest: +SKIP
-    (1, 28.4)
+    >>> result = speedrun(seeds=1, progress=False)
+    >>> result["summary"]["reached"]   # seconds_mean: 28.4 on 2 CPU cores
+    1
     """
     from .bench import busy_line, fixed, plural
     from .data import load_mnist

@@ -257,9 +257,9 @@ def randomized_weights_correlation(model: nn.Module, x: Any, target: Target, see
     Examples
     --------
     >>> from lenetlab.explore.attribution import randomized_weights_correlation
-    >>> rho = randomized_weights_correlation(trained_model, images, labels)   # doctest: +SKIP
-    >>> round(rho, 2)                                                          # doctest: +SKIP
-    0.1
+    >>> rho = randomized_weights_correlation(trained_model, images, labels)   # about 0.1 for a trained LeNet-5
+    >>> -1 <= rho < 0.5   # far from 1: the maps depend on what the network learned
+    True
     """
     return _mean_correlation(saliency(model, x, target), saliency(randomized_model(model, seed), x, target))
 
@@ -309,11 +309,11 @@ def explore_attribution(run: str | Path, out: str | Path | None = None, *, index
 
     Examples
     --------
-    >>> result = explore_attribution("runs/lenet5", index=[0, 7], method="saliency")   # doctest: +SKIP
-    >>> [(r["label"], r["prediction"]) for r in result["images"]]                      # doctest: +SKIP
-    [(7, 7), (9, 9)]
-    >>> result["sanity_check"]["rank_correlation_trained_vs_random"]                   # doctest: +SKIP
-    0.12
+    >>> result = explore_attribution("runs/lenet5", index=[0, 7], method="saliency")
+    >>> [r["label"] for r in result["images"]]   # the test images 0 and 7; r["prediction"], the network's answer
+    [7, 9]
+    >>> result["sanity_check"]["rank_correlation_trained_vs_random"] < 0.5   # 0.12 after 40 epochs
+    True
     """
     from .. import plots
     from .._fs import write_json

@@ -54,8 +54,8 @@ def explore_compare(out: str | Path = "runs/compare", epochs: int = DEFAULT_EPOC
 
     Examples
     --------
-    >>> result = explore_compare("runs/compare", epochs=10)        # doctest: +SKIP
-    >>> [(r["name"], r["parameters"]) for r in result["rows"]]      # doctest: +SKIP
+    >>> result = explore_compare("runs/compare", epochs=1, data_dir="mnist_small", log=None)
+    >>> [(r["name"], r["parameters"]) for r in result["rows"]]
     [('lenet5', 61706), ('mlp-same-params', 61599), ('fc-same-depth', 1453094)]
     """
     from .. import plots
