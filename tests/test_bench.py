@@ -29,6 +29,7 @@ def test_matmul_peak_is_positive():
     assert matmul_peak(torch.device("cpu"), size=128, seconds=0.05) > 0
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @pytest.mark.slow  # two real epochs (plain and as `train` runs it) on the full data: ~15 s on 2 cores
 def test_bench_smoke(capsys):
     """One real epoch on the bundled data, notebook pipeline skipped: every number is present and sane."""

@@ -170,6 +170,7 @@ def test_speedrun_refuses_nonsense_before_training():
         speedrun(target=99.0, progress=False)
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @pytest.mark.slow
 def test_speedrun_command_on_the_cpu_writes_its_numbers(tmp_path, capsys):
     out = tmp_path / "speedrun.json"

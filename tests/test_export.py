@@ -204,6 +204,7 @@ def test_explaining_one_unit_of_each_layer_shows_pytorchs_numbers(runs, chromium
     page.close()
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @browser
 @needs_chromium
 def test_the_page_preprocesses_a_drawing_as_predict_does(runs, chromium, tmp_path):

@@ -371,6 +371,7 @@ def _tiny_train(folder: Path, out: Path, *extra: object) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 def test_two_trainings_into_one_folder_never_both_succeed(tmp_path):
     folder = write_idx_folder(tmp_path / "data", n_train=200, n_test=50)
     for attempt in range(3):
@@ -422,6 +423,7 @@ def test_resume_finishes_what_a_kill_left_and_removes_temporary_files(tmp_path, 
     assert "already finished all 2 epochs" in capsys.readouterr().err
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @pytest.mark.slow  # 64 clients for 20 s against a real server process
 def test_web_server_under_load_stays_small_and_drops_stalled_clients(trained_run):
     """scripts/web_load_test.py's numbers (the README quotes its timings): memory and behaviour asserted here."""

@@ -38,6 +38,7 @@ def _serve(run_dir):
     return server, thread, sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 def test_the_page_watches_a_run_train(tmp_path):
     import httpx
 

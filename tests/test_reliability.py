@@ -80,6 +80,7 @@ def test_same_seed_gives_identical_metrics_and_weights(small_mnist, uninterrupte
     assert config["train"]["seed"] == 0 and len(config["data"]["sha256"]) == 4 and "torch" in config["versions"]
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after_epoch", [0, 2])
 def test_sigkill_then_resume_matches_an_uninterrupted_run(small_mnist, uninterrupted, tmp_path, kill_after_epoch):
@@ -101,6 +102,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(small_mnist, uninterru
     assert not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_and_says_how_to_resume(small_mnist, uninterrupted, tmp_path):
     out = tmp_path / "terminated"
@@ -144,6 +146,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @pytest.mark.slow
 def test_two_process_data_parallel_matches_one_process(small_mnist, tmp_path):
     args = ["--epochs", "2", "--batch-size", "64"]

@@ -276,6 +276,7 @@ def _no_errors(run: dict) -> None:
         assert "Traceback" not in shown, shown
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @pytest.mark.slow
 @both
 def test_enonce_runs_unchanged_and_every_check_fails(lang, tmp_path_factory):
@@ -292,6 +293,7 @@ def test_enonce_runs_unchanged_and_every_check_fails(lang, tmp_path_factory):
     assert set(run["results"]["lectures"]) == LECTURES  # the long runs use lenetlab's networks
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 @pytest.mark.slow
 @both
 def test_corrige_passes_every_check(lang, tmp_path_factory):

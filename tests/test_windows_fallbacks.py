@@ -75,6 +75,7 @@ def test_the_blocker_blocks(windowsish):
     assert out.split("\n")[:3] == ["resource blocked", "fcntl blocked", "getloadavg False"]
 
 
+@pytest.mark.long  # heavy end-to-end (over 10 s): CI runs it right after the README's command
 def test_train_bench_speedrun_and_attack_without_posix_modules(windowsish):
     run_dir = windowsish.root / "run"
     done = windowsish("train", "--epochs", "1", "--data-dir", str(windowsish.data), "--out", str(run_dir),
