@@ -83,8 +83,10 @@ def test_arch_flags_are_checked_against_the_model(capsys):
     assert "is not KEY=VALUE" in capsys.readouterr().err
 
 
-def test_no_source_file_is_over_450_lines():
-    long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py") if (n := len(p.read_text().splitlines())) > 450}
+def test_no_source_file_is_over_400_lines():
+    """Python and the page's JavaScript alike: a longer file holds more than one thing, split it."""
+    files = [*SRC.rglob("*.py"), *SRC.rglob("*.js")]
+    long = {str(p.relative_to(SRC)): n for p in files if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
     assert long == {}
 
 
