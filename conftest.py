@@ -96,7 +96,7 @@ def doctest_runs(doctest_folder: Path, doctest_namespace: dict, tmp_path_factory
     for model in ("lenet5", "mlp"):
         config = TrainConfig.from_preset("default", model=model, epochs=1, batch_size=BATCH_SIZE,
                                          data_dir=str(data_dir), keep_filters=model == "lenet5")
-        train_run(config, runs / model, progress=False, log=None, figures=False, report=False)
+        train_run(config, runs / model, progress=False, log=None, figures=False)
     shutil.copytree(runs / "lenet5", runs / DATED_RUN)
     test = load_mnist(data_dir).test
     seven = int((test.labels == 7).nonzero()[0, 0])

@@ -15,9 +15,12 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
-    """One real epoch of LeNet-5 on the bundled MNIST: a run directory the read-only tests share."""
+    """One real epoch of LeNet-5 on the bundled MNIST, report included as `lenetlab train` writes it: a run
+    directory the read-only tests share."""
+    from lenetlab.report import finish_run
+
     run_dir = tmp_path_factory.mktemp("runs") / "lenet5"
-    train_run(TrainConfig.from_preset("default", epochs=1), run_dir, progress=False, log=None)
+    train_run(TrainConfig.from_preset("default", epochs=1), run_dir, progress=False, log=None, finish=finish_run)
     return run_dir
 
 

@@ -175,7 +175,7 @@ def test_two_runs_overlay_their_curves_and_a_selector_picks_one(trained_run, tmp
 
     mlp = tmp_path / "mlp"
     train_run(TrainConfig.from_preset("default", model="mlp", epochs=2), mlp, progress=False, log=None,
-              figures=False, report=False)
+              figures=False)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(create_app([trained_run, mlp], lang="en"), log_level="warning"))

@@ -131,7 +131,7 @@ def tiny_run(fr_run):
     root, data = fr_run
     run = root / "mlp"
     train_run(TrainConfig.from_preset("default", model="mlp", epochs=1, data_dir=str(data)), run, progress=False,
-              log=None, figures=False, report=False)
+              log=None, figures=False)
     return run
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 
 from conftest import write_idx_folder, written
 from lenetlab import MLP, LenetlabError, TrainConfig, load_checkpoint, train_run
+from lenetlab.evaluation import confidently_wrong
 from lenetlab.explore.attribution import (
     explore_attribution,
     grad_cam,
@@ -21,7 +22,6 @@ from lenetlab.explore.attribution import (
     rank_correlation,
     saliency,
 )
-from lenetlab.report import confidently_wrong
 from lenetlab.training import evaluate
 
 

@@ -18,7 +18,8 @@ from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw
 from lenetlab import TrainConfig, train_run
 from lenetlab.cli import main
 from lenetlab.errors import LenetlabError
-from lenetlab.export import export_run, model_graph
+from lenetlab.export import export_run
+from lenetlab.graph import model_graph
 from lenetlab.i18n import messages
 from lenetlab.models import MODELS, build_model
 from lenetlab.preprocess import mnist_preprocess
@@ -94,7 +95,7 @@ def runs(trained_run, tmp_path_factory):
     for name in ("mlp", "lenet5-modern"):
         run = tmp_path_factory.mktemp("runs") / name
         train_run(TrainConfig.from_preset("default", model=name, epochs=1), run, progress=False, log=None,
-                  figures=False, report=False)
+                  figures=False)
         out[name] = run
     return out
 

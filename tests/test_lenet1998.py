@@ -177,7 +177,7 @@ def test_training_on_all_images_keeps_the_last_epoch(mnist, tmp_path, monkeypatc
                                test=small(mnist.test, 300))
     monkeypatch.setattr(runs, "load_mnist", lambda *a, **k: data)
     config = TrainConfig.from_preset("seed", split="all", epochs=3, lr=1.0)  # a rate that makes validation wobble
-    train_run(config, tmp_path / "run", progress=False, log=None, figures=False, report=False)
+    train_run(config, tmp_path / "run", progress=False, log=None, figures=False)
     run = RunDir(tmp_path / "run")
     assert run.metrics.best_epoch == 3  # the last pass is kept, whatever the validation loss did
     assert run.config.train.split == "all"
@@ -195,7 +195,7 @@ def test_the_paper_recipe_learns_real_digits(mnist, tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "load_mnist", lambda *a, **k: data)
     config = TrainConfig.from_preset("paper", model="lenet5-1998", epochs=1, schedule="constant")
     assert (config.optimizer, config.split, config.augment, config.lr) == ("sdlm", "all", "none", 1e-4)
-    train_run(config, tmp_path / "run", progress=False, log=None, figures=False, report=False)  # 6,000 images
+    train_run(config, tmp_path / "run", progress=False, log=None, figures=False)  # 6,000 images
     metrics = RunDir(tmp_path / "run").metrics
     assert metrics.test.accuracy > 0.8
 

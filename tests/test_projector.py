@@ -230,7 +230,7 @@ def test_two_runs_side_by_side_and_their_difference(open_page, run_a, tmp_path):
 
     run_b = tmp_path / "mlp"
     train_run(TrainConfig.from_preset("default", model="mlp", epochs=1, augment="none", batch_size=512), run_b,
-              progress=False, log=None, figures=False, report=False)  # any second run will do: the quickest
+              progress=False, log=None, figures=False)  # any second run will do: the quickest
     a, b = (json.loads((r / "metrics.json").read_text())["test"]["confusion_matrix"] for r in (run_a, run_b))
     page = open_page([run_a, run_b], lang="fr")
     page.wait_for_selector("#compare-controls:not([hidden])")

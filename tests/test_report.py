@@ -16,7 +16,8 @@ from PIL import Image
 
 from lenetlab import LenetlabError, evaluate, load_checkpoint
 from lenetlab.cli import main
-from lenetlab.report import confidently_wrong, heading_from_filename, write_report
+from lenetlab.evaluation import confidently_wrong
+from lenetlab.report import heading_from_filename, write_report
 
 
 class _Collect(HTMLParser):

@@ -22,8 +22,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .config import BENCH_DEFAULTS
+from .data import load_mnist, to_input
+from .engine import FastTrainer
+from .explore.params import layer_table
 from .i18n import localize_number_text, number, t
 from .machine import busy_warning, cpu_name, machine_load
+from .models import build_model
+from .training import TrainConfig, fit, resolve_device
 
 
 def plural(lang: str, key: str, n: float, shown: str | None = None) -> str:
@@ -138,8 +143,6 @@ def notebook_epoch(model: torch.nn.Module, data: Any, batch_size: int, device: t
 def inference_throughput(model: torch.nn.Module, images: torch.Tensor, device: torch.device,
                          batch_size: int = 500, repeats: int = 3) -> float:
     """Images per second through the model in inference mode (the best of ``repeats`` passes)."""
-    from .data import to_input
-
     model.eval()
     images = images.to(device)
     best = 0.0
@@ -173,8 +176,6 @@ def peak_memory_mb(device: torch.device) -> dict[str, float | None]:
 
 def fast_path_epoch(model: torch.nn.Module, data: Any, config: Any, device: torch.device) -> dict[str, Any]:
     """The last of ``config.epochs`` epochs on :class:`~lenetlab.engine.FastTrainer` (on CUDA: one graph per step)."""
-    from .engine import FastTrainer
-
     start = {k: v.clone() for k, v in model.state_dict().items()}
     trainer = FastTrainer(model, data.train, data.valid, config, device)
     trainer.reset(start, 0)
@@ -211,11 +212,6 @@ def run_bench(
     >>> result["lenetlab"]["epoch_seconds"] > 0   # 1.9 s on 2 CPU cores
     True
     """
-    from .data import load_mnist
-    from .explore.params import layer_table
-    from .models import build_model
-    from .training import TrainConfig, fit, resolve_device
-
     dev = resolve_device(device)
     data = load_mnist()
     config = TrainConfig.from_preset("seed", model=model, epochs=epochs, batch_size=batch_size, device=str(dev),

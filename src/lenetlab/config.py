@@ -62,6 +62,9 @@ MAX_LR = 1000.0
 DATA_ARGUMENTS = ("n_classes", "in_channels", "input_size")
 # What `lenetlab bench` times unless told otherwise: one epoch at the notebook's batch size, on the CPU.
 BENCH_DEFAULTS: dict[str, Any] = {"device": "cpu", "batch_size": 256, "epochs": 1}
+# The epochs each study trains per model or variant unless told otherwise; here, not in explore/, so that the
+# command line shows them without importing PyTorch. Sweep: enough to rank variants, short enough for a laptop.
+STUDY_EPOCHS: dict[str, int] = {"compare": 10, "paper": 5, "sweep": 5}
 
 
 def _is_device(name: Any) -> bool:

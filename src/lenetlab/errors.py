@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .catalogue import localize_number_text, messages
+
 
 class LenetlabError(Exception):
     """A user mistake or bad input: the message names the problem and the fix (exit status 2).
@@ -79,14 +81,10 @@ class Number(Localized):
         self.value, self.spec = value, spec
 
     def text(self, lang: str) -> str:
-        from .catalogue import localize_number_text
-
         return localize_number_text(format(self.value, self.spec), lang)
 
 
 def _text(lang: str, key: str, values: dict[str, object]) -> str:
-    from .catalogue import messages  # not t(): a value may be called "key" (--arch kernel_size given twice)
-
     def written(value: object) -> object:
         if isinstance(value, Localized):
             return value.text(lang)

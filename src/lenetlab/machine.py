@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from . import __version__
+
 
 def cpu_name() -> str:
     """The CPU's marketing name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
@@ -56,8 +58,6 @@ def library_versions() -> dict[str, str]:
     import numpy as np
     import PIL
     import torch
-
-    from . import __version__
 
     return {
         "lenetlab": __version__,

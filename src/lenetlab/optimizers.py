@@ -13,6 +13,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .errors import LenetlabError
+from .sdlm import SDLM
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "sdlm")
 DEVICE_OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -21,8 +22,6 @@ DEVICE_OPTIMIZERS = ("sgd", "adam", "adamw")
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer ``config`` names, for ``fit`` (its learning rate is set before every step)."""
     if config.optimizer == "sdlm":
-        from .sdlm import SDLM
-
         return SDLM(model.parameters(), lr=config.lr, batch_size=config.batch_size)
     if config.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,

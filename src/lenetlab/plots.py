@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator
 
+from ._fs import atomic_write
 from .i18n import localize_number_text, number, percent, t
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
@@ -223,6 +224,4 @@ def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
 
 def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write the figure as a PNG atomically (a reader, or the report, never sees half a picture)."""
-    from ._fs import atomic_write
-
     return atomic_write(path, lambda f: _as_written(fig).savefig(f, dpi=dpi, format="png"))

@@ -2,7 +2,8 @@
 
 ``train_run`` loads the data, builds the model, calls :func:`~lenetlab.training.fit` with a
 :class:`RunWriter` (which writes the checkpoints and progress after every epoch), tests the best epoch
-and writes ``metrics.json``, the figures and the report.
+and writes the figures and ``metrics.json``. The report is a view of the run, written by the caller's
+``finish`` (the command line passes :func:`lenetlab.report.finish_run`), so this layer knows nothing of it.
 The directory's layout and files are :class:`~lenetlab.rundir.RunDir`'s.
 """
 
@@ -22,15 +23,18 @@ import torch
 from . import distributed
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, save_filter_snapshot
 from .config import TrainConfig
-from .data import load_mnist
+from .data import MNISTData, load_mnist
 from .errors import DivergedError, LenetlabError, TrainingInterrupted, Words
-from .i18n import number, t
+from .i18n import check_lang, number, t
 from .machine import library_versions, source_fingerprint  # noqa: F401 - part of runs' API
 from .models import build_model, count_parameters
 from .predict import Predictor
 from .run_figures import run_figures, train_loss_label, write_figures  # noqa: F401 - runs' API
 from .rundir import DataInfo, Metrics, ProgressFile, RunConfig, RunDir, default_run_dir
 from .training import EpochEnd, EvalResult, FitObserver, TrainState, evaluate, fit, resolve_device
+
+# What train_run calls on a tested run before marking it finished: (run, data, test result, language).
+Finish = Callable[[RunDir, MNISTData, EvalResult, str], object]
 
 
 class RunWriter(FitObserver):
@@ -85,7 +89,7 @@ def train_run(
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     figures: bool = True,
-    report: bool = True,
+    finish: Finish | None = None,
     lang: str | None = None,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, test its best epoch, and write a complete run directory.
@@ -93,17 +97,18 @@ def train_run(
     With ``resume=True``, ``run_dir``'s own ``config.json`` is used and training continues from
     ``last.pt`` (or starts over if the run died before its first epoch ended). Ctrl-C and SIGTERM
     stop after the last complete epoch's checkpoint and raise :class:`TrainingInterrupted`.
-    ``figures`` and ``report`` draw the run's PNGs and ``report.html`` (sweeps skip them per
-    variant). Returns the metrics (also in ``RUN/metrics.json``).
+    ``figures`` draws the run's PNGs (sweeps skip them per variant). ``finish(run, data, test, lang)`` is
+    called once the best epoch is tested and before ``metrics.json`` marks the run finished, so a run
+    killed inside it is completed by ``--resume``: ``lenetlab train`` writes ``report.html`` there
+    (``finish=lenetlab.report.finish_run``). Returns the metrics (also in ``RUN/metrics.json``).
 
     Examples
     --------
-    >>> metrics = train_run(TrainConfig.from_preset("default", epochs=1), "runs/try", progress=False, log=None)
-    >>> metrics["test"]["accuracy"] > 0.9   # one epoch on the 48,000 training images (0.99 after 40)
+    >>> config = TrainConfig.from_preset("default", epochs=1, batch_size=16, data_dir="mnist_small")
+    >>> metrics = train_run(config, "runs/try", progress=False, log=None)
+    >>> metrics["test"]["accuracy"] > 0.9   # one epoch on 9,600 images (0.99 on all of MNIST after 40)
     True
     """
-    from .i18n import check_lang
-
     lang = check_lang(lang)  # the figures' and the report's language; checked before any training
     run = RunDir(run_dir if run_dir is not None else default_run_dir(config.model))
     with contextlib.ExitStack() as held:
@@ -114,11 +119,11 @@ def train_run(
             held.enter_context(run.lock())
             run.remove_stale_temporary_files()
         return _train_locked(run, config, held, force=force, resume=resume, progress=progress, log=log,
-                             figures=figures, report=report, lang=lang)
+                             figures=figures, finish=finish, lang=lang)
 
 
 def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, *, force: bool, resume: bool,
-                  progress: bool, log: Callable[[str], None] | None, figures: bool, report: bool, lang: str) -> dict[str, Any]:
+                  progress: bool, log: Callable[[str], None] | None, figures: bool, finish: Finish | None, lang: str) -> dict[str, Any]:
     """train_run's work; a new run takes the lock (``held``) once its data and model are known to be valid."""
     device = distributed.local_device(resolve_device(config.device))
     distributed.init(device)
@@ -185,14 +190,12 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
                           parameters=parameters, train_seconds=round(sum(h.train_seconds for h in state.history), 3),
                           test=test.scores())
     # metrics.json marks the run finished, so it comes last: a kill before it leaves a run that
-    # --resume completes (figures and report included), never a finished run without them.
+    # --resume completes (figures and finish included), never a finished run without them.
     if figures:
         write_figures(run.path, data, [dataclasses.asdict(h) for h in state.history], test,
                       train_loss_label(config, lang), lang)
-    if report:
-        from .report import write_report
-
-        write_report(run, evaluation=(data, test), lang=lang)
+    if finish is not None:
+        finish(run, data, test, lang)
     run.write_metrics(run.metrics)
     run.end_progress("finished")
     distributed.shutdown()
@@ -244,42 +247,6 @@ def _signals_raise_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "auto",
-                 log: Callable[[str], None] | None = None, lang: str = "en") -> tuple[EvalResult, tuple[str, ...]]:
-    """Evaluate a run's ``best.pt`` (or any checkpoint) on the test set; returns the result and class names.
-
-    The test set is the one the run was trained on (its recorded ``data_dir``) unless ``data_dir``
-    is given; ``log`` is told which.
-
-    Examples
-    --------
-    >>> result, names = evaluate_run("runs/lenet5-20261126-101500")
-    >>> len(result.per_class_accuracy), names[:2]
-    (10, ('0', '1'))
-    >>> round(result.accuracy, 2) > 0.5   # 0.99 after the default 40 epochs
-    True
-    """
-    model, checkpoint = load_checkpoint(path, resolve_device(device))
-    data_dir = data_dir if data_dir is not None else recorded_data_dir(path)
-    data = load_mnist(data_dir)
-    if log is not None:
-        source = t(lang, "report.bundled_mnist") if data.source == "bundled MNIST" else data.source
-        log(t(lang, "cli.test_set", n=number(len(data.test), lang), source=source))
-    expected = int(checkpoint["model_args"].get("n_classes", 10))
-    if data.n_classes > expected:
-        raise LenetlabError.of("error.classes_mismatch", data=data.n_classes, expected=expected)
-    size = int(checkpoint["model_args"].get("input_size", 28))
-    if tuple(data.test.images.shape[1:]) != (size, size):
-        raise LenetlabError.of("error.size_mismatch", size=size, shape="x".join(map(str, data.test.images.shape[1:])))
-    return evaluate(model, data.test, n_classes=expected), tuple(checkpoint.get("class_names") or data.class_names)
-
-
-def recorded_data_dir(path: str | Path) -> str | None:
-    """The data folder recorded in the run that holds ``path`` (``None``: bundled MNIST, or no run)."""
-    config = RunDir.containing(path).config_or_none()
-    return config.train.data_dir if config is not None else None
 
 
 def predict_images(path: str | Path, images: list[str | Path], device: str = "auto") -> list[dict[str, Any]]:

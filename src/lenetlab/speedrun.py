@@ -25,8 +25,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .bench import busy_line, fixed, plain, plural
 from .config import TrainConfig
+from .data import load_mnist
+from .engine import FastTrainer, check_fast_recipe
+from .errors import LenetlabError
+from .i18n import localize_number_text, number, t
 from .machine import busy_warning, cpu_name, machine_load  # noqa: F401 - busy_warning: speedrun's API
+from .models import build_model, count_parameters
+from .training import evaluate, resolve_device
 
 # The two tracks: the course's LeNet-5 at 99 %, and the same widths with ReLU, max pooling and batch
 # norm at 99.5 %. Targets are validation accuracies.
@@ -52,8 +59,6 @@ def plain_epoch_seconds(data: Any, device: torch.device, batch_size: int = 256) 
     LeNet-5, the 48,000 training images as in-memory float tensors, shuffled, batch 256, plain SGD,
     eager, NCHW, no augmentation and no validation.
     """
-    from .models import build_model
-
     torch.manual_seed(0)
     model = build_model("lenet5").to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -119,14 +124,6 @@ def speedrun(
     >>> result["summary"]["reached"]   # seconds_mean: 28.4 on 2 CPU cores
     1
     """
-    from .bench import busy_line, fixed, plural
-    from .data import load_mnist
-    from .engine import FastTrainer, check_fast_recipe
-    from .errors import LenetlabError
-    from .i18n import t
-    from .models import build_model, count_parameters
-    from .training import evaluate, resolve_device
-
     if seeds < 1:
         raise LenetlabError.of("error.seeds", got=seeds)
     target = TARGETS.get(model, 0.99) if target is None else target
@@ -198,9 +195,6 @@ def speedrun(
 
 def format_table(result: dict[str, Any], lang: str = "en") -> str:
     """The result as the few lines a person reads, in ``lang``."""
-    from .bench import fixed, plain, plural
-    from .i18n import localize_number_text, number, t
-
     s, m, fast, config = result["summary"], result["machine"], result["fast_path"], result["config"]
     where = m["gpu"] or f"{m['cpu']}, {plural(lang, 'cli.threads', m['load_before']['torch_threads'])}"
     mean_epochs = s["epochs_mean"]

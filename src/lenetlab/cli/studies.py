@@ -6,10 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..config import STUDY_EPOCHS
 from ..errors import LenetlabError
-from ..explore.compare import DEFAULT_EPOCHS as COMPARE_EPOCHS
-from ..explore.paper import DEFAULT_EPOCHS as PAPER_EPOCHS
-from ..explore.sweep import DEFAULT_EPOCHS as SWEEP_EPOCHS
 from ._parser import add_command, add_config_flags, print_files, thread_count
 
 
@@ -41,7 +39,7 @@ def register(esub: Any, sub: Any) -> None:
     p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=V,...", help="a named variant (repeatable)")
     p.add_argument("--shard", metavar="I/N", help="train only the I-th of N disjoint slices (1-based), for job arrays")
     p.add_argument("--out", type=Path, help="sweep folder (default runs/sweep-MODEL)")
-    _training_options(p, SWEEP_EPOCHS)
+    _training_options(p, STUDY_EPOCHS["sweep"])
 
     p = add_command(esub, "sweep-merge", _sweep_merge)
     p.add_argument("folders", metavar="DIR", nargs="+", type=Path)
@@ -49,7 +47,7 @@ def register(esub: Any, sub: Any) -> None:
 
     p = add_command(esub, "compare", _compare)
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder")
-    _training_options(p, COMPARE_EPOCHS)
+    _training_options(p, STUDY_EPOCHS["compare"])
 
     p = add_command(sub, "paper", _paper)
     p.add_argument("--models", help="comma-separated subset: linear, nn-300, nn-1000, nn-300-100, nn-500-150, lenet1, "
@@ -59,7 +57,7 @@ def register(esub: Any, sub: Any) -> None:
                    help="also train lenet5-1998 with one 1998 choice at a time switched to today's (5 more runs); "
                         "writes ablation.md, ablation.json, ablation.png")
     p.add_argument("--out", type=Path, default=Path("runs/paper"), help="folder")
-    _training_options(p, PAPER_EPOCHS, preset=False)
+    _training_options(p, STUDY_EPOCHS["paper"], preset=False)
 
 
 

@@ -68,6 +68,7 @@ def _train(args: argparse.Namespace) -> int:
       lenetlab train --resume runs/lenet5-20261126-101500
     """
     from ..config import FIELDS, TrainConfig
+    from ..report import finish_run
     from ..runs import train_run
 
     set_threads(args.threads)
@@ -81,11 +82,11 @@ def _train(args: argparse.Namespace) -> int:
         from ..rundir import RunDir
 
         train_run(TrainConfig(), RunDir.containing(args.resume).path, resume=True, progress=not args.no_progress,
-                  lang=args.lang)
+                  finish=finish_run, lang=args.lang)
         return 0
     preset = given.pop("preset", "default")
     train_run(TrainConfig.from_preset(preset, **given), args.out, force=args.force, progress=not args.no_progress,
-              lang=args.lang)
+              finish=finish_run, lang=args.lang)
     return 0
 
 
@@ -101,8 +102,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     """
     import sys
 
+    from ..evaluation import evaluate_run
     from ..i18n import check_lang, number, t
-    from ..runs import evaluate_run
 
     lang = check_lang(args.lang)
     result, names = evaluate_run(args.checkpoint, args.data_dir, args.device,

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from .._fs import ensure_folder
+from ..checkpoint import load_checkpoint
 from ..errors import LenetlabError
 from ..rundir import RunDir
 
@@ -23,8 +24,6 @@ def output_dir(run: str | Path | None, out: str | Path | None) -> Path:
 
 def load_run_model(run: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """A run's best model on the CPU, in eval mode (explore never needs the GPU)."""
-    from ..checkpoint import load_checkpoint
-
     return load_checkpoint(run, "cpu")
 
 

@@ -26,8 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import plots
+from .._fs import write_json
 from ..constraints import Interval, Options, require
+from ..data import load_mnist
 from ..errors import LenetlabError
+from ..evaluation import recorded_data_dir
+from ..i18n import check_lang, percent, seconds, t
+from ..machine import cpu_name
+from ..models import count_parameters
+from ._common import load_run_model, output_dir
+from .robustness_figures import curves_figure, eps_text, examples_figure, run_label
 
 METHODS = ("fgsm", "pgd", "both")
 DEFAULT_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
@@ -271,16 +280,6 @@ def explore_attack(
     >>> print(format_table(result).splitlines()[0])   # then a row per run and method
     | run | method | ε = 0 | ε = 0.05 | ε = 0.1 | ε = 0.15 | ε = 0.2 | ε = 0.3 |
     """
-    from .. import plots
-    from .._fs import write_json
-    from ..data import load_mnist
-    from ..i18n import check_lang, percent, seconds, t
-    from ..machine import cpu_name
-    from ..models import count_parameters
-    from ..runs import recorded_data_dir
-    from ._common import load_run_model, output_dir
-    from .robustness_figures import curves_figure, eps_text, examples_figure, run_label
-
     lang = check_lang(lang)
     eps_values = check_eps(eps)
     _check_settings(method, steps, step_size)
@@ -379,9 +378,6 @@ def format_table(result: dict[str, Any], lang: str = "en") -> str:
     | mlp-1 (mlp) | FGSM | 98.00 % | 50.00 % |
     | mlp-1 (mlp) | PGD | 98.00 % |  |
     """
-    from ..i18n import percent, t
-    from .robustness_figures import eps_text, run_label
-
     keys = [f"{e:g}" for e in result["eps"]]
     header = f"| {t(lang, 'study.attack.col_network')} | {t(lang, 'study.attack.col_method')} | "
     lines = [header + " | ".join(f"ε = {eps_text(k, lang)}" for k in keys) + " |", "|---|---|" + "---:|" * len(keys)]

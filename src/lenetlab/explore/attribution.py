@@ -32,7 +32,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import plots
+from .._fs import write_json
+from ..data import load_mnist
 from ..errors import LenetlabError
+from ..evaluation import confidently_wrong, recorded_data_dir
+from ..i18n import check_lang, number, t
+from ..models import build_model
+from ..predict import Predictor
+from ..registry import MODELS
+from ..rundir import RunDir
+from ._common import output_dir
+from .robustness_figures import attribution_figure
 
 SIZE = 28
 METHODS = ("saliency", "gradcam", "occlusion", "all")
@@ -235,9 +246,6 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 def randomized_model(model: nn.Module, seed: int = 0) -> nn.Module:
     """The same registered architecture, freshly initialised under ``torch.manual_seed(seed)`` (global RNG untouched)."""
-    from ..models import build_model
-    from ..registry import MODELS
-
     name = next((n for n, spec in MODELS.items() if spec.constructor is type(model)), None)
     if name is None or not hasattr(model, "config"):
         raise LenetlabError(f"{type(model).__name__} is not a registered lenetlab model; the sanity check rebuilds "
@@ -271,10 +279,6 @@ def _mean_correlation(trained: np.ndarray, random: np.ndarray) -> float:
 def _select(run: str | Path, predictor: Any, index: list[int] | None, image: list[str | Path] | None,
             data_dir: str | None) -> list[dict[str, Any]]:
     """The images to explain: {source, index, label, image}; every index is checked before anything is written."""
-    from ..data import load_mnist
-    from ..report import confidently_wrong
-    from ..runs import recorded_data_dir
-
     if image:
         return [{"source": str(p), "index": None, "label": None, "image": predictor.preprocess(p)} for p in image]
     test = load_mnist(data_dir if data_dir is not None else recorded_data_dir(run)).test
@@ -315,14 +319,6 @@ def explore_attribution(run: str | Path, out: str | Path | None = None, *, index
     >>> result["sanity_check"]["rank_correlation_trained_vs_random"] < 0.5   # 0.12 after 40 epochs
     True
     """
-    from .. import plots
-    from .._fs import write_json
-    from ..i18n import check_lang, number, t
-    from ..predict import Predictor
-    from ..rundir import RunDir
-    from ._common import output_dir
-    from .robustness_figures import attribution_figure
-
     lang = check_lang(lang)
     index = [index] if isinstance(index, int) else index
     image = [image] if isinstance(image, (str, Path)) else image

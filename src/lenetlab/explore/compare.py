@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .. import plots
+from .._fs import write_json, write_text
+from ..config import STUDY_EPOCHS
+from ..i18n import check_lang, number, percent, t
+from ..models import build_model, count_parameters
+from .figures import bars_figure
+from .params import FC_EQUAL_DEPTH_HIDDEN
 from .variants import Variant, train_variants
 
-DEFAULT_EPOCHS = 10
+DEFAULT_EPOCHS = STUDY_EPOCHS["compare"]
 
 
 def matching_mlp_hidden(target: int, n_inputs: int = 784, n_classes: int = 10, ratio: float = 84 / 120) -> list[int]:
@@ -28,10 +35,6 @@ def matching_mlp_hidden(target: int, n_inputs: int = 784, n_classes: int = 10, r
 
 def compare_variants(lenet_args: dict[str, Any] | None = None, lang: str = "en") -> list[tuple[Variant, str]]:
     """LeNet-5 (with ``lenet_args``), the MLP of about its parameter count, the FC net of its depth; labels in ``lang``."""
-    from ..i18n import t
-    from ..models import build_model, count_parameters
-    from .params import FC_EQUAL_DEPTH_HIDDEN
-
     lenet_args = dict(lenet_args or {})
     target = count_parameters(build_model("lenet5", **lenet_args))
     hidden = matching_mlp_hidden(target)
@@ -58,11 +61,6 @@ def explore_compare(out: str | Path = "runs/compare", epochs: int = DEFAULT_EPOC
     >>> [(r["name"], r["parameters"]) for r in result["rows"]]
     [('lenet5', 61706), ('mlp-same-params', 61599), ('fc-same-depth', 1453094)]
     """
-    from .. import plots
-    from .._fs import write_json, write_text
-    from ..i18n import check_lang, number, percent, t
-    from .figures import bars_figure
-
     lang = check_lang(lang)
     out = Path(out)
     pairs = compare_variants(lang=lang)

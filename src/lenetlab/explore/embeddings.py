@@ -14,8 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import plots
+from .._fs import write_json
+from ..data import load_mnist
 from ..errors import LenetlabError
+from ..evaluation import recorded_data_dir
 from ..i18n import number, percent, t
+from ._common import load_run_model, output_dir
+from .figures import embeddings_figure
 
 METHODS = ("pca", "tsne", "both")
 
@@ -110,12 +116,6 @@ def explore_embeddings(
     >>> result["scores"]["LeNet C5"]["knn_accuracy"] > result["scores"]["pixels"]["knn_accuracy"]
     True
     """
-    from .. import plots
-    from .._fs import write_json
-    from ..data import load_mnist
-    from ._common import load_run_model, output_dir
-    from .figures import embeddings_figure
-
     if method not in METHODS:
         raise LenetlabError(f"unknown --method {method!r}; choose pca, tsne or both")
     if n < 20:
@@ -123,8 +123,6 @@ def explore_embeddings(
     _sklearn()
     lenet, lenet_ckpt = load_run_model(run_lenet)
     mlp, mlp_ckpt = load_run_model(run_mlp)
-    from ..runs import recorded_data_dir
-
     test = load_mnist(data_dir if data_dir is not None else recorded_data_dir(run_lenet)).test
     n = min(n, len(test))
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]

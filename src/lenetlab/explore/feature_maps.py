@@ -7,8 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from .. import plots
+from .._fs import write_json
+from ..data import load_mnist
 from ..errors import LenetlabError
-from ..predict import layer_activations  # noqa: F401 - re-exported: the notebook uses it from here
+from ..evaluation import recorded_data_dir
+from ..i18n import percent, t
+from ..predict import (
+    Predictor,
+    layer_activations,  # noqa: F401 - re-exported: the notebook uses it from here
+)
+from ._common import output_dir
+from .figures import feature_maps_figure
 
 
 def explore_feature_maps(
@@ -32,14 +42,6 @@ def explore_feature_maps(
     >>> result["label"], result["prediction"] in range(10)   # test image 7 is a 9 (the prediction: 9, trained well)
     (9, True)
     """
-    from .. import plots
-    from .._fs import write_json
-    from ..data import load_mnist
-    from ..predict import Predictor
-    from ..runs import recorded_data_dir
-    from ._common import output_dir
-    from .figures import feature_maps_figure
-
     if index is not None and image_path is not None:
         raise LenetlabError("give --index or --image, not both")
     predictor = Predictor.load(run)
@@ -63,8 +65,6 @@ def explore_feature_maps(
     maps = dict(prediction.activations or {})
     maps.pop("output")
     probabilities = prediction.probabilities
-    from ..i18n import percent, t
-
     shown_source = t(lang, "explore.test_image", index=index) if image_path is None else Path(image_path).name
     caption = (t(lang, "explore.fm_caption", model=predictor.name, source=shown_source,
                  predicted=names[prediction.label], probability=percent(prediction.probability, lang, 1))

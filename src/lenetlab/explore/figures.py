@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..i18n import number, percent, seconds, t
+from ..i18n import messages, number, percent, seconds, t
+from ..models.lenet1998 import prototype_bitmaps
 from ..plots import localize
 from .params import display_name
 
@@ -118,8 +119,6 @@ def filter_name(name: str, lang: str = "en") -> str:
     if parts[0] in ("sobel", "prewitt") and len(parts) == 2:
         return f"{parts[0].capitalize()} ({parts[1]})"
     key = f"explore.filter.{name}"
-    from ..i18n import messages
-
     return t(lang, key) if key in messages(lang) else name
 
 
@@ -243,8 +242,6 @@ def bars_figure(rows: Sequence[dict[str, Any]], title: str, reference: dict[str,
 
 def prototypes_figure(lang: str = "en") -> Figure:
     """The 10 fixed RBF prototypes of LeNet-5 (1998), 7x12 bitmaps drawn after the paper's Figure 3."""
-    from ..models.lenet1998 import prototype_bitmaps
-
     fig = Figure(figsize=(7.0, 1.7), layout="constrained")
     for digit, ax in enumerate(fig.subplots(1, 10)):
         ax.imshow(prototype_bitmaps()[digit].numpy(), cmap="gray_r", vmin=-1, vmax=1)

@@ -13,8 +13,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import plots
+from .._fs import write_json
 from ..errors import LenetlabError
+from ..i18n import t
+from ..plots import localize
 from ..rundir import RunDir
+from ._common import load_run_model, output_dir
+from .figures import filters_figure, filters_over_epochs_figure, kernel_grid_figure
 
 
 def _binomial(n: int) -> np.ndarray:
@@ -156,13 +162,6 @@ def explore_filters(run: str | Path, out: str | Path | None = None, epochs: list
     >>> len(result["C1"]), sorted(result["C1"][0])[:3]
     (6, ['all', 'best', 'kernel'])
     """
-    from .. import plots
-    from .._fs import write_json
-    from ..i18n import t
-    from ..plots import localize
-    from ._common import load_run_model, output_dir
-    from .figures import filters_figure, filters_over_epochs_figure, kernel_grid_figure
-
     model, checkpoint = load_run_model(run)
     snapshots = filter_snapshots(run, epochs)  # a wrong --epochs fails here, before any file is written
     c1 = conv_weights(model, "C1")

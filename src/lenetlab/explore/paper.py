@@ -14,7 +14,11 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS
+from .. import plots
+from .._fs import write_json, write_text
+from ..config import PRESETS, STUDY_EPOCHS
+from ..i18n import check_lang, number, percent, t
+from .figures import bars_figure, prototypes_figure
 from .variants import Variant, train_variants
 
 # The 1998 rows train with the paper's recipe (preset "paper": SDLM, its schedule, all 60,000 images).
@@ -48,7 +52,7 @@ ABLATION: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "ablation-sgd": ("SGD + Nesterov momentum instead of SDLM", {},
                      dict(optimizer="sgd", lr=0.001, momentum=0.9, nesterov=True, schedule="onecycle")),
 }
-DEFAULT_EPOCHS = 5
+DEFAULT_EPOCHS = STUDY_EPOCHS["paper"]
 
 
 def ablation_table(out: str | Path = "runs/paper", epochs: int = 20, *, lang: str = "en",
@@ -56,11 +60,6 @@ def ablation_table(out: str | Path = "runs/paper", epochs: int = 20, *, lang: st
     """Train :data:`ABLATION` (in ``OUT/NAME/``, sharing the lenet5-1998 run with :func:`paper_table`) and
     write ``ablation.md``, ``ablation.json`` and ``ablation.png``: test error and parameters of each switch,
     in ``lang``."""
-    from .. import plots
-    from .._fs import write_json, write_text
-    from ..i18n import check_lang, number, percent, t
-    from .figures import bars_figure, prototypes_figure
-
     lang = check_lang(lang)
     out = Path(out)
     variants = [Variant(name, "lenet5-1998", dict(args), {**PAPER_RECIPE, **recipe})
@@ -113,11 +112,6 @@ def paper_table(out: str | Path = "runs/paper", epochs: int = DEFAULT_EPOCHS, *,
     """
     import torch
 
-    from .. import plots
-    from .._fs import write_json, write_text
-    from ..i18n import check_lang, t
-    from .figures import bars_figure
-
     lang = check_lang(lang)
     out = Path(out)
     rows = train_variants(paper_variants(models), out, epochs, augment="none", lang=lang, **training)
@@ -144,8 +138,6 @@ def paper_table(out: str | Path = "runs/paper", epochs: int = DEFAULT_EPOCHS, *,
 
 def format_markdown(result: dict[str, Any], lang: str = "en") -> str:
     """The side-by-side table as Markdown in ``lang``, with the differences stated under it."""
-    from ..i18n import number, percent, t
-
     columns = ("model", "parameters", "paper", "ours", "epochs", "seconds")
     lines = ["| " + " | ".join(t(lang, f"study.paper.col_{c}") for c in columns) + " |", "|---|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..i18n import number, t
 from ..models import FCNet, build_model, count_parameters
 from ._common import named_stages
 
@@ -115,8 +116,6 @@ _DISPLAY_KEYS = {"MLP (notebook)": "explore.model_mlp", "FC, LeNet-5's depth": "
 
 def display_name(name: str, lang: str = "en") -> str:
     """A model's name as :func:`default_models` gives it, in ``lang`` (the JSON keeps the English one)."""
-    from ..i18n import t
-
     return t(lang, _DISPLAY_KEYS[name]) if name in _DISPLAY_KEYS else name
 
 
@@ -125,8 +124,6 @@ def format_table(name: str, table: dict[str, Any], lang: str = "en") -> str:
 
     The type column is PyTorch's vocabulary (conv, avgpool, linear, tanh): the names the code uses.
     """
-    from ..i18n import number, t
-
     def count(value: int) -> str:
         return number(value, lang)
 

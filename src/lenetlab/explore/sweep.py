@@ -18,11 +18,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import FIELDS, parse_value
+from .. import plots as _plots
+from .._fs import write_json, write_text
+from ..config import DATA_ARGUMENTS, FIELDS, STUDY_EPOCHS, parse_value
 from ..errors import LenetlabError
+from ..i18n import number, percent, t
+from ..registry import MODELS
+from .figures import sweep_figure
 from .variants import NAME_RE, Variant, run_variants
 
-DEFAULT_EPOCHS = 5  # per variant: enough to rank variants, short enough for a grid on a laptop
+DEFAULT_EPOCHS = STUDY_EPOCHS["sweep"]
 _CONFIG_FIELDS = set(FIELDS) - {"model", "model_args"}
 CSV_COLUMNS = ("name", "status", "model", "settings", "parameters", "macs", "best_epoch", "best_valid_accuracy",
                "test_accuracy", "test_error", "seconds", "message")
@@ -67,12 +72,8 @@ def _slug(settings: dict[str, Any]) -> str:
 
 def check_keys(model: str, keys: Sequence[str]) -> None:
     """A key no variant can take (a typo, say) is refused up front rather than failing every variant."""
-    from ..registry import MODELS
-
     if "model" in keys or model not in MODELS:
         return
-    from ..config import DATA_ARGUMENTS
-
     params = [p for p in MODELS[model].argument_names() if p not in DATA_ARGUMENTS]
     unknown = [k for k in keys if k not in _CONFIG_FIELDS and k not in params]
     if unknown:
@@ -174,8 +175,6 @@ def write_table(rows: Sequence[dict[str, Any]], out: Path, stem: str = "sweep", 
                 plots: bool = True, lang: str = "en") -> list[Path]:
     """``STEM.json`` (meta + rows in the grid's order), ``STEM.csv`` (ranked by validation accuracy) and,
     for full tables, the two accuracy plots (in ``lang``)."""
-    from .._fs import write_json, write_text
-
     written = [write_json(out / f"{stem}.json", {**(meta or {}), "rows": list(rows)})]
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS, extrasaction="ignore")
@@ -185,9 +184,6 @@ def write_table(rows: Sequence[dict[str, Any]], out: Path, stem: str = "sweep", 
     written.append(write_text(out / f"{stem}.csv", table.getvalue()))
     ok = [r for r in rows if r["status"] == "ok"]
     if plots and ok:
-        from .. import plots as _plots
-        from .figures import sweep_figure
-
         for x_key, filename in (("parameters", "sweep_accuracy_vs_parameters.png"),
                                 ("seconds", "sweep_accuracy_vs_time.png")):
             written.append(_plots.save(sweep_figure(ok, x_key, lang), out / filename))
@@ -226,8 +222,6 @@ def format_rows(rows: Sequence[dict[str, Any]], lang: str = "en") -> str:
     >>> line.split()[0], "60\u202f074" in line, "98,12\u202f%" in line, line.endswith("31,2")
     ('k3', True, True, True)
     """
-    from ..i18n import number, percent, t
-
     def word(key: str) -> str:
         return t(lang, f"study.sweep.col_{key}")
 

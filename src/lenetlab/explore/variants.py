@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checkpoint import load_checkpoint
 from ..config import TrainConfig, result_fields
+from ..data import load_mnist
 from ..errors import LenetlabError
+from ..i18n import number, percent, seconds, t
+from ..models import build_model
 from ..rundir import RunDir
+from ..runs import train_run
+from .params import layer_table
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -36,8 +42,6 @@ class Variant:
 
 def check_variant(variant: Variant, base: dict[str, Any], n_classes: int = 10, input_size: int = 28) -> TrainConfig:
     """The variant's TrainConfig, after building its model once: invalid settings raise LenetlabError."""
-    from ..models import build_model
-
     if not NAME_RE.match(variant.name):
         raise LenetlabError(f"variant name {variant.name!r} must be letters, digits, . _ + -; rename it")
     config = TrainConfig.from_preset(base.get("preset", "default"), **{
@@ -56,18 +60,13 @@ def _train_in_worker(config: dict[str, Any], run_dir: str, threads: int) -> None
 
 def _train_one(config: TrainConfig, run_dir: Path) -> None:
     """Train one variant into its run directory (tests replace this to count what is trained)."""
-    from ..runs import train_run
-
     # force: a folder without metrics.json is an interrupted variant, to be trained again from scratch.
     # No figures or report per variant: the sweep's table and plots are what it is read by.
-    train_run(config, run_dir, force=True, progress=False, log=None, figures=False, report=False)
+    train_run(config, run_dir, force=True, progress=False, log=None, figures=False)
 
 
 def row_from_run(variant: Variant, run_dir: Path) -> dict[str, Any]:
     """One line of the sweep table from a finished run directory."""
-    from ..checkpoint import load_checkpoint
-    from .params import layer_table
-
     run = RunDir(run_dir)
     metrics, config = run.metrics, run.config
     model, _ = load_checkpoint(run.best_path, "cpu")
@@ -118,8 +117,6 @@ def run_variants(
     >>> [(r["name"], r["test_accuracy"] > 0.8) for r in rows]   # one epoch on 12,000 images
     [('kernel_size-3', True), ('kernel_size-5', True)]
     """
-    from ..i18n import number, percent, seconds, t
-
     out = Path(out)
     base = dict(base or {})
     if int(jobs) < 1 or (threads is not None and int(threads) < 1):
@@ -228,8 +225,6 @@ def _status_row(variant: Variant, status: str, message: str) -> dict[str, Any]:
 
 
 def _data_shape(data_dir: str | None) -> tuple[int, int]:
-    from ..data import load_mnist
-
     data = load_mnist(data_dir)
     return data.n_classes, int(data.train.images.shape[-1])
 

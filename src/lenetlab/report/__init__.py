@@ -12,27 +12,31 @@ file, rendered by Jinja2 (which escapes every value); this module only gathers w
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import plots
 from .._fs import write_text
+from ..data import MNISTData
 from ..errors import LenetlabError
+from ..evaluation import confidently_wrong, evaluate_best
 from ..i18n import check_lang, number, percent, seconds, t
+from ..run_figures import run_figures, train_loss_label
 from ..rundir import RunDir
+from ..training import EvalResult
 from .wording import explore_heading, heading_from_filename, model_name, setting_rows, short_number
 
-__all__ = ["MAX_INLINE_JSON", "N_WRONG", "RUN_FIGURES", "WrongPrediction", "confidently_wrong", "render_report",
-           "write_report",
+__all__ = ["MAX_INLINE_JSON", "N_WRONG", "RUN_FIGURES", "finish_run", "render_report", "write_report",
            "explore_heading", "heading_from_filename", "model_name", "short_number"]  # wording.py's
 
 _HERE = Path(__file__).parent
-N_WRONG = 12
+N_WRONG = 12  # the confidently wrong test images shown
 # The figures train_run writes, with the catalogue key of each one's heading (its alt text).
 RUN_FIGURES = (
     ("loss_curves.png", "report.curves"),
@@ -43,36 +47,6 @@ RUN_FIGURES = (
 )
 # Small JSON files of RUN/explore/ are shown folded at the end of the report; big ones are only named.
 MAX_INLINE_JSON = 4_000
-
-
-@dataclass(frozen=True)
-class WrongPrediction:
-    """A misclassified test image: its index in the test set, the prediction, the truth, the confidence."""
-
-    index: int
-    predicted: int
-    true: int
-    confidence: float
-
-
-def confidently_wrong(probabilities: Any, labels: Any, k: int = N_WRONG) -> list[WrongPrediction]:
-    """The ``k`` misclassified images the model was most sure about, most confident first.
-
-    ``probabilities`` is (N, n_classes), ``labels`` is (N,) (tensors or arrays). Ties keep test-set order.
-
-    Examples
-    --------
-    >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]])
-    >>> [(w.index, w.predicted, w.true) for w in confidently_wrong(probs, np.array([1, 1, 0, 0]), k=2)]
-    [(0, 0, 1), (3, 1, 0)]
-    """
-    probs = np.asarray(probabilities, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    predicted = probs.argmax(1)
-    confidence = probs.max(1)
-    wrong = np.nonzero(predicted != labels)[0]
-    order = wrong[np.argsort(-confidence[wrong], kind="stable")][:k]
-    return [WrongPrediction(int(i), int(predicted[i]), int(labels[i]), float(confidence[i])) for i in order]
 
 
 def _data_uri(png: bytes) -> str:
@@ -93,24 +67,8 @@ def _figure(path: Path, alt: str, caption: str = "", png: bytes | None = None) -
     return {"name": path.name, "uri": uri, "alt": alt, "caption": caption}
 
 
-def _evaluate(run: RunDir, class_names: list[str]) -> tuple[Any, Any]:
-    """The run's data and best.pt's evaluation on its test set."""
-    from ..checkpoint import load_checkpoint
-    from ..data import load_mnist
-    from ..training import evaluate
-
-    model, _ = load_checkpoint(run.best_path)
-    data = load_mnist(run.data_dir)
-    return data, evaluate(model, data.test, n_classes=len(class_names))
-
-
 def _run_figures(run: RunDir, evaluation: tuple[Any, Any], lang: str) -> dict[str, bytes]:
     """The run's five figures drawn again in the report's language (the PNG files keep training's)."""
-    import dataclasses
-
-    from .. import plots
-    from ..run_figures import run_figures, train_loss_label
-
     data, result = evaluation
     history = [dataclasses.asdict(e) for e in run.metrics.epochs]
     figures = run_figures(data, history, result, train_loss_label(run.config.train, lang), lang)
@@ -231,7 +189,7 @@ def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | No
     lang = check_lang(lang)
     pngs: dict[str, bytes] = {}
     try:  # train_run has just evaluated best.pt (evaluation); otherwise evaluate it here
-        evaluation = evaluation or _evaluate(run, class_names)
+        evaluation = evaluation or evaluate_best(run)
         wrong = _wrong_section(run, class_names, evaluation, lang)
         pngs = _run_figures(run, evaluation, lang)
     except LenetlabError as exc:  # the rest of the report is still worth having; say what is missing and why
@@ -303,3 +261,17 @@ def write_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | Non
     """
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     return write_text(run.report_path, render_report(run, evaluation, lang))
+
+
+def finish_run(run: RunDir, data: MNISTData, test: EvalResult, lang: str) -> None:
+    """``train_run``'s ``finish``: the report of a run just trained, from the test result it already has.
+
+    Examples
+    --------
+    >>> from lenetlab import TrainConfig, train_run
+    >>> _ = train_run(TrainConfig.from_preset("default", model="mlp", epochs=1, data_dir="mnist_small"),
+    ...               "runs/reported", progress=False, log=None, finish=finish_run)
+    >>> RunDir("runs/reported").report_path.is_file()
+    True
+    """
+    write_report(run, evaluation=(data, test), lang=lang)

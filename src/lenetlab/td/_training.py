@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..data import load_mnist, to_input
 from ._messages import Fail, as_float, brief, call, num, pct, student, tr, verdict
 
 Weights = dict[str, torch.Tensor]
@@ -27,8 +28,6 @@ Weights = dict[str, torch.Tensor]
 @functools.cache
 def _mnist() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """256 training and 240 validation images of the bundled MNIST, as float (N, 1, 28, 28) in [0, 1]."""
-    from ..data import load_mnist, to_input
-
     data = load_mnist()
     return (to_input(data.train.images[:256]), data.train.labels[:256].clone(),
             to_input(data.valid.images[:240]), data.valid.labels[:240].clone())

@@ -12,8 +12,13 @@ from importlib import resources
 from pathlib import Path
 
 from .._fs import check_replaceable, ensure_folder, write_text
+from ..config import TrainConfig
 from ..errors import LenetlabError
+from ..export import export_run
 from ..i18n import check_lang
+from ..report import finish_run
+from ..runs import train_run
+from .worksheet import build_worksheet
 
 # file in the package -> name in the pack, per language
 _STUDENT = {"fr": {"td_lenet5_enonce_fr.ipynb": "td_lenet5_enonce.ipynb"},
@@ -105,8 +110,6 @@ def write_class_pack(out: str | Path, lang: str | None = None, teacher: bool = F
     readme = _README[lang].format(student=student)
     page = out / PAGE
     if teacher:
-        from .worksheet import build_worksheet
-
         files.update({name: _package_file("notebooks", source).decode("utf-8")
                       for source, name in _TEACHER[lang].items()})
         files[WORKSHEET[lang]] = build_worksheet(lang)
@@ -129,15 +132,11 @@ def write_class_pack(out: str | Path, lang: str | None = None, teacher: bool = F
 
 def _teacher_page(out: Path, lang: str, run: str | Path | None, log: Callable[[str], None] | None) -> Path:
     """The offline page of ``run``, or of a LeNet-5 trained now for it."""
-    from ..config import TrainConfig
-    from ..export import export_run
-    from ..runs import train_run
-
     if run is None:
         run = out / "run-lenet5"
         if not (run / "metrics.json").is_file():  # a pack written before keeps its network
             if log is not None:
                 log(f"training LeNet-5 for the page ({PAGE_EPOCHS} epochs) into {run}")
             train_run(TrainConfig.from_preset("default", epochs=PAGE_EPOCHS), run, progress=log is not None,
-                      log=log, lang=lang, resume=(run / "config.json").is_file())
+                      log=log, lang=lang, resume=(run / "config.json").is_file(), finish=finish_run)
     return export_run(run, out / PAGE, lang)

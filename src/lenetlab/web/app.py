@@ -3,7 +3,7 @@
     GET  /              the page (static/index.html in the server's language; plain HTML, CSS and JS, no CDN)
     GET  /api/runs      the runs served (several: their curves overlay, a selector picks one); ?run=K on every route
     GET  /api/model     name, constructor arguments, parameters, layers, test accuracy of the run
-    GET  /api/graph     the model as the page's JavaScript evaluates it (lenetlab.export.model_graph)
+    GET  /api/graph     the model as the page's JavaScript evaluates it (lenetlab.graph.model_graph)
     GET  /api/filters   C1 at every epoch ``train --keep-filters`` kept, and a probe digit (the epoch scrubber)
     GET  /api/confusion best.pt's confusion matrix on the test set (rows: true class, columns: predicted)
     GET  /api/cell      ?true=4&predicted=9: the test images of that cell, most confident first
@@ -43,6 +43,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LenetlabError
+from ..i18n import check_lang
+from ..page import render_page
 from ..registry import MAX_CLASSES
 from .guards import LOOPBACK_NAMES, MAX_BODY_BYTES, BodySizeLimit, SameOrigin
 from .inputs import (  # noqa: F401 - app's names before inputs.py was split out
@@ -108,9 +110,6 @@ def create_app(checkpoint_path: str | Path | list[str | Path], hosts: tuple[str,
     >>> client.get("/api/model").json()["parameters"]
     61706
     """
-    from ..i18n import check_lang
-    from ..page import render_page
-
     runs = [ServedRun(path) for path in expand_runs(checkpoint_path)]
     page = render_page(check_lang(lang))
     lanes = Lanes()

@@ -27,6 +27,7 @@ import torch
 
 from .._fs import atomic_write
 from ..errors import LenetlabError
+from ..explore.embeddings import project as explore_project
 
 CACHE_NAME = "projections.npz"
 METHODS = ("pca", "tsne")
@@ -98,8 +99,6 @@ def project(x: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
     threads of a 2-core machine (idle, then busy). t-SNE on every core but one, left to the page's predictions.
     """
     from threadpoolctl import threadpool_limits
-
-    from ..explore.embeddings import project as explore_project
 
     with threadpool_limits(1 if method == "pca" else max(1, (os.cpu_count() or 2) - 1)):
         return explore_project(x, method, seed)

@@ -15,10 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data import load_mnist
 from ..errors import LenetlabError
+from ..explore.attribution import occlusion, saliency
+from ..graph import model_graph, stage_ops
 from ..models import count_parameters
 from ..predict import Predictor
 from ..rundir import RunDir
+from ..training import evaluate
 from .projector import CACHE_NAME, METHODS, SPRITE_COLUMNS, Projector, features, sprite_png, vector_layers
 
 
@@ -80,8 +84,6 @@ class ServedRun:
         stamp = (info.st_mtime_ns, info.st_size)
         with self._lock:
             if stamp != self._stamp:
-                from ..export import model_graph
-
                 predictor = Predictor.load(self.file)
                 predictor.require_digit_input()  # the page draws 28x28 grayscale digits
                 try:
@@ -154,8 +156,6 @@ class ServedRun:
 
     def explain(self, x: np.ndarray, method: str, target: int | None) -> dict[str, Any]:
         """Which pixels of the input ``x`` made the model score ``target`` (default: its prediction)."""
-        from ..explore.attribution import occlusion, saliency
-
         if target is None:
             target = self.predictor.predict_array(x).label
         inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
@@ -167,8 +167,6 @@ class ServedRun:
     def test_set(self) -> Any:
         """The test images, loaded on first use (the data set the run was trained on)."""
         if self._test is None:
-            from ..data import load_mnist
-
             self._test = load_mnist(self.data_dir).test
         return self._test
 
@@ -177,8 +175,6 @@ class ServedRun:
         predictor = self.predictor
         with self._lock:
             if getattr(self, "_predictions_of", None) is not self._predictor:
-                from ..training import evaluate
-
                 result = evaluate(predictor.model, self.test_set(), n_classes=len(predictor.class_names))
                 probabilities = result.probabilities.numpy()
                 self._predictions = (probabilities.argmax(1), probabilities.max(1))
@@ -192,8 +188,6 @@ class ServedRun:
         The page computes the probe's C1 maps at each epoch itself (lenet.js), from these weights.
         """
         import copy
-
-        from ..export import _ops
 
         folder = self.run.filters_dir
         files = sorted(folder.glob("epoch_*.pt")) if folder.is_dir() else []
@@ -212,7 +206,7 @@ class ServedRun:
                     maps = False
                 stage.eval()
                 with torch.no_grad():
-                    ops = _ops("C1", stage, predictor.name)
+                    ops = stage_ops("C1", stage, predictor.name)
                 epochs.append({"epoch": int(payload["epoch"]), "ops": ops, "maps": maps})
             except (OSError, RuntimeError, KeyError, ValueError, AttributeError, TypeError, LenetlabError):
                 continue  # a damaged or foreign file: left out, the others still shown

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LenetlabError
+from .guards import LOOPBACK_NAMES
 
 HEADER_SECONDS = 10.0  # a client has this long to send a request's head (uvicorn alone waits for ever)
 KEEP_ALIVE_SECONDS = 5.0
@@ -41,8 +42,6 @@ def bind(host: str, port: int) -> socket.socket:
 def _names_of_this_server(host: str) -> tuple[str, ...]:
     """The Host names a request may carry: loopback, the --host given and, listening everywhere, this
     machine's name and addresses (other names are refused: DNS rebinding)."""
-    from .guards import LOOPBACK_NAMES
-
     names = {*LOOPBACK_NAMES, host}
     if host in ("0.0.0.0", "::", ""):
         machine = socket.gethostname()

@@ -1,6 +1,6 @@
 // The shape calculator (LeNet-5 and its variants): change an argument, see every layer's output shape, parameters
 // and multiply-adds (LeNet.lenet5Shapes, lenetlab.models.lenet.LeNet5's rules). It starts from the model's own
-// arguments, defaults applied, as the graph sends them (lenetlab/export.py: model_graph): no default is written
+// arguments, defaults applied, as the graph sends them (lenetlab/graph.py: model_graph): no default is written
 // here.
 "use strict";
 /* global LeNet, LeNetApp */

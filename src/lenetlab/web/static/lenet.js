@@ -1,6 +1,6 @@
 // lenet.js: a lenetlab model graph evaluated in plain JavaScript, the explanation of any value it computes,
 // the page's numbers and the shape calculator's rules (mnist.js preprocesses a drawing). Shared by the served page and the exported one (lenetlab export):
-// no framework, no build step. The graph format is written by lenetlab/export.py (model_graph). It runs under
+// no framework, no build step. The graph format is written by lenetlab/graph.py (model_graph). It runs under
 // node too (module.exports below): tests/js checks it against PyTorch (tests/test_js_units.py).
 "use strict";
 
