@@ -1,4 +1,4 @@
-"""lenet.js under node, against PyTorch: ``node --test tests/js/`` on fixtures written here; and the page's
+"""lenet.js under node, against PyTorch: ``node --test tests/js/lenet.test.js`` on fixtures written here; and the page's
 scripts are the ones page.py inlines.
 
 The fixtures (a temporary JSON file, nothing committed): every registered model's graph and, for two inputs,
@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from lenetlab.errors import NoDigitError
-from lenetlab.export import model_graph
+from lenetlab.graph import model_graph
 from lenetlab.models import MODELS, build_model
 from lenetlab.models.base import ACTIVATIONS
 from lenetlab.models.lenet1998 import ScaledTanh
@@ -166,7 +166,7 @@ def test_lenet_js_computes_what_pytorch_computes(tmp_path):
     path = tmp_path / "fixtures.json"
     path.write_text(json.dumps(fixtures), encoding="utf-8")
     report = tmp_path / "report.json"
-    run = subprocess.run([NODE, "--test", str(ROOT / "tests" / "js")], capture_output=True, text=True, timeout=300,
+    run = subprocess.run([NODE, "--test", str(ROOT / "tests" / "js" / "lenet.test.js")], capture_output=True, text=True, timeout=300,
                          cwd=ROOT, env={**os.environ, "LENETLAB_JS_FIXTURES": str(path),
                                         "LENETLAB_JS_REPORT": str(report)})
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

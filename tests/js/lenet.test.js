@@ -1,6 +1,6 @@
 // lenet.js under node, against PyTorch and lenetlab.preprocess: the forward pass of each model, the explanation of
 // units of every layer, and the preprocessing of drawings and photos. The fixtures come from PyTorch:
-// tests/test_js_units.py writes them to a temporary file and runs `node --test tests/js/` with
+// tests/test_js_units.py writes them to a temporary file and runs `node --test tests/js/lenet.test.js` with
 // LENETLAB_JS_FIXTURES naming it (and LENETLAB_JS_REPORT a file for the largest differences it measured).
 // Without fixtures every test here is skipped: run `python -m pytest tests/test_js_units.py`.
 "use strict";
