@@ -1,5 +1,5 @@
 // eslint (flat config; CI: .ci/run): the page's plain scripts, each one namespace (src/lenetlab/web/static, see
-// app.js's header), and the node tests of lenet.js, mnist.js and trainer.js (tests/js). A script names the namespaces it uses in its
+// app.js's header), and the node tests of lenet.js, mnist.js, layers.js and trainer.js (tests/js). A script names the namespaces it uses in its
 // `/* global ... */` comment and the one it defines in `/* exported ... */`: no-undef and no-unused-vars check both.
 "use strict";
 
@@ -22,8 +22,9 @@ module.exports = [
     rules,
   },
   {
-    files: ["src/lenetlab/web/static/lenet.js", "src/lenetlab/web/static/mnist.js", "src/lenetlab/web/static/trainer.js"],  // also CommonJS under node (tests/js)
-    languageOptions: { globals: { module: "writable" } },
+    files: ["src/lenetlab/web/static/lenet.js", "src/lenetlab/web/static/mnist.js", "src/lenetlab/web/static/layers.js",
+            "src/lenetlab/web/static/trainer.js"],  // also CommonJS under node (tests/js)
+    languageOptions: { globals: { module: "writable", require: "readonly" } },
   },
   {
     files: ["tests/js/**/*.js", "eslint.config.js"],

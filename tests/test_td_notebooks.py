@@ -305,6 +305,7 @@ def test_corrige_passes_every_check(lang, tmp_path_factory):
     assert run["results"]["parameters"] == {"MLP": 105214, "LeNet-5": 61706}
 
 
+@pytest.mark.long  # runs the notebook (over 20 s); in the long tier it shares the runs above
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ["enonce", "corrige"])
 def test_the_french_notebook_prints_and_draws_no_english(version, tmp_path_factory):
@@ -319,6 +320,7 @@ def test_the_french_notebook_prints_and_draws_no_english(version, tmp_path_facto
     assert ticks and not [t for t in ticks if re.search(r"\d\.\d", t)], [t for t in ticks if "." in t]  # 0,5
 
 
+@pytest.mark.long  # runs the notebook (over 20 s); in the long tier it shares the runs above
 @pytest.mark.slow
 @both
 def test_readings_agree_with_their_numbers(lang, tmp_path_factory):

@@ -18,7 +18,7 @@ STATIC = Path(__file__).parent / "web" / "static"  # served by `lenetlab serve`,
 # In this order, each file one namespace (app.js's header lists them): lenet.js, mnist.js and app.js (the page's state and
 # helpers) first, as every other file uses them as it loads; main.js last, as it starts the page; those between
 # use each other only once it has. The exported page has no server for the projector: its panel stays hidden there.
-SCRIPTS = ("lenet.js", "mnist.js", "trainer.js", "app.js", "drawing.js", "explain.js", "calculator.js", "training.js",
+SCRIPTS = ("lenet.js", "mnist.js", "layers.js", "trainer.js", "app.js", "drawing.js", "explain.js", "calculator.js", "training.js",
            "confusion.js", "projector.js", "main.js")
 
 

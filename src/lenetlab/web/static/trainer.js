@@ -1,236 +1,14 @@
-// trainer.js: training in the page. A lenetlab graph (lenetlab/graph.py) becomes layers that run forward and
-// backward over a batch in Float32Array; the loss is softmax cross-entropy with label smoothing, the optimizer
-// PyTorch's SGD (momentum, Nesterov, weight decay), the schedule lenetlab/schedule.py's, the augmentation the
-// ±2-pixel shift. No framework, no build step; it runs under node too (module.exports below), where tests/js
-// checks every gradient against PyTorch's (tests/test_js_trainer.py writes the fixtures).
+// trainer.js: training in the page. The layers (layers.js) of a lenetlab graph (lenetlab/graph.py); the loss,
+// softmax cross-entropy with label smoothing; the optimizer, PyTorch's SGD (momentum, Nesterov, weight decay); the
+// schedule, lenetlab/schedule.py's; the augmentation, the ±2-pixel shift; the weights back in the graph's form.
+// No framework, no build step; it runs under node too (module.exports below), where tests/js checks every
+// gradient and a short run against PyTorch (tests/test_js_trainer.py writes the fixtures).
 "use strict";
 
+/* global Layers */
 const Trainer = (() => {
-  // A batch tensor: { shape: [n, c, h, w] or [n, features], data: Float32Array }, row-major.
-  const size = (shape) => shape.reduce((a, b) => a * b, 1);
-  const tensor = (shape) => ({ shape, data: new Float32Array(size(shape)) });
-
-  function parameter(name, values, shape) {
-    return { name, shape, value: Float32Array.from(values), grad: new Float32Array(values.length) };
-  }
-
-  // ----- the operations: forward(x) keeps what backward(dy) needs, backward adds into the parameters' grads -----
-  function convLayer(op, name) {
-    const [cout, cin, k] = op.w.shape, s = op.stride, p = op.padding;
-    const weight = parameter(`${name}.weight`, op.w.values, op.w.shape);
-    const bias = parameter(`${name}.bias`, op.b.values, op.b.shape);
-    let x = null;
-    return {
-      op: "conv", params: [weight, bias],
-      forward(input) {
-        x = input;
-        const [n, , h, w] = input.shape;
-        const oh = Math.floor((h + 2 * p - k) / s) + 1, ow = Math.floor((w + 2 * p - k) / s) + 1;
-        const out = tensor([n, cout, oh, ow]), W = weight.value, B = bias.value, X = input.data, Y = out.data;
-        for (let b = 0; b < n; b++) {
-          for (let co = 0; co < cout; co++) {
-            const yBase = (b * cout + co) * oh * ow;
-            for (let oy = 0; oy < oh; oy++) {
-              const ky0 = Math.max(0, p - oy * s), ky1 = Math.min(k, h + p - oy * s);
-              for (let ox = 0; ox < ow; ox++) {
-                const kx0 = Math.max(0, p - ox * s), kx1 = Math.min(k, w + p - ox * s);
-                let sum = B[co];
-                for (let ci = 0; ci < cin; ci++) {
-                  const xBase = (b * cin + ci) * h * w, wBase = (co * cin + ci) * k * k;
-                  for (let ky = ky0; ky < ky1; ky++) {
-                    const xRow = xBase + (oy * s + ky - p) * w + ox * s - p, wRow = wBase + ky * k;
-                    for (let kx = kx0; kx < kx1; kx++) sum += W[wRow + kx] * X[xRow + kx];
-                  }
-                }
-                Y[yBase + oy * ow + ox] = sum;
-              }
-            }
-          }
-        }
-        return out;
-      },
-      backward(dy) {
-        const [n, , h, w] = x.shape, [, , oh, ow] = dy.shape;
-        const dx = tensor(x.shape), W = weight.value, dW = weight.grad, dB = bias.grad;
-        const X = x.data, DX = dx.data, DY = dy.data;
-        for (let b = 0; b < n; b++) {
-          for (let co = 0; co < cout; co++) {
-            const yBase = (b * cout + co) * oh * ow;
-            for (let oy = 0; oy < oh; oy++) {
-              const ky0 = Math.max(0, p - oy * s), ky1 = Math.min(k, h + p - oy * s);
-              for (let ox = 0; ox < ow; ox++) {
-                const g = DY[yBase + oy * ow + ox];
-                if (g === 0) continue;  // ReLU and max pooling leave many
-                dB[co] += g;
-                const kx0 = Math.max(0, p - ox * s), kx1 = Math.min(k, w + p - ox * s);
-                for (let ci = 0; ci < cin; ci++) {
-                  const xBase = (b * cin + ci) * h * w, wBase = (co * cin + ci) * k * k;
-                  for (let ky = ky0; ky < ky1; ky++) {
-                    const xRow = xBase + (oy * s + ky - p) * w + ox * s - p, wRow = wBase + ky * k;
-                    for (let kx = kx0; kx < kx1; kx++) {
-                      dW[wRow + kx] += g * X[xRow + kx];
-                      DX[xRow + kx] += g * W[wRow + kx];
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-        return dx;
-      },
-    };
-  }
-
-  function linearLayer(op, name) {
-    const [nout, nin] = op.w.shape;
-    const weight = parameter(`${name}.weight`, op.w.values, op.w.shape);
-    const bias = parameter(`${name}.bias`, op.b.values, op.b.shape);
-    let x = null;
-    return {
-      op: "linear", params: [weight, bias],
-      forward(input) {
-        x = input;
-        const n = input.shape[0], out = tensor([n, nout]), W = weight.value, B = bias.value, X = input.data;
-        for (let b = 0; b < n; b++) {
-          for (let o = 0; o < nout; o++) {
-            let sum = B[o];
-            const row = o * nin, xRow = b * nin;
-            for (let i = 0; i < nin; i++) sum += W[row + i] * X[xRow + i];
-            out.data[b * nout + o] = sum;
-          }
-        }
-        return out;
-      },
-      backward(dy) {
-        const n = x.shape[0], dx = tensor(x.shape), W = weight.value, dW = weight.grad, dB = bias.grad;
-        const X = x.data, DX = dx.data, DY = dy.data;
-        for (let b = 0; b < n; b++) {
-          const xRow = b * nin;
-          for (let o = 0; o < nout; o++) {
-            const g = DY[b * nout + o];
-            if (g === 0) continue;
-            dB[o] += g;
-            const row = o * nin;
-            for (let i = 0; i < nin; i++) {
-              dW[row + i] += g * X[xRow + i];
-              DX[xRow + i] += g * W[row + i];
-            }
-          }
-        }
-        return dx;
-      },
-    };
-  }
-
-  function poolLayer(op) {
-    const k = op.size, s = op.stride, max = op.kind === "max";
-    let shape = null, winners = null;
-    return {
-      op: "pool", params: [],
-      forward(input) {
-        shape = input.shape;
-        const [n, c, h, w] = input.shape, oh = Math.floor((h - k) / s) + 1, ow = Math.floor((w - k) / s) + 1;
-        const out = tensor([n, c, oh, ow]), X = input.data, Y = out.data;
-        if (max) winners = new Int32Array(Y.length);
-        for (let plane = 0; plane < n * c; plane++) {
-          for (let oy = 0; oy < oh; oy++) {
-            for (let ox = 0; ox < ow; ox++) {
-              const o = (plane * oh + oy) * ow + ox;
-              let acc = max ? -Infinity : 0, best = -1;
-              for (let ky = 0; ky < k; ky++) {
-                const row = (plane * h + oy * s + ky) * w + ox * s;
-                for (let kx = 0; kx < k; kx++) {
-                  const v = X[row + kx];
-                  if (!max) acc += v;
-                  else if (v > acc) { acc = v; best = row + kx; }  // the first of equal maxima, as PyTorch
-                }
-              }
-              Y[o] = max ? acc : acc / (k * k);
-              if (max) winners[o] = best;
-            }
-          }
-        }
-        return out;
-      },
-      backward(dy) {
-        const [, , h, w] = shape, [n, c, oh, ow] = dy.shape, dx = tensor(shape), DX = dx.data, DY = dy.data;
-        const share = 1 / (k * k);
-        for (let plane = 0; plane < n * c; plane++) {
-          for (let oy = 0; oy < oh; oy++) {
-            for (let ox = 0; ox < ow; ox++) {
-              const o = (plane * oh + oy) * ow + ox;
-              if (max) { DX[winners[o]] += DY[o]; continue; }
-              const g = DY[o] * share;
-              for (let ky = 0; ky < k; ky++) {
-                const row = (plane * h + oy * s + ky) * w + ox * s;
-                for (let kx = 0; kx < k; kx++) DX[row + kx] += g;
-              }
-            }
-          }
-        }
-        return dx;
-      },
-    };
-  }
-
-  // Each activation as (value, derivative from its input x and output y); the constants come with the operation.
-  const ACTIVATIONS = {
-    tanh: () => [Math.tanh, (x, y) => 1 - y * y],
-    relu: () => [(v) => (v > 0 ? v : 0), (x) => (x > 0 ? 1 : 0)],
-    sigmoid: () => [(v) => 1 / (1 + Math.exp(-v)), (x, y) => y * (1 - y)],
-    elu: (op) => [(v) => (v > 0 ? v : op.alpha * (Math.exp(v) - 1)), (x, y) => (x > 0 ? 1 : y + op.alpha)],
-    leaky_relu: (op) => [(v) => (v > 0 ? v : op.slope * v), (x) => (x > 0 ? 1 : op.slope)],
-    scaled_tanh: (op) => [(v) => op.A * Math.tanh(op.S * v), (x, y) => op.S * (op.A - (y * y) / op.A)],
-  };
-
-  function activationLayer(op) {
-    if (!(op.fn in ACTIVATIONS)) throw { key: "train.unsupported", values: { what: op.fn } };
-    const [f, derivative] = ACTIVATIONS[op.fn](op);
-    let x = null, y = null;
-    return {
-      op: "act", params: [],
-      forward(input) {
-        x = input;
-        y = { shape: input.shape, data: input.data.map(f) };
-        return y;
-      },
-      backward(dy) {
-        const dx = tensor(x.shape);
-        for (let i = 0; i < dx.data.length; i++) dx.data[i] = dy.data[i] * derivative(x.data[i], y.data[i]);
-        return dx;
-      },
-    };
-  }
-
-  function flattenLayer() {
-    let shape = null;
-    return {
-      op: "flatten", params: [],
-      forward(input) { shape = input.shape; return { shape: [shape[0], size(shape.slice(1))], data: input.data }; },
-      backward(dy) { return { shape, data: dy.data }; },
-    };
-  }
-
-  // A graph's operations as layers, its weights copied (the graph is left as it was). Operations a browser
-  // cannot train (the 1998 RBF output and its MAP loss, batch norm folded into a convolution) are refused.
-  function build(graph) {
-    const layers = [];
-    for (const stage of graph.stages) {
-      stage.ops.forEach((op, i) => {
-        const name = stage.ops.filter((o) => o.weight).length > 1 ? `${stage.name}.${i}` : stage.name;
-        if (op.batch_norm_folded) throw { key: "train.unsupported", values: { what: "batch_norm" } };
-        if (op.weight && !op.bias) throw { key: "train.unsupported", values: { what: `${op.op} without bias` } };
-        if (op.op === "conv") layers.push(convLayer(op, name));
-        else if (op.op === "linear") layers.push(linearLayer(op, name));
-        else if (op.op === "pool") layers.push(poolLayer(op));
-        else if (op.op === "act") layers.push(activationLayer(op));
-        else if (op.op === "flatten") layers.push(flattenLayer());
-        else throw { key: "train.unsupported", values: { what: op.op } };
-      });
-    }
-    return { graph, layers, params: layers.flatMap((l) => l.params), input: graph.input };
-  }
+  const layers = typeof module !== "undefined" ? require("./layers.js") : Layers;
+  const { build, tensor } = layers;
 
   function forward(net, x) {
     for (const layer of net.layers) x = layer.forward(x);
@@ -269,14 +47,14 @@ const Trainer = (() => {
     zeroGrad(net);
     const result = crossEntropy(forward(net, x), labels, smoothing);
     let dy = result.grad;
-    for (let i = net.layers.length - 1; i >= 0; i--) dy = net.layers[i].backward(dy);
+    for (let i = net.layers.length - 1; i >= 0; i--) dy = net.layers[i].backward(dy, i === 0);
     return { loss: result.loss, correct: result.correct };
   }
 
   // torch.optim.SGD's arithmetic (dampening 0): g = grad + wd * w; buf = momentum * buf + g (buf = g at the
   // first step); with Nesterov the step is g + momentum * buf, else buf; w -= lr * step.
   function sgd(net, { momentum = 0.9, nesterov = true, weightDecay = 0 } = {}) {
-    const buffers = net.params.map((p) => new Float32Array(p.value.length));
+    const buffers = net.params.map((p) => new Float64Array(p.value.length));
     let first = true;
     return {
       step(lr) {
@@ -381,15 +159,14 @@ const Trainer = (() => {
         delete copy.b;
         if (!op.weight) return copy;
         const weight = trained.next().value, bias = trained.next().value;
-        return { ...copy, weight: { shape: weight.shape, data: encode(weight.value) },
-                 bias: { shape: bias.shape, data: encode(bias.value) } };
+        return { ...copy, weight: { shape: weight.shape, data: encode(Float32Array.from(weight.value)) },
+                 bias: { shape: bias.shape, data: encode(Float32Array.from(bias.value)) } };
       }),
     }));
     return { ...net.graph, stages };
   }
 
-  return { build, forward, crossEntropy, gradients, sgd, lrFactor, random, shuffled, batch, evaluate, exportGraph,
-           tensor };
+  return { build, forward, crossEntropy, gradients, sgd, lrFactor, random, shuffled, batch, evaluate, exportGraph };
 })();
 
 if (typeof module !== "undefined") module.exports = Trainer;
