@@ -1,5 +1,5 @@
 // eslint (flat config; CI: .ci/run): the page's plain scripts, each one namespace (src/lenetlab/web/static, see
-// app.js's header), and the node tests of lenet.js, mnist.js, layers.js and trainer.js (tests/js). A script names the namespaces it uses in its
+// app.js's header), and the node tests of the scripts that also run under node (tests/js). A script names the namespaces it uses in its
 // `/* global ... */` comment and the one it defines in `/* exported ... */`: no-undef and no-unused-vars check both.
 "use strict";
 
@@ -22,8 +22,8 @@ module.exports = [
     rules,
   },
   {
-    files: ["src/lenetlab/web/static/lenet.js", "src/lenetlab/web/static/mnist.js", "src/lenetlab/web/static/layers.js",
-            "src/lenetlab/web/static/trainer.js"],  // also CommonJS under node (tests/js)
+    files: ["lenet.js", "mnist.js", "layers.js", "networks.js", "trainer.js", "lab_worker.js"]
+      .map((name) => `src/lenetlab/web/static/${name}`),  // also CommonJS under node (tests/js)
     languageOptions: { globals: { module: "writable", require: "readonly" } },
   },
   {

@@ -26,6 +26,7 @@ from torch import nn
 
 from lenetlab.errors import NoDigitError
 from lenetlab.graph import model_graph
+from lenetlab.lab import LAB_SCRIPTS, WORKER_SCRIPTS
 from lenetlab.models import MODELS, build_model
 from lenetlab.models.base import ACTIVATIONS
 from lenetlab.models.lenet1998 import ScaledTanh
@@ -180,8 +181,10 @@ def test_lenet_js_computes_what_pytorch_computes(tmp_path):
     print(json.dumps(measured, indent=1))
 
 
-def test_the_page_loads_the_scripts_page_py_inlines():
-    """index.html's <script> elements are page.py's SCRIPTS, in its order: export inlines each one."""
-    html = (STATIC / "index.html").read_text(encoding="utf-8")
-    assert tuple(re.findall(r'<script src="/static/([\w.]+)"></script>', html)) == SCRIPTS
-    assert sorted(p.name for p in STATIC.glob("*.js")) == sorted(SCRIPTS)
+def test_the_pages_load_the_scripts_page_py_and_lab_py_inline():
+    """index.html's <script> elements are page.py's SCRIPTS and lab.html's lab.py's LAB_SCRIPTS, in their order:
+    export and lab inline each one; every script of static/ is one of them or one of the lab's worker."""
+    for page, scripts in (("index.html", SCRIPTS), ("lab.html", LAB_SCRIPTS)):
+        html = (STATIC / page).read_text(encoding="utf-8")
+        assert tuple(re.findall(r'<script src="/static/([\w.]+)"></script>', html)) == scripts
+    assert sorted(p.name for p in STATIC.glob("*.js")) == sorted({*SCRIPTS, *LAB_SCRIPTS, *WORKER_SCRIPTS})

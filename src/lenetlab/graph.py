@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .errors import LenetlabError
+from .models import build_model
 from .models.lenet1998 import (
     BACKGROUND,
     INK,
@@ -169,3 +170,48 @@ def model_graph(model: nn.Module, name: str = "model") -> dict[str, Any]:
                  for key, value in getattr(model, "config", {}).items()}
     return {"format": "lenetlab-graph-1", "name": name, "input": [1, 28, 28], "arguments": arguments,
             "stages": stages}
+
+
+def model_from_graph(graph: Any, path: str = "the network file") -> tuple[nn.Module, str]:
+    """The model a graph describes, with its weights: the inverse of :func:`model_graph` (batch norm aside,
+    which a graph holds folded). Reads what the page that trains downloads (``lenetlab import``); anything
+    else is refused in one line that names what is wrong (``path`` names the file in it).
+
+    Examples
+    --------
+    >>> from lenetlab import LeNet5
+    >>> model = LeNet5(kernel_size=3).eval()
+    >>> again, name = model_from_graph(model_graph(model, "lenet5"))
+    >>> name, torch.equal(again(torch.ones(1, 1, 28, 28)), model(torch.ones(1, 1, 28, 28)))
+    ('lenet5', True)
+    """
+    if not isinstance(graph, dict) or graph.get("format") != "lenetlab-graph-1":
+        raise LenetlabError.of("error.graph_format", path=path)
+    name, arguments, stages = graph.get("name"), graph.get("arguments"), graph.get("stages")
+    if not isinstance(name, str) or not isinstance(arguments, dict) or not isinstance(stages, list):
+        raise LenetlabError.of("error.graph_parts", path=path)
+    model = build_model(name, **arguments).eval()
+    weighted = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    ops = [op for stage in stages if isinstance(stage, dict) for op in stage.get("ops", [])
+           if isinstance(op, dict) and "weight" in op]
+    if len(ops) != len(weighted) or any(isinstance(m, (nn.BatchNorm2d, RBFOutput)) for m in model.modules()):
+        raise LenetlabError.of("error.graph_layers", path=path, model=name, found=len(ops), expected=len(weighted))
+    with torch.no_grad():
+        for module, op in zip(weighted, ops):
+            for tensor, saved in ((module.weight, op.get("weight")), (module.bias, op.get("bias"))):
+                tensor.copy_(torch.from_numpy(_decoded(saved, tuple(tensor.shape), name, path)))
+    return model, name
+
+
+def _decoded(saved: Any, shape: tuple[int, ...], name: str, path: str) -> np.ndarray:
+    """A tensor of the graph (float32, base64) checked against the shape the model expects."""
+    try:
+        values = np.frombuffer(base64.b64decode(saved["data"], validate=True), dtype="<f4")
+        ok = list(saved["shape"]) == list(shape) and values.size == int(np.prod(shape))
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise LenetlabError.of("error.graph_tensor", path=path, shape="x".join(map(str, shape)), model=name)
+    if not np.isfinite(values).all():
+        raise LenetlabError.of("error.graph_not_numbers", path=path)
+    return values.reshape(shape).astype(np.float32)

@@ -18,22 +18,22 @@ STATIC = Path(__file__).parent / "web" / "static"  # served by `lenetlab serve`,
 # In this order, each file one namespace (app.js's header lists them): lenet.js, mnist.js and app.js (the page's state and
 # helpers) first, as every other file uses them as it loads; main.js last, as it starts the page; those between
 # use each other only once it has. The exported page has no server for the projector: its panel stays hidden there.
-SCRIPTS = ("lenet.js", "mnist.js", "layers.js", "trainer.js", "app.js", "drawing.js", "explain.js", "calculator.js", "training.js",
-           "confusion.js", "projector.js", "main.js")
+SCRIPTS = ("lenet.js", "mnist.js", "app.js", "drawing.js", "explain.js", "calculator.js", "training.js", "confusion.js",
+           "projector.js", "main.js")
 
 
 _SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
                                  "\u2029": "\\u2029"})
 
 
-def _script_json(value: Any) -> str:
+def script_json(value: Any) -> str:
     """JSON safe inside a <script> element, whatever its strings hold (a class named ``<!--<script>``).
 
     ``</script>``, ``<!--`` and ``<script`` change how the HTML parser reads a script element, so no
     ``<``, ``>`` or ``&`` is left as it is (JSON's ``\\u003c`` is the same string once parsed), as
     Django's ``json_script`` does; U+2028/2029 are escaped for older JavaScript parsers.
 
-    >>> _script_json({"name": "<!--<script>", "x": "a\u2028b"})
+    >>> script_json({"name": "<!--<script>", "x": "a\u2028b"})
     '{"name":"\\\\u003c!--\\\\u003cscript\\\\u003e","x":"a\\\\u2028b"}'
     """
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
@@ -60,10 +60,10 @@ def render_page(lang: str, *, embedded: dict[str, Any] | None = None, title: str
     page = (STATIC / "index.html").read_text(encoding="utf-8")
     page = page.replace('<html lang="en">', f'<html lang="{lang}">', 1)
     page = page.replace("<title>lenetlab</title>", f"<title>{html.escape(title or t(lang, 'page.title'))}</title>", 1)
-    settings = (f"window.LENETLAB_LANG = {_script_json(lang)}; "
-                f"window.LENETLAB_MESSAGES = {_script_json(page_messages(lang))};")
+    settings = (f"window.LENETLAB_LANG = {script_json(lang)}; "
+                f"window.LENETLAB_MESSAGES = {script_json(page_messages(lang))};")
     if embedded is not None:
-        settings += f"\n  window.LENETLAB_EMBEDDED = {_script_json(embedded)};"
+        settings += f"\n  window.LENETLAB_EMBEDDED = {script_json(embedded)};"
         css = (STATIC / "style.css").read_text(encoding="utf-8")
         page = page.replace('<link rel="stylesheet" href="/static/style.css">', f"<style>\n{css}</style>", 1)
         for script in SCRIPTS:

@@ -1,4 +1,5 @@
-"""``lenetlab report``, ``serve`` and ``export``: the pages a student reads."""
+"""``lenetlab report``, ``serve``, ``export``, ``lab`` and ``import``: the pages a student reads, and the way
+back from the page that trains."""
 
 from __future__ import annotations
 
@@ -28,6 +29,21 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, help="the HTML file to write (default: RUN/model.html)")
     add_lang_flag(p)
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
+
+    p = add_command(sub, "lab", _lab)
+    p.add_argument("--out", type=Path, default=Path("lab.html"), help="the HTML file to write")
+    p.add_argument("--train-images", type=_count(100, 60_000 * 8 // 10), default=12_000, metavar="N",
+                   help="MNIST training images the page holds (each 1000 adds about 0.2 MB)")
+    p.add_argument("--test-images", type=_count(10, 10_000), default=2_000, metavar="N",
+                   help="MNIST test images the page tests on")
+    add_lang_flag(p)
+    p.add_argument("--open", action="store_true", help="open the page in the web browser")
+
+    p = add_command(sub, "import", _import)
+    p.add_argument("file", metavar="FILE", type=Path, help="the weights the page saved (Download the weights)")
+    p.add_argument("--out", type=Path, required=True, help="the run directory to write")
+    p.add_argument("--force", action="store_true", help="overwrite the run directory if it holds a run")
+    add_lang_flag(p)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -93,6 +109,61 @@ def _export(args: argparse.Namespace) -> int:
             size=number(path.stat().st_size / 1e6, check_lang(args.lang), 2)))
     if args.open:
         _open_in_browser(path, args.lang)
+    return 0
+
+
+def _count(low: int, high: int) -> Any:
+    """An argparse type: a whole number in [low, high], else argparse's one-line error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+    return parse
+
+
+def _lab(args: argparse.Namespace) -> int:
+    """write the page that trains LeNet-5 and the MLP in the browser, offline
+
+    Write one self-contained HTML file that trains networks in the browser, with nothing installed: a part of
+    MNIST inside the file, LeNet-5 with any choice of the shape calculator, the course's MLP or a fully connected
+    network of LeNet-5's depth, two side by side, with live curves, C1's kernels and the confusion matrix.
+    Its weights download as a file that `lenetlab import` turns into a run directory.
+
+    examples:
+      lenetlab lab                                 # writes lab.html (about 3 MB)
+      lenetlab lab --lang fr --out td-lab.html     # the page in French, for the class
+      lenetlab lab --train-images 6000             # a lighter page for slow machines
+    """
+    from ..i18n import check_lang, number, t
+    from ..lab import write_lab
+
+    lang = check_lang(args.lang)
+    path = write_lab(args.out, lang, train_images=args.train_images, test_images=args.test_images)
+    print(t(lang, "cli.page_written", path=path, size=number(path.stat().st_size / 1e6, lang, 2)))
+    if args.open:
+        _open_in_browser(path, args.lang)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """turn the weights the page trained into a run directory
+
+    Read the file the page that trains (`lenetlab lab`) saved with "Download the weights", test the network on
+    the whole MNIST test set and write a run directory as `lenetlab train` does (checkpoints, figures, metrics,
+    report), so that evaluate, report, serve, export and every explore command work on it.
+
+    examples:
+      lenetlab import lenetlab-lenet5-A.json --out runs/page-lenet5
+      lenetlab explore filters runs/page-lenet5
+    """
+    from ..imported import import_run
+    from ..report import finish_run
+
+    import_run(args.file, args.out, force=args.force, finish=finish_run, lang=args.lang)
     return 0
 
 

@@ -9,9 +9,8 @@ from .. import plots
 from .._fs import write_json, write_text
 from ..config import STUDY_EPOCHS
 from ..i18n import check_lang, number, percent, t
-from ..models import build_model, count_parameters
+from ..models import FC_EQUAL_DEPTH_HIDDEN, build_model, count_parameters
 from .figures import bars_figure
-from .params import FC_EQUAL_DEPTH_HIDDEN
 from .variants import Variant, train_variants
 
 DEFAULT_EPOCHS = STUDY_EPOCHS["compare"]

@@ -13,12 +13,8 @@ import torch
 from torch import nn
 
 from ..i18n import number, t
-from ..models import FCNet, build_model, count_parameters
+from ..models import FC_EQUAL_DEPTH_HIDDEN, FCNet, build_model, count_parameters
 from ._common import named_stages
-
-# Each fully connected layer outputs as many numbers as the LeNet-5 stage it stands for:
-# S2 6x14x14 = 1176, S4 16x5x5 = 400, C5 120, F6 84. Same depth (5 weight layers), no weight sharing.
-FC_EQUAL_DEPTH_HIDDEN = (1176, 400, 120, 84)
 
 
 def _macs_of(module: nn.Module, output: torch.Tensor) -> int:

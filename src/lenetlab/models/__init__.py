@@ -15,7 +15,7 @@ from torch import nn
 from ..errors import LenetlabError
 from ..registry import MODELS, check_model_args, model_spec
 from .base import StagedModel
-from .dense import MLP, FCNet, LinearClassifier, parse_hidden
+from .dense import FC_EQUAL_DEPTH_HIDDEN, MLP, FCNet, LinearClassifier, parse_hidden
 from .lenet import LeNet1, LeNet4, LeNet5
 from .lenet1998 import LeNet5_1998
 
@@ -63,5 +63,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["FCNet", "LeNet1", "LeNet4", "LeNet5", "LeNet5_1998", "LinearClassifier", "MLP", "MODELS", "StagedModel", "build_model",
+__all__ = ["FC_EQUAL_DEPTH_HIDDEN", "FCNet", "LeNet1", "LeNet4", "LeNet5", "LeNet5_1998", "LinearClassifier", "MLP", "MODELS", "StagedModel", "build_model",
            "count_parameters", "parse_hidden"]

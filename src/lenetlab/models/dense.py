@@ -9,6 +9,11 @@ from torch import nn
 
 from .base import StagedModel, check_positive, dense, make_activation
 
+# A fully connected network as deep as LeNet-5 (the course's comparison: explore compare, the page that trains):
+# each layer outputs as many numbers as the LeNet-5 stage it stands for, S2 6x14x14 = 1176, S4 16x5x5 = 400,
+# C5 120, F6 84. Same depth (5 weight layers), no weight sharing.
+FC_EQUAL_DEPTH_HIDDEN = (1176, 400, 120, 84)
+
 
 def parse_hidden(value: str | int | list[int] | tuple[int, ...]) -> list[int]:
     """Hidden-layer widths from ``"300,100"`` (``--arch hidden=300,100``), an int or a sequence.

@@ -217,7 +217,7 @@ const Layers = (() => {
   };
 
   function activationLayer(op) {
-    if (!(op.fn in ACTIVATIONS)) throw { key: "train.unsupported", values: { what: op.fn } };
+    if (!(op.fn in ACTIVATIONS)) throw { key: "lab.unsupported", values: { what: op.fn } };
     const [f, derivative] = ACTIVATIONS[op.fn](op);
     let x = null, y = null;
     return {
@@ -255,14 +255,14 @@ const Layers = (() => {
       const weighted = stage.ops.filter((o) => o.weight).length;
       stage.ops.forEach((op, i) => {
         const name = weighted > 1 ? `${stage.name}.${i}` : stage.name;
-        if (op.batch_norm_folded) throw { key: "train.unsupported", values: { what: "batch_norm" } };
-        if (op.weight && !op.bias) throw { key: "train.unsupported", values: { what: `${op.op} without bias` } };
+        if (op.batch_norm_folded) throw { key: "lab.unsupported", values: { what: "batch_norm" } };
+        if (op.weight && !op.bias) throw { key: "lab.unsupported", values: { what: `${op.op} without bias` } };
         if (op.op === "conv") layers.push(convLayer(op, name));
         else if (op.op === "linear") layers.push(linearLayer(op, name));
         else if (op.op === "pool") layers.push(poolLayer(op));
         else if (op.op === "act") layers.push(activationLayer(op));
         else if (op.op === "flatten") layers.push(flattenLayer());
-        else throw { key: "train.unsupported", values: { what: op.op } };
+        else throw { key: "lab.unsupported", values: { what: op.op } };
       });
     }
     return { graph, layers, params: layers.flatMap((l) => l.params), input: graph.input };

@@ -128,17 +128,25 @@ const Trainer = (() => {
     return { x, y };
   }
 
-  // Accuracy and mean loss over a whole set, in batches (no gradient kept).
-  function evaluate(net, images, labels, side, batchSize = 500) {
+  // Accuracy, mean loss, the confusion matrix (rows: true class, columns: predicted) and every prediction over a
+  // whole set, in batches (no gradient kept).
+  function evaluate(net, images, labels, side, classes = 10, batchSize = 500) {
     const n = labels.length, order = Int32Array.from({ length: n }, (_, i) => i);
+    const confusion = Array.from({ length: classes }, () => new Array(classes).fill(0)), predictions = new Uint8Array(n);
     let loss = 0, correct = 0;
     for (let from = 0; from < n; from += batchSize) {
       const to = Math.min(n, from + batchSize), { x, y } = batch(images, labels, side, order, from, to);
-      const result = crossEntropy(forward(net, x), y);
+      const logits = forward(net, x), result = crossEntropy(logits, y);
       loss += result.loss * (to - from);
       correct += result.correct;
+      for (let b = 0; b < to - from; b++) {
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (logits.data[b * classes + c] > logits.data[b * classes + best]) best = c;
+        confusion[y[b]][best]++;
+        predictions[from + b] = best;
+      }
     }
-    return { loss: loss / n, accuracy: correct / n };
+    return { loss: loss / n, accuracy: correct / n, confusion, predictions };
   }
 
   // The network's weights back in the graph's form (base64 float32), so the page can save them and lenetlab
@@ -157,7 +165,7 @@ const Trainer = (() => {
         const copy = { ...op };
         delete copy.w;  // the decoded copies LeNet.load added stay behind
         delete copy.b;
-        if (!op.weight) return copy;
+        if (!op.w) return copy;
         const weight = trained.next().value, bias = trained.next().value;
         return { ...copy, weight: { shape: weight.shape, data: encode(Float32Array.from(weight.value)) },
                  bias: { shape: bias.shape, data: encode(Float32Array.from(bias.value)) } };

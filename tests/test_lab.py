@@ -1,0 +1,122 @@
+"""The page that trains (``lenetlab lab``) and the way back (``lenetlab import``).
+
+In a real Chromium, offline: a small network trains in the page for a few hundred steps (the loss falls, the test
+accuracy is far above chance), its weights download, ``import_run`` turns them into a run directory, and PyTorch
+then predicts exactly what the page predicted on every one of the page's test images. Around it, the command
+line's refusals and what the page file holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS
+from lenetlab.cli import main
+from lenetlab.errors import LenetlabError
+from lenetlab.graph import model_from_graph, model_graph
+from lenetlab.imported import import_run
+from lenetlab.lab import lab_data, write_lab
+from lenetlab.models import build_model
+from lenetlab.rundir import RunDir
+
+TRAIN, TEST = 3200, 500  # 100 steps an epoch in batches of 32: the browser test trains two epochs
+
+
+def test_the_page_holds_its_images_the_models_defaults_and_the_worker(tmp_path):
+    data = lab_data(TRAIN, TEST)
+    images = np.frombuffer(__import__("gzip").decompress(base64.b64decode(data["train"]["images"])), np.uint8)
+    assert images.size == TRAIN * 28 * 28 and images.max() == 255
+    assert data["models"]["lenet5"] == dict(build_model("lenet5").config)  # Python's defaults, not the page's own
+    assert data["models"]["fcnet"]["hidden"] == [1176, 400, 120, 84]
+    assert "LabWorker" in data["worker"] and "productNT" in data["worker"]
+    page = write_lab(tmp_path / "lab.html", "fr", train_images=TRAIN, test_images=TEST).read_text(encoding="utf-8")
+    assert '<html lang="fr">' in page and "http://" not in page.split("window.LENETLAB_LAB")[0]
+
+
+def test_lab_refuses_to_replace_a_file_it_did_not_write(tmp_path, capsys):
+    mine = tmp_path / "notes.html"
+    mine.write_text("my notes")
+    assert main(["lab", "--out", str(mine), "--lang", "en"]) != 0
+    assert mine.read_text() == "my notes"
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "notes.html" in err
+
+
+@pytest.mark.parametrize("text, words", [
+    ("not json", "is not a JSON file"),
+    ('{"format": "something-else"}', "is not a network saved by lenetlab's page"),
+    ('{"format": "lenetlab-graph-1", "name": "lenet5"}', "lacks the network's model name"),
+])
+def test_import_refuses_what_the_page_did_not_save(tmp_path, text, words):
+    path = tmp_path / "weights.json"
+    path.write_text(text)
+    with pytest.raises(LenetlabError, match=words):
+        import_run(path, tmp_path / "run", log=None)
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_import_refuses_weights_of_the_wrong_shape_or_not_numbers(tmp_path):
+    graph = model_graph(build_model("mlp"), "mlp")
+    graph["arguments"]["hidden_1"] = 64  # the weights are still 120 wide
+    with pytest.raises(LenetlabError, match="is not the 64x784 tensor"):
+        model_from_graph(graph)
+    graph = model_graph(build_model("mlp"), "mlp")
+    nan = np.full(10, np.nan, dtype="<f4")
+    graph["stages"][-1]["ops"][0]["bias"]["data"] = base64.b64encode(nan.tobytes()).decode()
+    with pytest.raises(LenetlabError, match="not numbers"):
+        model_from_graph(graph)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_a_network_trained_in_the_page_predicts_the_same_in_pytorch(tmp_path, mnist):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = write_lab(tmp_path / "lab.html", "en", train_images=TRAIN, test_images=TEST)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(accept_downloads=True)
+        problems, left = [], []
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.route("**/*", lambda route: route.continue_() if route.request.url == path.resolve().as_uri()
+                   else (left.append(route.request.url), route.abort()))
+        page.goto(path.resolve().as_uri())
+        page.wait_for_selector("body[data-ready]")
+        page.select_option("#lab-net-A .lab-model", "none")  # one small network: the course's MLP, narrower
+        page.fill("#lab-B-hidden_1", "48")
+        page.fill("#lab-B-hidden_2", "24")
+        page.fill("#lab-epochs", "2")
+        page.click("#lab-start")
+        page.wait_for_function("() => LabPage.state.nets.B && LabPage.state.nets.B.done", timeout=120_000)
+        net = page.evaluate("() => { const n = LabPage.state.nets.B; return { losses: n.losses, history: n.history,"
+                            " predictions: Array.from(n.predictions) }; }")
+        with page.expect_download() as download:
+            page.click("#lab-net-B .lab-download")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        hint = page.inner_text("#lab-net-B .lab-hint")
+        browser.close()
+    assert problems == [] and left == []
+    losses = [loss for _, loss in net["losses"]]  # about five a second, each of one batch
+    assert len(losses) >= 2 and losses[-1] < 0.7 * losses[0]  # the loss fell (the page's seeds fix it)
+    assert net["history"][1]["train_loss"] < net["history"][0]["train_loss"]
+    accuracies = [h["test_accuracy"] for h in net["history"]]
+    assert len(accuracies) == 2 and accuracies[-1] > 0.8  # far above chance (0.1) after 200 steps
+    assert saved.name == "lenetlab-mlp-B.json" and saved.name in hint
+
+    metrics = import_run(saved, tmp_path / "run", log=None)
+    run = RunDir(tmp_path / "run")
+    assert metrics["model"] == "mlp" and run.config.model_args["hidden_1"] == 48 and run.is_finished()
+    assert [e["valid_accuracy"] for e in metrics["epochs"]] == accuracies
+    model, _ = model_from_graph(json.loads(saved.read_text()))
+    with torch.no_grad():
+        logits = model(mnist.test.images[:TEST].unsqueeze(1).float() / 255)
+    top2 = logits.topk(2, dim=1).values
+    differ = [i for i, (a, b) in enumerate(zip(logits.argmax(1).tolist(), net["predictions"])) if a != b]
+    # The page trains in float64 and saves float32: only a near tie (logits within 1e-4) may go the other way.
+    assert all(float(top2[i, 0] - top2[i, 1]) < 1e-4 for i in differ), differ
+    assert 0.8 < metrics["test"]["accuracy"] < 1  # on all 10,000 test images
