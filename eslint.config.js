@@ -27,7 +27,7 @@ module.exports = [
     languageOptions: { globals: { module: "writable", require: "readonly" } },
   },
   {
-    files: ["tests/js/**/*.js", "eslint.config.js"],
+    files: ["tests/js/**/*.js", "scripts/**/*.js", "eslint.config.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "commonjs", globals: { ...globals.node } },
     rules,
   },
