@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     p = add_command(sub, "export", _export)
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", type=Path, help="a run directory or a .pt file")
     p.add_argument("--out", type=Path, help="the HTML file to write (default: RUN/model.html)")
+    p.add_argument("--format", choices=("html", "onnx"), default="html",
+                   help="html: the offline page; onnx: the network as an ONNX file (RUN/model.onnx), for other tools")
     add_lang_flag(p)
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
 
@@ -99,11 +101,19 @@ def _export(args: argparse.Namespace) -> int:
     examples:
       lenetlab export runs/lenet5-20261126-101500              # writes runs/lenet5-20261126-101500/model.html
       lenetlab export runs/lenet5-20261126-101500 --lang fr --out lenet5-fr.html
+      lenetlab export runs/lenet5-20261126-101500 --format onnx   # writes .../model.onnx (pip install 'lenetlab[onnx]')
     """
     from ..export import export_run
-
-    path = export_run(args.checkpoint, args.out, args.lang)
     from ..i18n import check_lang, number, t
+
+    if args.format == "onnx":
+        from ..onnx_export import export_onnx
+
+        path = export_onnx(args.checkpoint, args.out)
+        print(t(check_lang(args.lang), "cli.onnx_written", path=path,
+                size=number(path.stat().st_size / 1e6, check_lang(args.lang), 2)))
+        return 0
+    path = export_run(args.checkpoint, args.out, args.lang)
 
     print(t(check_lang(args.lang), "cli.page_written", path=path,
             size=number(path.stat().st_size / 1e6, check_lang(args.lang), 2)))
