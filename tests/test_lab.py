@@ -22,6 +22,7 @@ from lenetlab.graph import model_from_graph, model_graph
 from lenetlab.imported import import_run
 from lenetlab.lab import lab_data, write_lab
 from lenetlab.models import build_model
+from lenetlab.report import finish_run
 from lenetlab.rundir import RunDir
 
 TRAIN, TEST = 3200, 500  # 100 steps an epoch in batches of 32: the browser test trains two epochs
@@ -108,9 +109,10 @@ def test_a_network_trained_in_the_page_predicts_the_same_in_pytorch(tmp_path, mn
     assert len(accuracies) == 2 and accuracies[-1] > 0.8  # far above chance (0.1) after 200 steps
     assert saved.name == "lenetlab-mlp-B.json" and saved.name in hint
 
-    metrics = import_run(saved, tmp_path / "run", log=None)
+    metrics = import_run(saved, tmp_path / "run", log=None, finish=finish_run)
     run = RunDir(tmp_path / "run")
     assert metrics["model"] == "mlp" and run.config.model_args["hidden_1"] == 48 and run.is_finished()
+    assert run.report_path.is_file() and (run.path / "loss_curves.png").is_file()
     assert [e["valid_accuracy"] for e in metrics["epochs"]] == accuracies
     model, _ = model_from_graph(json.loads(saved.read_text()))
     with torch.no_grad():

@@ -79,11 +79,13 @@ def import_run(path: str | Path, run_dir: str | Path, *, force: bool = False, fi
         if history:
             write_figures(run.path, data, [dataclasses.asdict(h) for h in history], test,
                           train_loss_label(config, lang), lang)
+        run.metrics = Metrics(model=name, preset="default", epochs=history, best_epoch=len(history),
+                              parameters=parameters, train_seconds=round(sum(h.train_seconds for h in history), 3),
+                              test=test.scores())
+        # metrics.json marks the run finished, so it comes last, after the report `finish` writes from it.
         if finish is not None:
             finish(run, data, test, lang)
-        run.write_metrics(Metrics(model=name, preset="default", epochs=history, best_epoch=len(history),
-                                  parameters=parameters, train_seconds=round(sum(h.train_seconds for h in history), 3),
-                                  test=test.scores()))
+        run.write_metrics(run.metrics)
     if log is not None:
         log(t(lang, "cli.imported", model=name, parameters=number(parameters, lang),
               train=number(int(lab.get("train_images", 0) or 0), lang), path=run.path,
