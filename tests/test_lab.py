@@ -100,6 +100,15 @@ def test_a_network_trained_in_the_page_predicts_the_same_in_pytorch(tmp_path, mn
         saved = tmp_path / download.value.suggested_filename
         download.value.save_as(saved)
         hint = page.inner_text("#lab-net-B .lab-hint")
+        with page.expect_popup() as popup:  # the draw-a-digit page of `lenetlab export`, for this network
+            page.click("#lab-net-B .lab-explore")
+        explorer = popup.value
+        explorer.wait_for_selector("body[data-ready]")
+        pixels = (mnist.test.images[0].flatten().float() / 255).tolist()
+        explorer_label = explorer.evaluate("(p) => { const q = window.lenetlab.predict(p); return q.indexOf(Math.max(...q)); }",
+                                           pixels)
+        explorer_model = explorer.get_attribute("body", "data-model")
+        explorer_samples = explorer.locator("#samples canvas, #samples button, #samples > *").count()
         browser.close()
     assert problems == [] and left == []
     losses = [loss for _, loss in net["losses"]]  # about five a second, each of one batch
@@ -108,6 +117,7 @@ def test_a_network_trained_in_the_page_predicts_the_same_in_pytorch(tmp_path, mn
     accuracies = [h["test_accuracy"] for h in net["history"]]
     assert len(accuracies) == 2 and accuracies[-1] > 0.8  # far above chance (0.1) after 200 steps
     assert saved.name == "lenetlab-mlp-B.json" and saved.name in hint
+    assert explorer_model == "mlp" and explorer_label == net["predictions"][0] and explorer_samples == 20
 
     metrics = import_run(saved, tmp_path / "run", log=None, finish=finish_run)
     run = RunDir(tmp_path / "run")

@@ -21,12 +21,15 @@ from .config import TrainConfig
 from .data import load_mnist
 from .i18n import check_lang, t
 from .models import FC_EQUAL_DEPTH_HIDDEN, build_model
-from .page import STATIC, page_messages, script_json
+from .page import STATIC, page_messages, render_page, script_json
 
 # The page's own scripts, in index.html's order, and the Web Worker's (its code is their text, one after another).
 LAB_SCRIPTS = ("lenet.js", "layers.js", "networks.js", "trainer.js", "app.js", "lab.js")
 WORKER_SCRIPTS = ("lenet.js", "layers.js", "networks.js", "trainer.js", "lab_worker.js")
 TRAIN_IMAGES, TEST_IMAGES = 12_000, 2_000
+# Where the page that trains puts a trained network into the draw-a-digit page (the one `lenetlab export` writes):
+# that page, rendered with this stand-in for its model, which lab.js replaces (LabPage.openExplorer).
+EXPLORER_MARK = {"lab": "the network trained in the page"}
 # lenetlab's recipe (TrainConfig's defaults) but for the batch, the rate and the epochs, which suit 12,000 images:
 # 3 epochs of batches of 32 at a peak rate of 0.1 gave 97.75 % on the page's 2,000 test images in PyTorch
 # (seed 0; 96.85 % with batches of 64, 91.0 % with 128 at 0.05). docs/see-it.md: the page's own numbers.
@@ -38,8 +41,9 @@ def _packed(array: np.ndarray) -> str:
     return base64.b64encode(gzip.compress(np.ascontiguousarray(array, dtype=np.uint8).tobytes(), 9, mtime=0)).decode()
 
 
-def lab_data(train_images: int = TRAIN_IMAGES, test_images: int = TEST_IMAGES) -> dict[str, Any]:
-    """What the page embeds: the images, the models' default arguments, the recipe and the worker's code.
+def lab_data(train_images: int = TRAIN_IMAGES, test_images: int = TEST_IMAGES, lang: str = "en") -> dict[str, Any]:
+    """What the page embeds: the images, the models' default arguments, the recipe, the worker's code and the
+    draw-a-digit page in ``lang`` for a network it trained.
 
     Examples
     --------
@@ -60,6 +64,8 @@ def lab_data(train_images: int = TRAIN_IMAGES, test_images: int = TEST_IMAGES) -
         "test": {"n": test_images, "images": _packed(mnist.test.images[:test_images].numpy()),
                  "labels": _packed(mnist.test.labels[:test_images].numpy())},
         "models": models, "recipe": recipe, "worker": worker,
+        "explorer": render_page(lang, embedded=EXPLORER_MARK, title=t(lang, "lab.explorer_title")),
+        "explorerMark": script_json(EXPLORER_MARK),
     }
 
 
@@ -92,4 +98,4 @@ def write_lab(out: str | Path = "lab.html", lang: str | None = None, *, train_im
     """
     lang = check_lang(lang)
     path = check_replaceable(out)  # before any work: a file of the user's is never replaced
-    return write_text(path, render_lab(lang, lab_data(train_images, test_images)))
+    return write_text(path, render_lab(lang, lab_data(train_images, test_images, lang)))

@@ -68,7 +68,8 @@ const LabPage = (() => {
     box.innerHTML = `<h2></h2><div class="lab-fields"><label></label><select class="lab-model"></select></div>
       <div class="lab-fields lab-args"></div><p class="lab-info muted"></p><p class="lab-status muted" role="status"></p>
       <div class="lab-kernels"></div><table class="numbers lab-confusion"></table>
-      <div class="buttons"><button type="button" class="lab-download" hidden></button></div><p class="lab-hint muted" hidden></p>`;
+      <div class="buttons"><button type="button" class="lab-explore" hidden></button>
+      <button type="button" class="lab-download" hidden></button></div><p class="lab-hint muted" hidden></p>`;
     box.querySelector("h2").textContent = t("lab.network", { name });
     box.querySelector("label").textContent = t("lab.model");
     const select = box.querySelector(".lab-model");
@@ -76,6 +77,8 @@ const LabPage = (() => {
     select.value = model;
     select.addEventListener("change", () => showFields(name));
     box.querySelector(".lab-download").textContent = t("lab.download");
+    box.querySelector(".lab-explore").textContent = t("lab.explore");
+    box.querySelector(".lab-explore").addEventListener("click", () => openExplorer(name));
     box.querySelector(".lab-download").addEventListener("click", () => download(name));
     $("lab-nets").append(box);
     showFields(name);
@@ -171,7 +174,7 @@ const LabPage = (() => {
                          test_accuracy: message.test.accuracy, seconds: message.seconds });
       drawKernels(name, message.kernels);
       drawConfusion(name, message.test.confusion);
-      box(name).querySelector(".lab-download").hidden = false;
+      box(name).querySelector(".lab-download").hidden = box(name).querySelector(".lab-explore").hidden = false;
       results();
       drawCurves();
     } else if (message.type === "done") {
@@ -205,7 +208,7 @@ const LabPage = (() => {
     for (const name of NAMES) {
       for (const selector of [".lab-kernels", ".lab-confusion"]) box(name).querySelector(selector).replaceChildren();
       box(name).querySelector(".lab-status").textContent = t("lab.waiting");
-      box(name).querySelector(".lab-download").hidden = box(name).querySelector(".lab-hint").hidden = true;
+      for (const selector of [".lab-download", ".lab-explore", ".lab-hint"]) box(name).querySelector(selector).hidden = true;
     }
     results();
     drawCurves();
@@ -307,6 +310,38 @@ const LabPage = (() => {
     hint.hidden = false;
   }
 
+  // The draw-a-digit page of `lenetlab export` (every layer, any value explained, the curves) for the network as
+  // it is now, opened in a new tab: lab.py rendered that page with a stand-in for its model, replaced here by what
+  // the exported page embeds (the model, its graph, test digits it gets right and wrong, the history).
+  function openExplorer(name) {
+    const net = state.nets[name];
+    if (!net || !net.graph) return;
+    const test = state.data.test, last = net.history.at(-1), samples = [];
+    for (const right of [true, false]) {
+      let found = 0;
+      for (let i = 0; i < test.labels.length && found < 10; i++) {
+        if ((net.predictions[i] === test.labels[i]) !== right) continue;
+        const image = Array.from({ length: 28 }, (_, y) => Array.from(test.images.subarray(i * 784 + y * 28, i * 784 + y * 28 + 28)));
+        samples.push({ index: i, label: test.labels[i], predicted: net.predictions[i], image });
+        found++;
+      }
+    }
+    samples.sort((a, b) => a.index - b.index);
+    const embedded = {
+      model: { name: net.model, arguments: net.graph.arguments, parameters: net.parameters,
+               class_names: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"], test_accuracy: last.test_accuracy,
+               best_epoch: last.epoch, checkpoint: t("lab.checkpoint", { name }) },
+      graph: net.graph, samples,
+      training: { state: "finished", history: net.history.map((h) => ({
+        epoch: h.epoch, train_loss: h.train_loss, valid_loss: h.test_loss, valid_accuracy: h.test_accuracy,
+        train_seconds: h.seconds, valid_seconds: 0 })) },
+    };
+    const json = JSON.stringify(embedded).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026")
+      .replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");  // safe inside <script>, as lenetlab/page.py
+    const html = LAB.explorer.replace(LAB.explorerMark, () => json);
+    window.open(URL.createObjectURL(new Blob([html], { type: "text/html" })), "_blank");
+  }
+
   function init() {
     LeNetApp.translateStatic();
     document.title = t("lab.title");
@@ -329,5 +364,5 @@ const LabPage = (() => {
   }
 
   init();
-  return { state, start, pause, reset, describe, download };
+  return { state, start, pause, reset, describe, download, openExplorer };
 })();
