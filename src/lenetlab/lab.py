@@ -93,7 +93,7 @@ def write_lab(out: str | Path = "lab.html", lang: str | None = None, *, train_im
     Examples
     --------
     >>> path = write_lab("lab.html", "fr", train_images=200, test_images=50)
-    >>> path.stat().st_size < 300_000, "Entraîner" in path.read_text(encoding="utf-8")
+    >>> path.stat().st_size < 500_000, "Entraîner" in path.read_text(encoding="utf-8")   # the engine and 250 images
     (True, True)
     """
     lang = check_lang(lang)
