@@ -132,3 +132,31 @@ def test_a_network_trained_in_the_page_predicts_the_same_in_pytorch(tmp_path, mn
     # The page trains in float64 and saves float32: only a near tie (logits within 1e-4) may go the other way.
     assert all(float(top2[i, 0] - top2[i, 1]) < 1e-4 for i in differ), differ
     assert 0.8 < metrics["test"]["accuracy"] < 1  # on all 10,000 test images
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_the_pages_architectures_are_pythons_and_an_impossible_one_is_refused_in_its_words(tmp_path):
+    """Any choice of the calculator's fields: the page's parameter count is PyTorch's for the same arguments,
+    and a combination that leaves no output is refused before training with `lenetlab train`'s words."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from lenetlab.models import count_parameters
+
+    path = write_lab(tmp_path / "lab.html", "en", train_images=200, test_images=50)
+    variant = {"c1_channels": 12, "kernel_size": 3, "stride": 2, "padding": 1, "c3_channels": 20, "c3_kernel": 2,
+               "c3_padding": 1, "f6_units": 50}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(path.resolve().as_uri())
+        page.wait_for_selector("body[data-ready]")
+        for key, value in variant.items():
+            page.fill(f"#lab-A-{key}", str(value))
+        counted = page.inner_text("#lab-net-A .lab-info")
+        page.fill("#lab-A-kernel_size", "40")
+        refused = page.inner_text("#lab-net-A .lab-info")
+        browser.close()
+    assert counted == f"{count_parameters(build_model('lenet5', **variant)):,} parameters"
+    with pytest.raises(LenetlabError, match="invalid lenet5 architecture: ") as python:
+        build_model("lenet5", **{**variant, "kernel_size": 40})
+    assert refused == str(python.value).split("architecture: ", 1)[1]  # "C1: a 28x28 input with kernel 40, ..."

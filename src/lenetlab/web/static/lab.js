@@ -13,11 +13,13 @@ const LabPage = (() => {
   const { t, fmt, fmtInt, fmtPercent, $ } = LeNetApp;
   const NAMES = ["A", "B"], COLOURS = { A: "#0969da", B: "#bf3989" };
   const FIELDS = {
-    lenet5: ["c1_channels", "c3_channels", "kernel_size", "stride", "padding", "pooling", "activation"],
+    lenet5: ["c1_channels", "kernel_size", "stride", "padding", "c3_channels", "c3_kernel", "c3_stride", "c3_padding",
+             "c5_channels", "f6_units", "pooling", "activation"],
     mlp: ["hidden_1", "hidden_2", "activation"],
     fcnet: ["hidden", "activation"],
   };
   const CHOICES = { pooling: ["avg", "max"], activation: Networks.ACTIVATIONS };
+  const OPTIONAL = ["c3_kernel"];  // empty: C3 takes C1's kernel, as in Python (None)
 
   const state = {
     data: null,                // { train, test }: { images: Uint8Array, labels: Uint8Array }
@@ -52,8 +54,9 @@ const LabPage = (() => {
       input = document.createElement("input");
       input.type = key === "hidden" ? "text" : "number";
       if (key === "hidden") input.className = "wide";
-      else input.min = key === "padding" ? "0" : "1";
-      input.value = Array.isArray(value) ? value.join(",") : value;
+      else input.min = key.endsWith("padding") ? "0" : "1";
+      input.value = Array.isArray(value) ? value.join(",") : value ?? "";
+      if (OPTIONAL.includes(key)) input.placeholder = t("lab.follows");
     }
     input.dataset.key = key;
     input.id = label.htmlFor = `lab-${name}-${key}`;
@@ -101,7 +104,7 @@ const LabPage = (() => {
       const key = input.dataset.key, text = input.value.trim();
       if (CHOICES[key]) args[key] = text;
       else if (key === "hidden") args[key] = text.split(",").map((v) => Number(v.trim()));
-      else args[key] = text === "" ? NaN : Number(text);
+      else args[key] = text === "" ? (OPTIONAL.includes(key) ? null : NaN) : Number(text);
     }
     return args;
   }
