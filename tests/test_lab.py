@@ -48,6 +48,21 @@ def test_lab_refuses_to_replace_a_file_it_did_not_write(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "notes.html" in err
 
 
+def test_import_refuses_a_missing_file_a_folder_and_an_existing_run_but_reads_a_windows_bom(tmp_path):
+    with pytest.raises(LenetlabError, match="does not exist"):
+        import_run(tmp_path / "nothere.json", tmp_path / "run", log=None)
+    with pytest.raises(LenetlabError, match="is a folder"):
+        import_run(tmp_path, tmp_path / "run", log=None)
+    saved = tmp_path / "weights.json"
+    saved.write_text("\ufeff" + json.dumps(model_graph(build_model("mlp", hidden_1=8, hidden_2=8), "mlp")),
+                     encoding="utf-8")  # as Notepad saves
+    assert import_run(saved, tmp_path / "run", log=None)["model"] == "mlp"
+    with pytest.raises(LenetlabError, match="already holds a run; choose another --out, or pass --force") as refused:
+        import_run(saved, tmp_path / "run", log=None)
+    assert "--resume" not in str(refused.value)
+    assert import_run(saved, tmp_path / "run", log=None, force=True)["model"] == "mlp"
+
+
 @pytest.mark.parametrize("text, words", [
     ("not json", "is not a JSON file"),
     ('{"format": "something-else"}', "is not a network saved by lenetlab's page"),
@@ -153,10 +168,13 @@ def test_the_pages_architectures_are_pythons_and_an_impossible_one_is_refused_in
         for key, value in variant.items():
             page.fill(f"#lab-A-{key}", str(value))
         counted = page.inner_text("#lab-net-A .lab-info")
+        page.fill("#lab-A-kernel_size", "2.5")
+        whole = page.inner_text("#lab-net-A .lab-info")
         page.fill("#lab-A-kernel_size", "40")
         refused = page.inner_text("#lab-net-A .lab-info")
         browser.close()
     assert counted == f"{count_parameters(build_model('lenet5', **variant)):,} parameters"
+    assert whole == "C1 kernel: give a whole number (got 2.5)"
     with pytest.raises(LenetlabError, match="invalid lenet5 architecture: ") as python:
         build_model("lenet5", **{**variant, "kernel_size": 40})
     assert refused == str(python.value).split("architecture: ", 1)[1]  # "C1: a 28x28 input with kernel 40, ..."

@@ -55,13 +55,16 @@ def import_run(path: str | Path, run_dir: str | Path, *, force: bool = False, fi
     recipe = lab.get("recipe") if isinstance(lab.get("recipe"), dict) else {}
     history = [_epoch(h) for h in lab.get("history", []) if isinstance(h, dict)]
     model_args = {k: v for k, v in graph["arguments"].items() if k not in DATA_ARGUMENTS}
+    # split "all": the page trains on all its images and keeps its last epoch, choosing nothing on the images it tests.
     config = TrainConfig.from_preset(
-        "default", model=name, model_args=model_args, device="cpu", epochs=max(1, len(history)),
+        "default", model=name, model_args=model_args, device="cpu", epochs=max(1, len(history)), split="all",
         **{key: recipe[source] for key, source in (("batch_size", "batchSize"), ("lr", "lr"), ("seed", "seed"))
            if isinstance(recipe.get(source), (int, float)) and not isinstance(recipe.get(source), bool)},
         **({"augment": "shift" if recipe["shift"] else "none"} if "shift" in recipe else {}))
     run = RunDir(run_dir)
     data = load_mnist()
+    if run.has_config() and not force:  # train's words would offer --resume, which import has not
+        raise LenetlabError.of("error.import_exists", path=run.path)
     run.check_can_prepare(force)
     with contextlib.ExitStack() as held:
         held.enter_context(run.lock())
@@ -95,14 +98,17 @@ def import_run(path: str | Path, run_dir: str | Path, *, force: bool = False, fi
 
 def _read(path: Path) -> Any:
     """The file's JSON, refused in one line when it is missing, too big or not JSON."""
+    if not path.exists():
+        raise LenetlabError.of("error.graph_missing", path=path)
+    if path.is_dir():
+        raise LenetlabError.of("error.graph_is_folder", path=path)
     try:
         size = path.stat().st_size
         if size > MAX_MB * 1_000_000:
             raise LenetlabError.of("error.graph_too_big", path=path, size=round(size / 1e6), limit=MAX_MB)
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise LenetlabError.of("error.graph_unreadable", path=path, reason=reason) from None
+        return json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a Windows editor's byte-order mark
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise LenetlabError.of("error.graph_unreadable", path=path) from None
 
 
 def _epoch(h: dict[str, Any]) -> EpochRecord:

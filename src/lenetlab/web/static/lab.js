@@ -19,6 +19,7 @@ const LabPage = (() => {
     fcnet: ["hidden", "activation"],
   };
   const CHOICES = { pooling: ["avg", "max"], activation: Networks.ACTIVATIONS };
+  const MAX_PARAMETERS = 20_000_000;  // 80 MB of weights, and as much again for each of the gradient and momentum
   const OPTIONAL = ["c3_kernel"];  // empty: C3 takes C1's kernel, as in Python (None)
 
   const state = {
@@ -56,7 +57,7 @@ const LabPage = (() => {
       if (key === "hidden") input.className = "wide";
       else input.min = key.endsWith("padding") ? "0" : "1";
       input.value = Array.isArray(value) ? value.join(",") : value ?? "";
-      if (OPTIONAL.includes(key)) input.placeholder = t("lab.follows");
+      if (OPTIONAL.includes(key)) { input.placeholder = t("lab.follows"); input.className = "wide"; }
     }
     input.dataset.key = key;
     input.id = label.htmlFor = `lab-${name}-${key}`;
@@ -103,8 +104,10 @@ const LabPage = (() => {
     for (const input of box(name).querySelectorAll(".lab-args [data-key]")) {
       const key = input.dataset.key, text = input.value.trim();
       if (CHOICES[key]) args[key] = text;
-      else if (key === "hidden") args[key] = text.split(",").map((v) => Number(v.trim()));
-      else args[key] = text === "" ? (OPTIONAL.includes(key) ? null : NaN) : Number(text);
+      else if (key === "hidden") args[key] = text.split(",").map((v) => (v.trim() === "" ? NaN : Number(v.trim())));
+      else if (text === "" && OPTIONAL.includes(key)) args[key] = null;
+      else if (!/^-?\d+$/.test(text)) throw { key: "lab.whole", values: { field: t(`lab.arg.${key}`), value: text || "–" } };
+      else args[key] = Number(text);
     }
     return args;
   }
@@ -116,6 +119,9 @@ const LabPage = (() => {
     if (model === "none") { info.textContent = ""; return null; }
     try {
       const graph = Networks.create(model, argumentsOf(name), Trainer.random(seed));
+      if (Networks.parameters(graph) > MAX_PARAMETERS) {
+        throw { key: "lab.too_big", values: { n: fmtInt(Networks.parameters(graph)), max: fmtInt(MAX_PARAMETERS) } };
+      }
       info.textContent = t("lab.parameters", { n: fmtInt(Networks.parameters(graph)) });
       return graph;
     } catch (error) {
@@ -127,8 +133,10 @@ const LabPage = (() => {
 
   // ----- training -----
   function recipe() {
-    return { ...LAB.recipe, epochs: Math.max(1, Math.round(Number($("lab-epochs").value) || LAB.recipe.epochs)),
-             shift: $("lab-shift").checked ? 2 : 0 };
+    const asked = Math.round(Number($("lab-epochs").value));
+    const epochs = Number.isFinite(asked) && asked >= 1 ? Math.min(asked, 50) : LAB.recipe.epochs;
+    $("lab-epochs").value = epochs;  // what trains is what the field shows
+    return { ...LAB.recipe, epochs, shift: $("lab-shift").checked ? 2 : 0 };
   }
 
   function startWorker() {
@@ -144,8 +152,10 @@ const LabPage = (() => {
       if (!graphs[name]) return;  // the panel says why
     }
     if (!Object.keys(graphs).length) return;
+    if (Object.values(state.nets).some((n) => n.graph) && !window.confirm(t("lab.confirm_restart"))) return;
     reset();
     state.running = true;
+    lockFields(true);
     for (const [name, graph] of Object.entries(graphs)) {
       let worker;
       try { worker = startWorker(); } catch (error) {
@@ -153,10 +163,10 @@ const LabPage = (() => {
         return;
       }
       const net = { worker, graph: null, history: [], losses: [], parameters: Networks.parameters(graph), done: false,
-                    model: modelOf(name), config };
+                    model: modelOf(name), config: { ...config, seed: NAMES.indexOf(name) + 1 } };
       state.nets[name] = net;
       worker.onmessage = (event) => onMessage(name, event.data);
-      worker.postMessage({ type: "start", graph, config: { ...config, seed: NAMES.indexOf(name) + 1 }, data: state.data });
+      worker.postMessage({ type: "start", graph, config: net.config, data: state.data });
     }
     $("lab-pause").disabled = $("lab-reset").disabled = false;
     $("lab-start").disabled = true;
@@ -181,18 +191,27 @@ const LabPage = (() => {
       results();
       drawCurves();
     } else if (message.type === "done") {
-      net.done = true;
       status.textContent = t("lab.finished", { accuracy: fmtPercent(net.history.at(-1).test_accuracy, 2) });
-      if (Object.values(state.nets).every((n) => n.done)) {
-        state.running = false;
-        $("lab-start").disabled = false;
-        $("lab-pause").disabled = true;
-      }
+      ended(net);
     } else if (message.type === "error") {
-      net.done = true;
       status.textContent = message.error.key ? t(message.error.key, message.error.values) : message.error;
       status.classList.add("lab-error");
+      ended(net);
     }
+  }
+
+  // A network finished or failed; once none trains, the page can train again and its fields are free.
+  function ended(net) {
+    net.done = true;
+    if (!Object.values(state.nets).every((n) => n.done)) return;
+    state.running = false;
+    $("lab-start").disabled = false;
+    $("lab-pause").disabled = true;
+    lockFields(false);
+  }
+
+  function lockFields(locked) {  // the panels say what trains: not editable meanwhile
+    for (const input of document.querySelectorAll(".lab-net select, .lab-net input, #lab-recipe input")) input.disabled = locked;
   }
 
   function pause() {
@@ -205,6 +224,7 @@ const LabPage = (() => {
     for (const net of Object.values(state.nets)) net.worker.terminate();
     state.nets = {};
     state.running = state.paused = false;
+    lockFields(false);
     $("lab-pause").textContent = t("lab.pause");
     $("lab-start").disabled = false;
     $("lab-pause").disabled = $("lab-reset").disabled = true;
@@ -309,7 +329,7 @@ const LabPage = (() => {
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
     const hint = box(name).querySelector(".lab-hint");
-    hint.textContent = t("lab.import_hint", { file });
+    hint.textContent = t("lab.import_hint", { file, out: `runs/page-${net.model}-${name}` });
     hint.hidden = false;
   }
 

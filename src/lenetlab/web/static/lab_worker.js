@@ -12,11 +12,13 @@
 
 /* global Trainer */
 const LabWorker = (() => {
-  let paused = false, stopped = false, wake = null;
+  let paused = false, stopped = false, wake = null, pausedMs = 0;
 
   const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
-  async function whilePaused() {
+  async function whilePaused() {  // the time spent here is not training time
+    const since = performance.now();
     while (paused && !stopped) await new Promise((resolve) => { wake = resolve; });
+    pausedMs += performance.now() - since;
   }
 
   // C1's kernels (the first convolution), for the page to draw them forming; null for a dense network.
@@ -33,6 +35,7 @@ const LabWorker = (() => {
     let step = 0, reported = performance.now();
     for (let epoch = 1; epoch <= config.epochs && !stopped; epoch++) {
       const order = Trainer.shuffled(n, rand), started = performance.now();
+      pausedMs = 0;
       let lossSum = 0, seen = 0;
       for (let s = 0; s < steps && !stopped; s++) {
         const from = s * config.batchSize, to = Math.min(n, from + config.batchSize);
@@ -51,7 +54,7 @@ const LabWorker = (() => {
         }
       }
       if (stopped) break;
-      const seconds = (performance.now() - started) / 1000;
+      const seconds = (performance.now() - started - pausedMs) / 1000;
       const result = Trainer.evaluate(net, test.images, test.labels, side);
       postMessage({ type: "epoch", epoch, test: result, trainLoss: lossSum / seen, seconds, kernels: firstKernels(net),
                     graph: Trainer.exportGraph(net) });

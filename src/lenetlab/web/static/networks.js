@@ -56,7 +56,7 @@ const Networks = (() => {
   // The course's MLP (hidden_1, hidden_2) and FCNet (hidden: a list of widths): flatten, H1, H2, ..., output.
   function dense(widths, a, rand) {
     if (!widths.length || !widths.every((w) => Number.isInteger(w) && w >= 1)) {
-      throw { key: "lab.widths", values: { value: widths.join(",") } };
+      throw { key: "lab.widths", values: { value: widths.map((w) => (Number.isNaN(w) ? "–" : w)).join(" ; ") } };
     }
     const stages = [{ name: "flatten", ops: [{ op: "flatten" }] }];
     let inputs = a.in_channels * a.input_size * a.input_size;
