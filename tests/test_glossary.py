@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from lenetlab.i18n import catalogue_files
-from lenetlab.td import _messages
 from lenetlab.td.worksheet import build_worksheet, glossary
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "lenetlab"
@@ -28,8 +27,6 @@ def french_texts() -> dict[str, str]:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         texts[path.name] = "\n".join("".join(cell["source"]) for cell in cells)
     texts["enseignant.md"] = (PACKAGE / "td" / "enseignant.md").read_text(encoding="utf-8")
-    texts["td messages"] = json.dumps(_messages.__dict__.get("MESSAGES", {}), ensure_ascii=False) + "\n" + (
-        PACKAGE / "td" / "_messages.py").read_text(encoding="utf-8")
     page = build_worksheet("fr")
     texts["worksheet"] = page[:page.index('<section class="glossary">')]
     return texts

@@ -26,11 +26,11 @@ from torch import nn
 
 from lenetlab.errors import NoDigitError
 from lenetlab.graph import model_graph
-from lenetlab.lab import LAB_SCRIPTS, WORKER_SCRIPTS
+from lenetlab.lab import LAB_SCRIPTS, WORKER_SCRIPTS, render_lab
 from lenetlab.models import MODELS, build_model
 from lenetlab.models.base import ACTIVATIONS
 from lenetlab.models.lenet1998 import ScaledTanh
-from lenetlab.page import SCRIPTS, STATIC
+from lenetlab.page import SCRIPTS, STATIC, render_page
 from lenetlab.preprocess import mnist_preprocess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,10 +181,20 @@ def test_lenet_js_computes_what_pytorch_computes(tmp_path):
     print(json.dumps(measured, indent=1))
 
 
-def test_the_pages_load_the_scripts_page_py_and_lab_py_inline():
-    """index.html's <script> elements are page.py's SCRIPTS and lab.html's lab.py's LAB_SCRIPTS, in their order:
-    export and lab inline each one; every script of static/ is one of them or one of the lab's worker."""
-    for page, scripts in (("index.html", SCRIPTS), ("lab.html", LAB_SCRIPTS)):
-        html = (STATIC / page).read_text(encoding="utf-8")
-        assert tuple(re.findall(r'<script src="/static/([\w.]+)"></script>', html)) == scripts
+def test_the_pages_load_the_scripts_page_py_and_lab_py_name():
+    """The served page names page.py's SCRIPTS as /static/ files, in their order, after its settings; the exported
+    page and the page that trains inline each of theirs, in order; the HTML files name none themselves, so the two
+    lists are the only ones. Every script of static/ is one of them or one of the lab's worker."""
+    served = render_page("fr")
+    assert tuple(re.findall(r'<script src="/static/([\w.]+)"></script>', served)) == SCRIPTS
+    assert served.index("window.LENETLAB_MESSAGES") < served.index('<script src="/static/lenet.js">')
+    for page in ("index.html", "lab.html"):
+        assert "<script" not in (STATIC / page).read_text(encoding="utf-8")
+    exported = render_page("en", embedded={"stand-in": True})
+    lab = render_lab("en", {"stand-in": True})
+    for html, scripts in ((exported, SCRIPTS), (lab, LAB_SCRIPTS)):
+        assert "/static/" not in html and "<style>" in html
+        where = [html.index((STATIC / name).read_text(encoding="utf-8")[:200].replace("</script", "<\\/script"))
+                 for name in scripts]
+        assert where == sorted(where), scripts
     assert sorted(p.name for p in STATIC.glob("*.js")) == sorted({*SCRIPTS, *LAB_SCRIPTS, *WORKER_SCRIPTS})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import html
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from .config import TrainConfig
 from .data import load_mnist
 from .i18n import check_lang, t
 from .models import FC_EQUAL_DEPTH_HIDDEN, build_model
-from .page import STATIC, page_messages, render_page, script_json
+from .page import STATIC, assemble_page, page_messages, render_page, script_json
 
 # The page's own scripts, in index.html's order, and the Web Worker's (its code is their text, one after another).
 LAB_SCRIPTS = ("lenet.js", "layers.js", "networks.js", "trainer.js", "app.js", "lab.js")
@@ -71,19 +70,11 @@ def lab_data(train_images: int = TRAIN_IMAGES, test_images: int = TEST_IMAGES, l
 
 def render_lab(lang: str, data: dict[str, Any]) -> str:
     """The page in ``lang`` with ``data`` (:func:`lab_data`) and every style and script inlined."""
-    page = (STATIC / "lab.html").read_text(encoding="utf-8")
-    page = page.replace('<html lang="en">', f'<html lang="{lang}">', 1)
-    page = page.replace("<title>lenetlab</title>", f"<title>{html.escape(t(lang, 'lab.title'))}</title>", 1)
-    css = (STATIC / "style.css").read_text(encoding="utf-8")
-    page = page.replace('<link rel="stylesheet" href="/static/style.css">', f"<style>\n{css}</style>", 1)
-    for script in LAB_SCRIPTS:
-        code = (STATIC / script).read_text(encoding="utf-8").replace("</script", "<\\/script")
-        page = page.replace(f'<script src="/static/{script}"></script>', f"<script>\n{code}</script>", 1)
     settings = (f"window.LENETLAB_LANG = {script_json(lang)}; "
                 f"window.LENETLAB_MESSAGES = {script_json(page_messages(lang))};\n"
                 f"  window.LENETLAB_LAB = {script_json(data)};")
-    first_script = page.index("<script>")
-    return page[:first_script] + f"<script>{settings}</script>\n  " + page[first_script:]
+    body = (STATIC / "lab.html").read_text(encoding="utf-8")
+    return assemble_page(body[body.index("<body"):], lang, t(lang, "lab.title"), settings, LAB_SCRIPTS, inline=True)
 
 
 def write_lab(out: str | Path = "lab.html", lang: str | None = None, *, train_images: int = TRAIN_IMAGES,

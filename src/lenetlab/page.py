@@ -39,9 +39,9 @@ def script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
 
 
-# The command line's own words, which the page never shows: every --help (its examples name flags, paths and
-# http://127.0.0.1) and the studies' printed tables. Left out, the page carries 25 kB less of catalogue.
-COMMAND_LINE_ONLY = ("help.", "study.")
+# The words the page never shows: every --help (its examples name flags, paths and http://127.0.0.1), the studies'
+# printed tables and the TD notebooks' checks. Left out, the page carries 50 kB less of catalogue.
+COMMAND_LINE_ONLY = ("help.", "study.", "td.")
 
 
 def page_messages(lang: str) -> dict[str, str]:
@@ -55,19 +55,35 @@ def page_messages(lang: str) -> dict[str, str]:
     return {key: text for key, text in messages(lang).items() if not key.startswith(COMMAND_LINE_ONLY)}
 
 
+def assemble_page(body: str, lang: str, title: str, settings: str, scripts: tuple[str, ...], inline: bool) -> str:
+    """index.html's ``<head>`` (in ``lang``, titled ``title``), then ``body`` ending with ``settings`` and ``scripts``.
+
+    ``settings`` (JavaScript) runs first, then the files of static/ in ``scripts``' order: named as ``/static/``
+    files for the server, or, ``inline``, written into the page with the style sheet, a file that needs no server.
+    The draw-a-digit page and the page that trains (lab.py) are both made here.
+    """
+    index = (STATIC / "index.html").read_text(encoding="utf-8")
+    head = index[:index.index("<body>")].replace('<html lang="en">', f'<html lang="{lang}">', 1)
+    head = head.replace("<title>lenetlab</title>", f"<title>{html.escape(title)}</title>", 1)
+    tags = [f"<script>{settings}</script>"]
+    if inline:
+        css = (STATIC / "style.css").read_text(encoding="utf-8")
+        head = head.replace('<link rel="stylesheet" href="/static/style.css">', f"<style>\n{css}</style>", 1)
+        for script in scripts:
+            code = (STATIC / script).read_text(encoding="utf-8").replace("</script", "<\\/script")
+            tags.append(f"<script>\n{code}</script>")
+    else:
+        tags += [f'<script src="/static/{script}"></script>' for script in scripts]
+    end = body.rindex("</body>")
+    return head + body[:end] + "  " + "\n  ".join(tags) + "\n" + body[end:]
+
+
 def render_page(lang: str, *, embedded: dict[str, Any] | None = None, title: str | None = None) -> str:
     """The page in ``lang``; with ``embedded`` (the model, its graph, sample digits) a self-contained file."""
-    page = (STATIC / "index.html").read_text(encoding="utf-8")
-    page = page.replace('<html lang="en">', f'<html lang="{lang}">', 1)
-    page = page.replace("<title>lenetlab</title>", f"<title>{html.escape(title or t(lang, 'page.title'))}</title>", 1)
+    index = (STATIC / "index.html").read_text(encoding="utf-8")
     settings = (f"window.LENETLAB_LANG = {script_json(lang)}; "
                 f"window.LENETLAB_MESSAGES = {script_json(page_messages(lang))};")
     if embedded is not None:
         settings += f"\n  window.LENETLAB_EMBEDDED = {script_json(embedded)};"
-        css = (STATIC / "style.css").read_text(encoding="utf-8")
-        page = page.replace('<link rel="stylesheet" href="/static/style.css">', f"<style>\n{css}</style>", 1)
-        for script in SCRIPTS:
-            code = (STATIC / script).read_text(encoding="utf-8").replace("</script", "<\\/script")
-            page = page.replace(f'<script src="/static/{script}"></script>', f"<script>\n{code}</script>", 1)
-    first_script = page.index("<script")
-    return page[:first_script] + f"<script>{settings}</script>\n  " + page[first_script:]
+    return assemble_page(index[index.index("<body>"):], lang, title or t(lang, "page.title"), settings, SCRIPTS,
+                         inline=embedded is not None)

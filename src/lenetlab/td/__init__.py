@@ -21,18 +21,7 @@ Examples
 >>> td.set_language("fr")
 """
 
-from ._messages import CheckResult, language, results, set_language
-from .checks import (
-    check_conv_output_size,
-    check_evaluate,
-    check_lenet5,
-    check_mlp,
-    check_parameter_count,
-    check_per_class_accuracy,
-    check_train,
-    check_train_one_epoch,
-)
+from . import checks
+from .checks import *  # noqa: F403 - every check, their record (results) and the language switch
 
-__all__ = ["CheckResult", "check_conv_output_size", "check_evaluate", "check_lenet5", "check_mlp",
-           "check_parameter_count", "check_per_class_accuracy", "check_train", "check_train_one_epoch", "language",
-           "results", "set_language"]
+__all__ = checks.__all__

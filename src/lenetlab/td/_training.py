@@ -174,6 +174,20 @@ def _diagnose_mean(value: float, records: list[tuple[float, int]], which: str) -
     raise Fail(tr("mean_wrong", loss=loss, value=num(value, 4), expected=num(mean, 4)))
 
 
+def _rig(x: torch.Tensor, y: torch.Tensor, batch_size: int, training: bool) -> tuple[_TinyNet, _Loader, _Criterion, Weights]:
+    """A tiny network left in the wrong mode (the loop under test must set its own), a loader, a recording criterion,
+    and the network's weights before the loop."""
+    model = _TinyNet().train(training)
+    return model, _Loader(x, y, batch_size), _Criterion(), _weights(model)
+
+
+def _refuse_first_broken(name: str, rules: list[tuple[str, Any]]) -> None:
+    """Fail with the message of the first rule broken, in the order written: (message key, broken?) pairs."""
+    for key, is_broken in rules:
+        if is_broken:
+            raise Fail(tr(key, name=name))
+
+
 def _check_loop_use(name: str, model: _TinyNet, criterion: _Criterion) -> None:
     if not model.calls:
         raise Fail(tr("unused_arg", name=name, arg="model"))
@@ -186,25 +200,18 @@ def check_train_one_epoch(train_one_epoch: Any) -> str:
     """Check ``train_one_epoch(model, loader, criterion, optimizer) -> float`` on 256 MNIST images, 3 epochs."""
     name = "train_one_epoch"
     fn = student(train_one_epoch, name, "train_one_epoch(model, loader, criterion, optimizer)", 4)
-    x, y, _, _ = _mnist()
-    model, loader, criterion = _TinyNet().eval(), _Loader(x, y, 32), _Criterion()
-    optimizer, before = _SGD(model), _weights(model)
+    model, loader, criterion, before = _rig(*_mnist()[:2], batch_size=32, training=False)
+    optimizer = _SGD(model)
     value = call(name, fn, model, loader, criterion, optimizer)
     if value is None:
         raise Fail(tr("returns_none", name=name))
     _check_loop_use(name, model, criterion)
-    if not optimizer.backwards:
-        raise Fail(tr("no_backward"))
-    if not optimizer.steps:
-        raise Fail(tr("no_step"))
-    if optimizer.accumulated:
-        raise Fail(tr("no_zero_grad"))
-    if optimizer.empty == optimizer.steps:
-        raise Fail(tr("zero_grad_late"))
-    if not all(training for _, training in model.calls):
-        raise Fail(tr("train_mode", name=name))
-    if _same(before, _weights(model)):
-        raise Fail(tr("no_step"))
+    _refuse_first_broken(name, [
+        ("no_backward", not optimizer.backwards), ("no_step", not optimizer.steps),
+        ("no_zero_grad", optimizer.accumulated), ("zero_grad_late", optimizer.empty == optimizer.steps),
+        ("train_mode", not all(training for _, training in model.calls)),
+        ("no_step", _same(before, _weights(model))),  # steps that changed nothing
+    ])
     _diagnose_mean(as_float(value, name), [r[:2] for r in criterion.records], "train_loss")
     means = [_mean([r[:2] for r in criterion.records])]
     for _ in range(2):
@@ -221,18 +228,13 @@ def check_evaluate(evaluate: Any) -> str:
     """Check ``evaluate(model, loader, criterion) -> float``: mean loss per image, ``no_grad``, ``eval()``, weights kept."""
     name = "evaluate"
     fn = student(evaluate, name, "evaluate(model, loader, criterion)", 3)
-    _, _, x, y = _mnist()
-    model, loader, criterion = _TinyNet().train(), _Loader(x, y, 30), _Criterion()
-    before = _weights(model)
+    model, loader, criterion, before = _rig(*_mnist()[2:], batch_size=30, training=True)
     value = as_float(call(name, fn, model, loader, criterion), name)
     _check_loop_use(name, model, criterion)
     _diagnose_mean(value, [r[:2] for r in criterion.records], "valid_loss")
-    if any(grad for grad, _ in model.calls):
-        raise Fail(tr("eval_no_grad"))
-    if any(training for _, training in model.calls):
-        raise Fail(tr("eval_mode"))
-    if not _same(before, _weights(model)):
-        raise Fail(tr("eval_weights"))
+    _refuse_first_broken(name, [("eval_no_grad", any(grad for grad, _ in model.calls)),
+                                ("eval_mode", any(training for _, training in model.calls)),
+                                ("eval_weights", not _same(before, _weights(model)))])
     return tr("evaluate_ok", value=num(value, 3))
 
 

@@ -41,8 +41,8 @@ from ._messages import (
 from ._training import check_evaluate, check_per_class_accuracy, check_train, check_train_one_epoch
 
 __all__ = ["CheckResult", "check_conv_output_size", "check_evaluate", "check_lenet5", "check_mlp",
-           "check_parameter_count", "check_per_class_accuracy", "check_train", "check_train_one_epoch", "results",
-           "set_language"]
+           "check_parameter_count", "check_per_class_accuracy", "check_train", "check_train_one_epoch", "language",
+           "results", "set_language"]
 
 
 # --- 1. the size of a convolution's output ------------------------------------------------------------------
