@@ -172,6 +172,9 @@ def _error_cases(root, data, run):
         "nothing to resume": ["train", "--resume", str(root / "empty")],
         "speedrun seeds": ["speedrun", "--seeds", "0", "--device", "cpu"],
         "speedrun out": ["speedrun", "--out", str(root / "numbers.txt")],
+        "lab images out of range": ["lab", "--train-images", "0", "--out", str(root / "lab.html")],
+        "lab images not whole": ["lab", "--test-images", "2.5", "--out", str(root / "lab.html")],
+        "threads out of range": ["train", "--threads", "9999"],
     }
 
 
@@ -203,7 +206,9 @@ def test_the_english_errors_keep_their_words(fr_run, tiny_run, capsys):
         "data folder without MNIST": "has no train-images-idx3-ubyte[.gz]; --data-dir must be a folder holding the four",
         "no digit": "blank.png: the image holds no visible digit (no ink against its background); give an image "
                     "with a dark digit on light paper or the reverse",
-        "speedrun out": "speedrun writes JSON; give a name ending in .json",
+        "speedrun out": "speedrun writes JSON; give a name ending in .json, such as numbers.json",
+        "lab images out of range": "--train-images: 0 is not between 100 and 48000; see `lenetlab lab --help`",
+        "lab images not whole": "--test-images: '2.5' is not a whole number; see `lenetlab lab --help`",
     }
     for name, fragment in expected.items():
         assert main(cases[name]) == 2

@@ -63,6 +63,15 @@ def test_import_refuses_a_missing_file_a_folder_and_an_existing_run_but_reads_a_
     assert import_run(saved, tmp_path / "run", log=None, force=True)["model"] == "mlp"
 
 
+def test_import_of_a_graph_without_the_pages_record_says_it_does_not_know_how_it_was_trained(tmp_path):
+    saved = tmp_path / "net.json"
+    saved.write_text(json.dumps(model_graph(build_model("mlp", hidden_1=8, hidden_2=8), "mlp")), encoding="utf-8")
+    said = []
+    import_run(saved, tmp_path / "run", log=said.append, lang="fr")
+    assert "le fichier ne dit pas comment il a été entraîné" in said[0] and " 0 images" not in said[0]
+    assert "\u202f%" in said[0]  # 11,21 % the French way
+
+
 @pytest.mark.parametrize("text, words", [
     ("not json", "is not a JSON file"),
     ('{"format": "something-else"}', "is not a network saved by lenetlab's page"),
@@ -139,6 +148,9 @@ def test_a_network_trained_in_the_page_predicts_the_same_in_pytorch(tmp_path, mn
     assert metrics["model"] == "mlp" and run.config.model_args["hidden_1"] == 48 and run.is_finished()
     assert run.report_path.is_file() and (run.path / "loss_curves.png").is_file()
     assert [e["valid_accuracy"] for e in metrics["epochs"]] == accuracies
+    report = run.report_path.read_text(encoding="utf-8")  # said as it was: trained in a browser, tested on its images
+    assert "a web browser (lenetlab lab)" in report and "page test acc. %" in report and "valid acc. %" not in report
+    assert run.config.train.label_smoothing == 0.1 and run.config.train.batch_size == 32
     model, _ = model_from_graph(json.loads(saved.read_text()))
     with torch.no_grad():
         logits = model(mnist.test.images[:TEST].unsqueeze(1).float() / 255)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import LenetlabError
+from .errors import LenetlabError, Words
 
 # Files get the permissions any new file would (0644 under the usual umask), not mkstemp's 0600:
 # classmates sharing a course folder must be able to load each other's checkpoints.
@@ -72,6 +72,22 @@ def check_replaceable(path: str | Path, what: str = "--out") -> Path:
     if (path.exists() or path.is_symlink()) and not is_owned(path):
         raise LenetlabError.of("error.not_ours", path=path, what=what)
     return path
+
+
+def check_output_file(path: str | Path, suffixes: tuple[str, ...], writes: str) -> Path:
+    """``path`` (an ``--out``) if it names a file ending in one of ``suffixes`` that lenetlab may write; else one line.
+
+    ``writes`` is the catalogue key of what the command writes (``cli.writes.html``: "export writes an HTML page").
+    Checked before any work, so a wrong name costs no minutes of training.
+    """
+    path = Path(path)
+    example = f"model{suffixes[0]}"
+    if path.is_dir():
+        raise LenetlabError.of("error.out_is_folder_example", path=path, example=path / example)
+    if path.suffix.lower() not in suffixes:
+        raise LenetlabError.of("error.out_suffix", path=path, writes=Words(writes), suffix=suffixes[0],
+                               example=path.with_suffix(suffixes[0]).name if path.name else example)
+    return check_replaceable(path)
 
 
 def check_not_input(out: str | Path, inputs: list[str | Path], what: str = "--out") -> Path:

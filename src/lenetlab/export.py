@@ -12,9 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._fs import check_not_input, check_replaceable, write_text
+from ._fs import check_not_input, check_output_file, write_text
 from .data import load_mnist
-from .errors import LenetlabError
 from .graph import model_graph
 from .i18n import check_lang
 from .models import count_parameters
@@ -39,12 +38,7 @@ def export_run(run: str | Path, out: str | Path | None = None, lang: str | None 
     lang = check_lang(lang)
     run_dir = RunDir.containing(run)
     path = Path(out) if out is not None else run_dir.path / "model.html"
-    if path.is_dir():
-        raise LenetlabError(f"--out {path} is a folder; give a file name such as {path / 'model.html'}")
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise LenetlabError(f"--out {path}: export writes an HTML page; give a name ending in .html, such as "
-                            f"{path.with_suffix('.html').name}")
-    check_replaceable(path)  # before any work: a file of the user's is never replaced
+    check_output_file(path, (".html", ".htm"), "cli.writes.html")  # before any work; a user's file is never replaced
     predictor = Predictor.load(run)  # a run directory (its best.pt) or a checkpoint inside one
     check_not_input(path, [predictor.source, run_dir.config_path, run_dir.metrics_path, run_dir.report_path])
     predictor.require_digit_input()

@@ -22,11 +22,12 @@ from .config import DATA_ARGUMENTS, TrainConfig
 from .data import load_mnist
 from .errors import LenetlabError
 from .graph import model_from_graph
-from .i18n import check_lang, number, t
+from .i18n import check_lang, number, percent, t
 from .machine import library_versions
 from .models import count_parameters
 from .run_figures import train_loss_label, write_figures
 from .rundir import DataInfo, EpochRecord, Metrics, RunConfig, RunDir
+from .rundir.schema import BROWSER_DEVICE
 from .runs import Finish
 from .training import evaluate
 
@@ -58,7 +59,8 @@ def import_run(path: str | Path, run_dir: str | Path, *, force: bool = False, fi
     # split "all": the page trains on all its images and keeps its last epoch, choosing nothing on the images it tests.
     config = TrainConfig.from_preset(
         "default", model=name, model_args=model_args, device="cpu", epochs=max(1, len(history)), split="all",
-        **{key: recipe[source] for key, source in (("batch_size", "batchSize"), ("lr", "lr"), ("seed", "seed"))
+        **{key: recipe[source] for key, source in (("batch_size", "batchSize"), ("lr", "lr"), ("seed", "seed"),
+                                                   ("label_smoothing", "smoothing"))
            if isinstance(recipe.get(source), (int, float)) and not isinstance(recipe.get(source), bool)},
         **({"augment": "shift" if recipe["shift"] else "none"} if "shift" in recipe else {}))
     run = RunDir(run_dir)
@@ -74,14 +76,14 @@ def import_run(path: str | Path, run_dir: str | Path, *, force: bool = False, fi
             train=config, model_args=dict(model.config), parameters=parameters,
             data=DataInfo(data.source, data.sha256, list(data.class_names), int(lab.get("train_images", 0) or 0), 0,
                           len(data.test)),
-            device="browser (lenetlab lab)", versions=library_versions()))
+            device=BROWSER_DEVICE, versions=library_versions()))
         extra = {"epoch": len(history), "imported_from": path.name}
         save_checkpoint(run.best_path, model, name, data.class_names, extra)
         save_checkpoint(run.last_path, model, name, data.class_names, extra)
         test = evaluate(model, data.test, n_classes=data.n_classes)
         if history:
             write_figures(run.path, data, [dataclasses.asdict(h) for h in history], test,
-                          train_loss_label(config, lang), lang)
+                          train_loss_label(config, lang), lang, epoch_images="page")
         run.metrics = Metrics(model=name, preset="default", epochs=history, best_epoch=len(history),
                               parameters=parameters, train_seconds=round(sum(h.train_seconds for h in history), 3),
                               test=test.scores())
@@ -90,9 +92,10 @@ def import_run(path: str | Path, run_dir: str | Path, *, force: bool = False, fi
             finish(run, data, test, lang)
         run.write_metrics(run.metrics)
     if log is not None:
-        log(t(lang, "cli.imported", model=name, parameters=number(parameters, lang),
-              train=number(int(lab.get("train_images", 0) or 0), lang), path=run.path,
-              accuracy=number(100 * test.accuracy, lang, 2), test=number(len(data.test), lang)))
+        trained_on = int(lab.get("train_images", 0) or 0)
+        log(t(lang, "cli.imported" if trained_on else "cli.imported_no_lab", model=name,
+              parameters=number(parameters, lang), train=number(trained_on, lang), path=run.path,
+              accuracy=percent(test.accuracy, lang), test=number(len(data.test), lang)))
     return dataclasses.asdict(run.metrics)
 
 

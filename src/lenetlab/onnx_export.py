@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ._fs import atomic_write, check_not_input, check_replaceable
+from ._fs import atomic_write, check_not_input, check_output_file
 from .errors import LenetlabError
 from .predict import Predictor
 from .rundir import RunDir
@@ -38,12 +38,7 @@ def export_onnx(run: str | Path, out: str | Path | None = None) -> Path:
     """
     run_dir = RunDir.containing(run)
     path = Path(out) if out is not None else run_dir.path / "model.onnx"
-    if path.is_dir():
-        raise LenetlabError(f"--out {path} is a folder; give a file name such as {path / 'model.onnx'}")
-    if path.suffix.lower() != ".onnx":
-        raise LenetlabError(f"--out {path}: --format onnx writes an ONNX file; give a name ending in .onnx, such as "
-                            f"{path.with_suffix('.onnx').name}")
-    check_replaceable(path)  # before any work: a file of the user's is never replaced
+    check_output_file(path, (".onnx",), "cli.writes.onnx")  # before any work; a user's file is never replaced
     predictor = Predictor.load(run)
     check_not_input(path, [predictor.source, run_dir.config_path, run_dir.metrics_path])
     try:

@@ -73,8 +73,12 @@ def predictions_figure(
     return localize(image_grid(images[:n], titles, colors, max_cols=5, suptitle=t(lang, "fig.test_predictions")), lang)
 
 
-def loss_curves_figure(history: Sequence[dict], train_label: str | None = None, lang: str = "en") -> Figure:
-    """Training and validation loss per epoch as they are (not divided by their sum), and accuracy."""
+def loss_curves_figure(history: Sequence[dict], train_label: str | None = None, lang: str = "en",
+                       epoch_images: str = "valid") -> Figure:
+    """Training and validation loss per epoch as they are (not divided by their sum), and accuracy.
+
+    ``epoch_images="page"``: each epoch was checked on the test images of the page that trained it, said so.
+    """
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -82,13 +86,13 @@ def loss_curves_figure(history: Sequence[dict], train_label: str | None = None, 
     # legend sits under the axes: inside, it covered the curves, and a wide one the ticks and the y label.
     wrap = functools.partial(textwrap.fill, width=48, break_long_words=False)
     ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label=wrap(train_label or t(lang, "fig.train")))
-    ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label=wrap(t(lang, "fig.valid")))
+    ax_loss.plot(epochs, [h["valid_loss"] for h in history], "o-", label=wrap(t(lang, f"fig.epoch_images.{epoch_images}")))
     ax_loss.set(xlabel=t(lang, "fig.epoch"), ylabel=t(lang, "fig.cross_entropy"), title=t(lang, "fig.loss"))
     ax_loss.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize=9, frameon=False)
     ax_loss.grid(alpha=0.3)
     ax_acc.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2")
     ax_acc.set(xlabel=t(lang, "fig.epoch"), ylabel=t(lang, "fig.accuracy_percent"),
-               title=t(lang, "fig.validation_accuracy"))
+               title=t(lang, f"fig.epoch_accuracy.{epoch_images}"))
     ax_acc.grid(alpha=0.3)
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers

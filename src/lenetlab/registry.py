@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .constraints import PLAIN_TYPES, is_a, type_words
-from .errors import LenetlabError
+from .errors import LenetlabError, Number
 
 
 @dataclass(frozen=True)
@@ -119,13 +119,13 @@ def _check_sizes(name: str, args: Mapping[str, Any], flag: str) -> None:
     """
     for key, value in args.items():
         if key == "n_classes" and isinstance(value, int) and not 1 <= value <= MAX_CLASSES:
-            raise LenetlabError(f"{name}: {flag} n_classes={value}; lenetlab models have 1 to {MAX_CLASSES} classes")
+            raise LenetlabError.of("error.arch_classes", model=name, flag=flag, value=value, most=MAX_CLASSES)
         values = value if isinstance(value, list | tuple) else [value]
         if len(values) > MAX_LAYERS:
-            raise LenetlabError(f"{name}: {flag} {key} has {len(values)} layers; at most {MAX_LAYERS}")
+            raise LenetlabError.of("error.arch_layers", model=name, flag=flag, key=key, n=len(values), most=MAX_LAYERS)
         if any(is_a(v, int) and abs(v) > MAX_WIDTH for v in values):
-            raise LenetlabError(f"{name}: {flag} {key}={value!r} is beyond any layer lenetlab builds "
-                                f"(at most {MAX_WIDTH:,})")
+            raise LenetlabError.of("error.arch_too_wide", model=name, flag=flag, key=key, value=repr(value),
+                                   most=Number(MAX_WIDTH, "d"))
 
 
 def _plain(hint: Any) -> Any:

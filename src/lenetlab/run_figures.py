@@ -25,13 +25,17 @@ def train_loss_label(config: TrainConfig, lang: str = "en") -> str:
 
 
 def run_figures(data: MNISTData, history: list[dict[str, Any]], test: EvalResult, train_label: str | None = None,
-                lang: str = "en") -> dict[str, Any]:
-    """The five figures of a run (file name -> matplotlib Figure), from its data, history and test evaluation."""
+                lang: str = "en", epoch_images: str = "valid") -> dict[str, Any]:
+    """The five figures of a run (file name -> matplotlib Figure), from its data, history and test evaluation.
+
+    ``epoch_images``: what each epoch was checked on, ``"valid"`` (the validation images) or ``"page"`` (the test
+    images of the page that trained it, ``lenetlab lab``).
+    """
     names = data.class_names
     return {
         "samples.png": plots.samples_figure(data.train.images[:16].numpy(), data.train.labels[:16].tolist(), names,
                                             lang=lang),
-        "loss_curves.png": plots.loss_curves_figure(history, train_label, lang),
+        "loss_curves.png": plots.loss_curves_figure(history, train_label, lang, epoch_images),
         "predictions.png": plots.predictions_figure(
             data.test.images[:20].numpy(), test.predictions[:20].tolist(), data.test.labels[:20].tolist(), names,
             lang=lang),
@@ -41,7 +45,7 @@ def run_figures(data: MNISTData, history: list[dict[str, Any]], test: EvalResult
 
 
 def write_figures(run_dir: Path, data: MNISTData, history: list[dict[str, Any]], test: EvalResult,
-                  train_label: str | None = None, lang: str = "en") -> None:
+                  train_label: str | None = None, lang: str = "en", epoch_images: str = "valid") -> None:
     """The five figures of a run, written as PNG files."""
-    for filename, fig in run_figures(data, history, test, train_label, lang).items():
+    for filename, fig in run_figures(data, history, test, train_label, lang, epoch_images).items():
         plots.save(fig, run_dir / filename)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from ..config import FIELD_TYPES, FIELDS, PRESETS, parse_value
-from ..errors import LenetlabError, Words
+from ..errors import LenetlabError, Number, Words
 
 
 def escape_percent(text: str | None) -> str | None:
@@ -54,6 +54,12 @@ _ARGPARSE = (
     (re.compile(r"unrecognized arguments: (?P<names>.+)"), "error.usage.unrecognized"),
     (re.compile(r"argument (?P<flag>\S+): invalid (?P<kind>int|float) value: (?P<value>.+)"), "error.usage.not_a_number"),
     (re.compile(r"argument (?P<flag>\S+): expected one argument"), "error.usage.expected_one"),
+    # the messages of this package's own argparse types (thread_count, pages._count)
+    (re.compile(r"argument (?P<flag>\S+): (?P<value>'.*') is not a whole number"), "error.usage.not_whole"),
+    (re.compile(r"argument (?P<flag>\S+): (?P<value>-?\d+) is not between (?P<low>\d+) and (?P<high>\d+)"),
+     "error.usage.out_of_range"),
+    (re.compile(r"argument (?P<flag>\S+): (?P<value>-?\d+) threads: give 1 to (?P<high>\d+) \(this machine has "
+                r"(?P<cpus>\d+) logical CPUs\); 1 on a busy machine"), "error.usage.threads"),
 )
 
 
@@ -61,8 +67,9 @@ def _argparse_words(message: str) -> str | Words:
     """``message`` from argparse as catalogue words where it is one of the usual ones (it reads the same in English)."""
     for pattern, key in _ARGPARSE:
         match = pattern.fullmatch(message)
-        if match:
-            return Words(key, **match.groupdict())
+        if match:  # whole numbers written the language's way (48 000)
+            return Words(key, **{name: Number(int(value), "d") if re.fullmatch(r"-?\d+", value) else value
+                                 for name, value in match.groupdict().items()})
     return message
 
 
@@ -161,7 +168,7 @@ def thread_count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; try --threads 1") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if not 1 <= value <= limit:
         raise argparse.ArgumentTypeError(f"{value} threads: give 1 to {limit} (this machine has {os.cpu_count()} "
                                          "logical CPUs); 1 on a busy machine")

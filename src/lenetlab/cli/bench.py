@@ -80,7 +80,7 @@ def _speedrun(args: argparse.Namespace) -> int:
     """
     import datetime
 
-    from .._fs import check_replaceable, write_json
+    from .._fs import check_output_file, write_json
     from ..config import PRESETS
     from ..i18n import check_lang, t
     from ..speedrun import format_table, speedrun
@@ -88,12 +88,8 @@ def _speedrun(args: argparse.Namespace) -> int:
     lang = check_lang(args.lang)
     if args.preset not in PRESETS:
         raise LenetlabError.of("error.unknown_preset", name=args.preset, choices=", ".join(PRESETS))
-    if args.out is not None and args.out.is_dir():
-        raise LenetlabError.of("error.out_is_folder_json", path=args.out, example=args.out / "speedrun.json")
     if args.out is not None:  # checked now, not after minutes of training
-        if args.out.suffix.lower() != ".json":
-            raise LenetlabError.of("error.out_not_json", path=args.out)
-        check_replaceable(args.out)
+        check_output_file(args.out, (".json",), "cli.writes.json")
     set_threads(args.threads)
     overrides = {k: v for k, v in given_config(args).items() if k in _SPEEDRUN_RECIPE}
     result = speedrun(args.model, args.target, args.device, args.seeds, args.preset, progress=not args.json,

@@ -71,7 +71,8 @@ def _run_figures(run: RunDir, evaluation: tuple[Any, Any], lang: str) -> dict[st
     """The run's five figures drawn again in the report's language (the PNG files keep training's)."""
     data, result = evaluation
     history = [dataclasses.asdict(e) for e in run.metrics.epochs]
-    figures = run_figures(data, history, result, train_loss_label(run.config.train, lang), lang)
+    figures = run_figures(data, history, result, train_loss_label(run.config.train, lang), lang,
+                          "page" if run.config.trained_in_page else "valid")
     return {name: plots.png_bytes(fig) for name, fig in figures.items()}
 
 
@@ -209,8 +210,10 @@ def render_report(run_dir: str | Path | RunDir, evaluation: tuple[Any, Any] | No
         "run_path": str(run.path),
         "data_source": t(lang, "report.bundled_mnist") if config.data.source == "bundled MNIST" else config.data.source,
         "test_images": num(config.data.test),
-        "device": (t(lang, "report.device_gpu", device=config.device) if str(config.device).startswith("cuda")
+        "device": (t(lang, "report.device_browser") if config.trained_in_page else
+                   t(lang, "report.device_gpu", device=config.device) if str(config.device).startswith("cuda")
                    else t(lang, "report.device_cpu")),
+        "epoch_images": "page" if config.trained_in_page else "valid",
         "model_name": model_name(metrics.model, lang),
         "cards": [
             (t(lang, "report.card_test_accuracy"), percent(test.accuracy, lang)),

@@ -77,6 +77,9 @@ class DataInfo:
     test: int
 
 
+BROWSER_DEVICE = "browser (lenetlab lab)"  # the device of a network the page trained
+
+
 @dataclass
 class RunConfig:
     """``config.json``: the settings (``train``), the model as built, the data, where it ran."""
@@ -88,6 +91,12 @@ class RunConfig:
     device: str
     processes: int = 1
     versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def trained_in_page(self) -> bool:
+        """Trained in the browser (``lenetlab lab``, then ``lenetlab import``): each epoch's numbers are on the
+        page's test images, not on validation images."""
+        return self.device == BROWSER_DEVICE
 
 
 
