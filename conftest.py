@@ -39,7 +39,7 @@ NAMES_THE_RUNS = re.compile(r"(?<![\w/])runs/(lenet5|mlp)\b|\bmy_seven\.png\b|\b
 # Examples that train for real (seconds each): with those above, not in the unit tier (`pytest -m unit`).
 TRAINS = re.compile(r"\b(fit|train_run|sweep|run_variants|explore_compare|paper_table)\(")
 # Examples that train on the whole of MNIST for tens of seconds (a benchmark, a speedrun): `long`, run by CI.
-LONG = re.compile(r"\b(run_bench|speedrun)\(")
+LONG = re.compile(r"\b(run_bench|speedrun|fixed_budget)\(")
 # The subset of the bundled MNIST the doctest runs train on, one epoch in batches of 16 (750 steps): 3.5 s
 # for both runs, and test accuracies of 0.93 (LeNet-5) and 0.91 (MLP), every 7 read as a 7 (measured on 2
 # CPU cores; the default batch of 128 gives 0.44 on 6,000 images). 2,000 test images: the explorations'

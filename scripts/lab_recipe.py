@@ -4,7 +4,8 @@ The page's arithmetic is PyTorch's (tests/test_js_trainer.py: gradients within 1
 noise), so the search runs here, in PyTorch, with the library's own ``fit`` and the default recipe (SGD with
 Nesterov momentum 0.9, weight decay 5e-4, one-cycle, label smoothing 0.1, ±2-pixel shifts), on what the page
 trains on: the first 12,000 training images, 3 epochs, the last epoch kept. Each candidate (learning rate x
-batch size) is scored on 12,000 validation images the page never sees, mean over the seeds; the test images
+batch size) is scored on 12,000 validation images the page never sees, mean over the seeds (the page's
+recipe stays unless one beats it by more than the seeds' spread); the test images
 are read once, for the chosen recipe only (the page's 2,000 and all 10,000). Writes
 docs/measurements/lab_recipe.json.
 
@@ -69,6 +70,10 @@ def main() -> None:
             print(f"lenet5 lr {lr:<5} batch {batch:<3} validation {100 * rows[-1]['mean']:.2f} ± "
                   f"{100 * rows[-1]['std']:.2f} %  ({', '.join(f'{100 * v:.2f}' for v in valid)})", flush=True)
     best = max(rows, key=lambda r: r["mean"])
+    # The recipe the page ships stays unless a candidate beats it by more than the seeds' spread (noise).
+    shipped = next((r for r in rows if r["lr"] == LAB_RECIPE["lr"] and r["batch_size"] == LAB_RECIPE["batchSize"]), None)
+    kept = shipped is not None and best["mean"] - shipped["mean"] <= max(best["std"], shipped["std"])
+    best = shipped if kept else best
     chosen = {}
     for model_name in ("lenet5", "mlp"):
         page, full, valid = [], [], []
@@ -88,11 +93,14 @@ def main() -> None:
               "seconds": round(time.perf_counter() - started, 1), "seeds": args.seeds,
               "page": {"train_images": TRAIN_IMAGES, "test_images": TEST_IMAGES, **LAB_RECIPE},
               "validation_images": len(mnist.valid), "search": rows,
+              "rule": "the best mean on validation; the page's recipe kept if within the seeds' std of it",
+              "shipped_recipe_kept": kept,
               "chosen": {"lr": best["lr"], "batch_size": best["batch_size"], **chosen},
               "page_recipe_agrees": best["lr"] == LAB_RECIPE["lr"] and best["batch_size"] == LAB_RECIPE["batchSize"]}
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"chosen on validation: lr {best['lr']}, batch {best['batch_size']} (the page's recipe: lr {LAB_RECIPE['lr']},"
-          f" batch {LAB_RECIPE['batchSize']}); {args.out}")
+          f" batch {LAB_RECIPE['batchSize']}{', kept: no candidate beats it by more than the noise' if kept else ''});"
+          f" {args.out}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import write_idx_folder
 from lenetlab import TrainConfig
 from lenetlab.augment import random_shift
 from lenetlab.cli import main
@@ -17,7 +18,7 @@ from lenetlab.errors import LenetlabError
 from lenetlab.models import build_model
 from lenetlab.optimizers import DeviceAdam, DeviceSGD
 from lenetlab.schedule import lr_table
-from lenetlab.speedrun import busy_warning, run_to_target, speedrun
+from lenetlab.speedrun import busy_warning, fixed_budget, format_budget_table, run_to_target, speedrun
 from lenetlab.training import lr_factor
 
 LRS = [0.1, 0.05, 0.3, 0.02, 0.0, 0.2]
@@ -188,6 +189,42 @@ def test_speedrun_command_on_the_cpu_writes_its_numbers(tmp_path, capsys):
     assert main(["speedrun", "--device", "cpu", "--seeds", "1", "--epochs", "1", "--target", "0.999",
                  "--out", str(out)]) == 1
     assert json.loads(out.read_text())["summary"]["reached"] == 0
+    # The fixed-budget track: one epoch over the 60,000 images, two seeds, tested once each.
+    assert main(["speedrun", "--device", "cpu", "--budget", "1", "--seeds", "2", "--target", "0.97",
+                 "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "1 epoch over 60,000 training images" in table and "reached by 2 of 2 seeds: budget met" in table
+    result = json.loads(out.read_text())
+    assert result["track"] == "fixed budget" and result["config"]["epochs"] == 1 and len(result["runs"]) == 2
+    assert all(r["test_accuracy"] > 0.97 for r in result["runs"])
+
+
+def test_the_fixed_budget_track_trains_on_everything_and_counts_the_seeds_that_reach_the_target(tmp_path):
+    """Tiny synthetic data (60 + 20 training images, 20 test): the arithmetic of the summary, not the accuracy."""
+    data = write_idx_folder(tmp_path / "data", n_train=80, n_test=20)
+    result = fixed_budget(epochs=2, seeds=4, target=0.1, device="cpu", progress=False, data_dir=str(data),
+                          batch_size=16)
+    runs, s = result["runs"], result["summary"]
+    assert [r["seed"] for r in runs] == [0, 1, 2, 3] and result["epochs"] == 2 and result["config"]["epochs"] == 2
+    assert result["train_images"] == 80 and result["fast_path"]["steps_per_epoch"] == 5  # all of them, no validation
+    tests = [r["test_accuracy"] for r in runs]
+    assert s["reached"] == sum(a >= 0.1 for a in tests)
+    assert s["test_accuracy_mean"] == pytest.approx(sum(tests) / 4, abs=1e-6)
+    assert s["test_accuracy_std"] == pytest.approx(torch.tensor(tests).std().item(), abs=1e-6)
+    assert s["met"] == (s["test_accuracy_mean"] >= 0.1 and s["reached"] == 4)  # 4 seeds: none may miss
+    assert len({tuple(r.values()) for r in runs}) == 4
+    table = format_budget_table(result, "fr")
+    assert "budget fixe  lenet5 (61\u202f706 paramètres), 2 époques sur 80 images" in table
+    assert f"par {s['reached']} graines sur 4" in table
+    with pytest.raises(LenetlabError, match="--target"):
+        fixed_budget(epochs=1, seeds=1, target=1.5, progress=False, data_dir=str(data))
+
+
+def test_speedrun_refuses_a_budget_below_one_epoch(capsys):
+    assert main(["speedrun", "--budget", "0", "--device", "cpu"]) == 2
+    assert "--budget must be at least 1" in capsys.readouterr().err
+    assert main(["speedrun", "--budget", "2", "--epochs", "3", "--device", "cpu"]) == 2
+    assert "give --budget or --epochs, not both" in capsys.readouterr().err
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -11,9 +11,18 @@ from torch import nn
 from lenetlab import TrainConfig, train_run
 from lenetlab.data import ImageSet, to_input
 from lenetlab.models import build_model, count_parameters
-from lenetlab.models.lenet1998 import MAP_J, PaperField, RBFOutput, ScaledTanh, SparseConv2d, Subsampling, map_loss
+from lenetlab.models.lenet1998 import (
+    MAP_J,
+    PaperField,
+    RBFOutput,
+    ScaledTanh,
+    SparseConv2d,
+    Subsampling,
+    c3_table_rows,
+    map_loss,
+)
 from lenetlab.rundir import RunDir
-from lenetlab.sdlm import MU, SDLM, diagonal_hessian
+from lenetlab.sdlm import MU, SDLM, _backward, diagonal_hessian
 from lenetlab.training import lr_factor
 
 # Table I of the paper, written column by column: the S2 maps each C3 map takes.
@@ -162,6 +171,66 @@ def test_curvature_through_convolution_and_subsampling_matches_explicit_sums():
                     by_loops[o, i, ky, kx] = (d2_conv[o] * x[0, i, ky:ky + 4, kx:kx + 4] ** 2).sum()
     assert torch.allclose(h[conv.weight], by_loops, rtol=1e-4)
     assert torch.allclose(h[conv.bias], d2_conv.sum((1, 2)), rtol=1e-4)
+
+
+def _second_difference(energy, tensor: torch.Tensor, index: tuple, step: float = 1e-3) -> float:
+    """d2E/dt2 at tensor[index] by central differences (exact, up to rounding, where E is quadratic in it)."""
+    with torch.no_grad():
+        original = float(tensor[index])
+        values = []
+        for shift in (step, -step, 0.0):
+            tensor[index] = original + shift
+            values.append(float(energy()))
+        tensor[index] = original
+    return (values[0] + values[1] - 2 * values[2]) / step ** 2
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (nn.Conv2d(1, 6, 5), (2, 1, 12, 12)),                       # C1 (and C5: a 5x5 convolution of 16 maps)
+    (Subsampling(6), (2, 6, 8, 8)),                             # S2, S4: 2x2 sums times a coefficient, plus a bias
+    (SparseConv2d(c3_table_rows()), (2, 6, 9, 9)),              # C3, Table I's 60 kernels
+    (nn.Linear(120, 84), (2, 120)),                             # F6
+    (nn.AvgPool2d(2), (2, 3, 6, 6)),                            # the modern counterpart of S2/S4
+])
+def test_each_1998_layers_curvature_equals_finite_differences(layer, shape):
+    """With E = 1/2 sum_i h_i a_i^2 over the layer's outputs a (h_i > 0: the curvature arriving from above), E is
+    quadratic in every single weight and input, so appendix C's Gauss-Newton rules are exact for the diagonal:
+    the curvature sdlm propagates must equal d2E/dw2 and d2E/dx2 measured by finite differences."""
+    torch.manual_seed(0)
+    layer = layer.double()
+    if isinstance(layer, SparseConv2d):
+        nn.init.uniform_(layer.weight, -0.5, 0.5)
+    x = torch.randn(shape, dtype=torch.float64)
+    with torch.no_grad():
+        h_out = torch.rand_like(layer(x)) + 0.1
+
+    def energy() -> torch.Tensor:
+        return 0.5 * (h_out * layer(x) ** 2).sum()
+
+    curvature = {}
+    with torch.no_grad():
+        h_in = _backward(layer, x, h_out, curvature)
+    rng = torch.Generator().manual_seed(1)
+    for tensor, expected in [(x, h_in), *((p.data, curvature[p]) for p in layer.parameters())]:
+        for flat in torch.randint(tensor.numel(), (12,), generator=rng).tolist():
+            index = tuple(torch.unravel_index(torch.tensor(flat), tensor.shape))
+            measured = _second_difference(energy, tensor, index)
+            assert float(expected[index]) == pytest.approx(measured, rel=1e-5, abs=1e-8), (type(layer).__name__, index)
+
+
+def test_the_squashings_and_the_rbf_curvature_are_appendix_cs():
+    """Through f: d2E/da2 = f'(a)^2 d2E/dx2 (Gauss-Newton: the f'' term dropped, as the paper does), f' by autograd;
+    at the RBF units, d2(y_D)/dx_j2 = 2 by finite differences of the correct class's penalty."""
+    torch.manual_seed(0)
+    a = torch.randn(3, 84, dtype=torch.float64, requires_grad=True)
+    h_out = torch.rand(3, 84, dtype=torch.float64)
+    for squash in (ScaledTanh(), nn.Tanh()):
+        (slope,) = torch.autograd.grad(squash(a).sum(), a)
+        assert torch.allclose(_backward(squash, a.detach(), h_out, {}), h_out * slope ** 2)
+    rbf = RBFOutput().double()
+    x = torch.randn(1, 84, dtype=torch.float64)
+    for j in (0, 41, 83):
+        assert _second_difference(lambda: rbf.penalties(x)[0, 7], x, (0, j)) == pytest.approx(2.0, rel=1e-6)
 
 
 def test_the_paper_schedule_steps_down_at_passes_2_5_8_and_12_of_20():

@@ -193,6 +193,100 @@ def speedrun(
     }
 
 
+def fixed_budget(
+    model: str = "lenet5",
+    epochs: int = 2,
+    target: float | None = None,
+    device: str = "auto",
+    seeds: int = 10,
+    preset: str = "speedrun",
+    progress: bool = True,
+    lang: str = "en",
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The fixed-budget track (airbench's rule): a recipe fixed in advance, ``epochs`` over all 60,000 training
+    images, then the test set once per seed; mean ± std over ``seeds`` and how many reach ``target``.
+
+    Nothing is chosen during the runs: the recipe (the ``speedrun`` preset, chosen on validation runs) and
+    the budget are set before any of them, no epoch is checked, the last weights are tested. The budget is
+    met when the mean test accuracy reaches ``target`` and at most one seed in ten falls below it.
+
+    Examples
+    --------
+    >>> result = fixed_budget(epochs=1, seeds=2, target=0.97, progress=False)
+    >>> s = result["summary"]; s["seeds"], s["test_accuracy_mean"] > 0.97, s["met"] == (s["reached"] >= 2)
+    (2, True, True)
+    """
+    if seeds < 1:
+        raise LenetlabError.of("error.seeds", got=seeds)
+    target = TARGETS.get(model, 0.99) if target is None else target
+    if not 0.0 < target <= 1.0:
+        raise LenetlabError.of("error.target", got=target)
+    dev = resolve_device(device)
+    config = TrainConfig.from_preset(preset, model=model, device=str(dev), **{**overrides, "epochs": epochs})
+    check_fast_recipe(config)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
+    load_before = machine_load()
+    if dev.type == "cpu" and (warning := busy_line(load_before, lang)):
+        say(t(lang, "cli.warning", message=warning))
+    data = load_mnist(config.data_dir, config.valid_fraction, seed=0).train_on_all()  # the 60,000, as the paper
+    net = build_model(config.model, **config.model_args, n_classes=data.n_classes).to(dev)
+    trainer = FastTrainer(net, data.train, data.valid, config, dev)
+    say(t(lang, "cli.speedrun.timing_plain", device=dev))
+    plain = plain_epoch_seconds(data, dev)  # on the same 60,000 images
+    say(t(lang, "cli.speedrun.seconds", seconds=fixed(plain, lang, 2)))
+    runs = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        trainer.reset(build_model(config.model, **config.model_args, n_classes=data.n_classes).state_dict(), seed)
+        trainer.sync()
+        t0 = time.perf_counter()
+        for _ in range(epochs):
+            trainer.train_epoch()
+        trainer.sync()
+        seconds = time.perf_counter() - t0
+        test = evaluate(net, data.test, 2000 if dev.type == "cuda" else 500, data.n_classes).accuracy
+        runs.append({"seed": seed, "seconds": round(seconds, 4), "test_accuracy": round(test, 6)})
+        say(t(lang, "cli.budget.seed", seed=seed, epochs=plural(lang, "cli.epochs", epochs),
+              seconds=fixed(seconds, lang, 2), test=fixed(100 * test, lang, 2)))
+    tests, timed = [r["test_accuracy"] for r in runs], [r["seconds"] for r in runs]
+    reached = sum(a >= target for a in tests)
+    mean = statistics.fmean(tests)
+    summary = {"seeds": seeds, "reached": reached, "met": mean >= target and seeds - reached <= seeds // 10,
+               "test_accuracy_mean": round(mean, 6), "test_accuracy_std": round(statistics.stdev(tests), 6)
+               if seeds > 1 else 0.0, "seconds_mean": round(statistics.fmean(timed), 4),
+               "plain_epoch_seconds": round(plain, 4), "plain_epochs_ratio": round(statistics.fmean(timed) / plain, 2)}
+    return {"track": "fixed budget", "model": config.model, "parameters": count_parameters(net), "epochs": epochs,
+            "train_images": len(data.train), "target_test_accuracy": target, "config": config.to_dict(),
+            "fast_path": {"cuda_graph": trainer.graph is not None, "batch_size": trainer.batch_size,
+                          "steps_per_epoch": trainer.steps_per_epoch},
+            "timed": "the training steps of every epoch; no validation is run, the test set once per seed, untimed",
+            "summary": summary, "runs": runs,
+            "machine": {"cpu": cpu_name(), "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+                        "device": str(dev), "load_before": load_before, "load_after": machine_load()},
+            "versions": {"torch": torch.__version__, "python": platform.python_version()}}
+
+
+def format_budget_table(result: dict[str, Any], lang: str = "en") -> str:
+    """The fixed-budget result as the few lines a person reads, in ``lang``."""
+    s, m = result["summary"], result["machine"]
+    where = m["gpu"] or f"{m['cpu']}, {plural(lang, 'cli.threads', m['load_before']['torch_threads'])}"
+    return "\n".join([
+        t(lang, "cli.budget.title", model=result["model"], parameters=number(result["parameters"], lang),
+          epochs=plural(lang, "cli.epochs", result["epochs"]), images=number(result["train_images"], lang),
+          where=where),
+        t(lang, "cli.budget.test", mean=fixed(100 * s["test_accuracy_mean"], lang, 2),
+          std=fixed(100 * s["test_accuracy_std"], lang, 2), n=s["seeds"]),
+        t(lang, "cli.budget.reached", reached=s["reached"], n=s["seeds"],
+          target=fixed(100 * result["target_test_accuracy"], lang, 2),
+          verdict=t(lang, "cli.budget.met" if s["met"] else "cli.budget.not_met")),
+        t(lang, "cli.budget.time", mean=fixed(s["seconds_mean"], lang, 2),
+          plain=fixed(s["plain_epoch_seconds"], lang, 2), ratio=plain(s["plain_epochs_ratio"], lang)),
+        t(lang, "cli.speedrun.load", before=plain(m["load_before"]["load_1min"], lang),
+          after=plain(m["load_after"]["load_1min"], lang), cores=plural(lang, "cli.cores", m["load_before"]["cores"])),
+    ])
+
+
 def format_table(result: dict[str, Any], lang: str = "en") -> str:
     """The result as the few lines a person reads, in ``lang``."""
     s, m, fast, config = result["summary"], result["machine"], result["fast_path"], result["config"]

@@ -27,8 +27,13 @@ def register(sub: Any) -> None:
     p = add_command(sub, "speedrun", _speedrun)
     p.add_argument("--model", choices=("lenet5", "lenet5-modern"), default="lenet5",
                    help="the track: lenet5 (target 0.99) or lenet5-modern (target 0.995)")
-    p.add_argument("--target", type=float, help="validation accuracy to reach (default: the track's)")
-    p.add_argument("--seeds", type=int, default=5, help="runs with seeds 0, 1, ... (mean ± std over them)")
+    p.add_argument("--target", type=float, help="validation accuracy to reach (default: the track's); with --budget, "
+                                                 "the test accuracy each seed is counted against")
+    p.add_argument("--budget", type=int, metavar="EPOCHS",
+                   help="the fixed-budget track instead: EPOCHS over all 60,000 training images, no validation, the "
+                        "test set once per seed (10 seeds unless --seeds)")
+    p.add_argument("--seeds", type=int, help="runs with seeds 0, 1, ... (mean ± std over them; default: 5, 10 with "
+                                             "--budget)")
     p.add_argument("--preset", default="speedrun", help="recipe to start from (any --preset of train)")
     add_config_flags(p, ["device"])
     recipe = p.add_argument_group("the recipe (default: the preset's)")
@@ -77,30 +82,39 @@ def _speedrun(args: argparse.Namespace) -> int:
       lenetlab speedrun --device cpu --seeds 1       # one run on the CPU
       lenetlab speedrun --model lenet5-modern        # the second track: 99.5 %
       lenetlab speedrun --batch-size 256 --lr 0.2    # another recipe
+      lenetlab speedrun --budget 2 --device cpu      # fixed budget: 2 epochs of 60,000 images, 10 seeds, test
     """
     import datetime
 
     from .._fs import check_output_file, write_json
     from ..config import PRESETS
     from ..i18n import check_lang, t
-    from ..speedrun import format_table, speedrun
+    from ..speedrun import fixed_budget, format_budget_table, format_table, speedrun
 
     lang = check_lang(args.lang)
     if args.preset not in PRESETS:
         raise LenetlabError.of("error.unknown_preset", name=args.preset, choices=", ".join(PRESETS))
     if args.out is not None:  # checked now, not after minutes of training
         check_output_file(args.out, (".json",), "cli.writes.json")
+    if args.budget is not None and args.budget < 1:
+        raise LenetlabError.of("error.at_least_one", flag="--budget")
     set_threads(args.threads)
     overrides = {k: v for k, v in given_config(args).items() if k in _SPEEDRUN_RECIPE}
-    result = speedrun(args.model, args.target, args.device, args.seeds, args.preset, progress=not args.json,
-                      lang=lang, **overrides)
+    seeds = args.seeds if args.seeds is not None else 10 if args.budget is not None else 5
+    if args.budget is not None:
+        if "epochs" in overrides:  # the budget is the number of epochs: two numbers for one thing
+            raise LenetlabError.of("error.budget_and_epochs")
+        result = fixed_budget(args.model, args.budget, args.target, args.device, seeds, args.preset,
+                              progress=not args.json, lang=lang, **overrides)
+        table, met = format_budget_table(result, lang), result["summary"]["met"]
+    else:
+        result = speedrun(args.model, args.target, args.device, seeds, args.preset, progress=not args.json,
+                          lang=lang, **overrides)
+        table, met = format_table(result, lang), result["summary"]["reached"] == result["summary"]["seeds"]
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("runs") / f"speedrun-{args.model}-{result['machine']['device'].replace(':', '')}-{stamp}.json"
+    track = f"budget{args.budget}-" if args.budget is not None else ""
+    out = args.out or Path("runs") / f"speedrun-{track}{args.model}-{result['machine']['device'].replace(':', '')}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(format_table(result, lang))
-        print(t(lang, "cli.numbers_written", path=out))
-    return 0 if result["summary"]["reached"] == result["summary"]["seeds"] else 1
+    print(json.dumps(result, indent=2) if args.json else f"{table}\n{t(lang, 'cli.numbers_written', path=out)}")
+    return 0 if met else 1
