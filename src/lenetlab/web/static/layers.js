@@ -2,8 +2,8 @@
 // batch, for the page's training engine (trainer.js). A batch tensor is { shape: [n, c, h, w] or [n, features],
 // data: Float64Array }, row-major; parameters are Float64Array too (PyTorch's float32 numbers fit exactly, and
 // the page's sums are then at least as precise as PyTorch's). Every product of the convolutions and the linear
-// layers is one matrix product, `productNT`, blocked 2 x 4 so that V8 keeps eight sums in registers: measured
-// in docs/see-it.md. Runs under node too (module.exports below; tests/js/trainer.test.js).
+// layers is one matrix product, `productNT`: WebAssembly SIMD where the engine has it, else JS blocked 2 x 4 so
+// that V8 keeps eight sums in registers; measured in docs/see-it.md. Runs under node too (module.exports below; tests/js/trainer.test.js).
 "use strict";
 
 const Layers = (() => {
@@ -13,7 +13,8 @@ const Layers = (() => {
   // C[i * n + j] = sum over r of A[i * k + r] * B[j * k + r] (+ C's own value when `add`): A is m x k, B is
   // n x k, both with the summed dimension contiguous. Two rows of A against four of B at a time: each number
   // loaded serves four or two products, and the eight sums are independent (a single sum waits on itself).
-  function productNT(A, B, C, m, n, k, add = false) {
+  // From row `fromRow` and, above it, column `fromColumn` (what the WebAssembly product leaves to it).
+  function productJS(A, B, C, m, n, k, add = false, fromRow = 0, fromColumn = 0) {
     const store = (at, value) => { C[at] = add ? C[at] + value : value; };
     const dot = (a, b) => {
       let s0 = 0, s1 = 0, r = 0;
@@ -21,7 +22,8 @@ const Layers = (() => {
       if (r < k) s0 += A[a + r] * B[b + r];
       return s0 + s1;
     };
-    let i = 0;
+    for (let i = 0; i < fromRow; i++) for (let j = fromColumn; j < n; j++) store(i * n + j, dot(i * k, j * k));
+    let i = fromRow;
     for (; i + 1 < m; i += 2) {
       const a0 = i * k, a1 = a0 + k;
       let j = 0;
@@ -41,6 +43,40 @@ const Layers = (() => {
     }
     for (; i < m; i++) for (let j = 0; j < n; j++) store(i * n + j, dot(i * k, j * k));
     return C;
+  }
+
+  // The same product in WebAssembly with SIMD (f64x2: two float64 lanes), 3 to 7 times faster than V8's JIT on
+  // LeNet-5's products and the same float64 numbers in another order of summation (docs/see-it.md). Its text is
+  // scripts/build_wasm.js's; an engine without WebAssembly SIMD gets null here and the products stay in JS.
+  // WASM PRODUCT: scripts/build_wasm.js writes the next line.
+  const WASM_PRODUCT = "AGFzbQEAAAABCwFgB39/f39/f38AAwIBAAUDAQAQBw4CA21lbQIABGdlbW0AAArwCAHtCAMNfwt7CHwgBUEDdCETIAVBfnFBA3QhEEEAIQcCQANAIAdBAmogA0oNASAAIAcgE2xqIQogCiATaiELQQAhCAJAA0AgCEEEaiAESg0BIAEgCCATbGohDCAMIBNqIQ0gDSATaiEOIA4gE2ohD/0MAAAAAAAAAAAAAAAAAAAAACEU/QwAAAAAAAAAAAAAAAAAAAAAIRVEAAAAAAAAAAAhH0QAAAAAAAAAACEg/QwAAAAAAAAAAAAAAAAAAAAAIRb9DAAAAAAAAAAAAAAAAAAAAAAhF0QAAAAAAAAAACEhRAAAAAAAAAAAISL9DAAAAAAAAAAAAAAAAAAAAAAhGP0MAAAAAAAAAAAAAAAAAAAAACEZRAAAAAAAAAAAISNEAAAAAAAAAAAhJP0MAAAAAAAAAAAAAAAAAAAAACEa/QwAAAAAAAAAAAAAAAAAAAAAIRtEAAAAAAAAAAAhJUQAAAAAAAAAACEm/QwAAAAAAAAAAAAAAAAAAAAAIRxBACEJAkADQCAJIBBPDQEgCiAJav0ABAAhHCALIAlq/QAEACEdIAwgCWr9AAQAIR4gFCAcIB798gH98AEhFCAVIB0gHv3yAf3wASEVIA0gCWr9AAQAIR4gFiAcIB798gH98AEhFiAXIB0gHv3yAf3wASEXIA4gCWr9AAQAIR4gGCAcIB798gH98AEhGCAZIB0gHv3yAf3wASEZIA8gCWr9AAQAIR4gGiAcIB798gH98AEhGiAbIB0gHv3yAf3wASEbIAlBEGohCQwACwsgCSATSQRAIAogCWorAwAgDCAJaisDAKIhHyALIAlqKwMAIAwgCWorAwCiISAgCiAJaisDACANIAlqKwMAoiEhIAsgCWorAwAgDSAJaisDAKIhIiAKIAlqKwMAIA4gCWorAwCiISMgCyAJaisDACAOIAlqKwMAoiEkIAogCWorAwAgDyAJaisDAKIhJSALIAlqKwMAIA8gCWorAwCiISYLIAIgByAEbCAIakEDdGohESARIARBA3RqIRIgEUEAaiARQQBqKwMARAAAAAAAAAAAIAYbIBT9IQAgFP0hAaAgH6CgOQMAIBJBAGogEkEAaisDAEQAAAAAAAAAACAGGyAV/SEAIBX9IQGgICCgoDkDACARQQhqIBFBCGorAwBEAAAAAAAAAAAgBhsgFv0hACAW/SEBoCAhoKA5AwAgEkEIaiASQQhqKwMARAAAAAAAAAAAIAYbIBf9IQAgF/0hAaAgIqCgOQMAIBFBEGogEUEQaisDAEQAAAAAAAAAACAGGyAY/SEAIBj9IQGgICOgoDkDACASQRBqIBJBEGorAwBEAAAAAAAAAAAgBhsgGf0hACAZ/SEBoCAkoKA5AwAgEUEYaiARQRhqKwMARAAAAAAAAAAAIAYbIBr9IQAgGv0hAaAgJaCgOQMAIBJBGGogEkEYaisDAEQAAAAAAAAAACAGGyAb/SEAIBv9IQGgICagoDkDACAIQQRqIQgMAAsLIAdBAmohBwwACwsL";
+  const wasm = (() => {
+    try {
+      const bytes = Uint8Array.from(atob(WASM_PRODUCT), (c) => c.charCodeAt(0));
+      const { gemm, mem } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+      return { gemm, mem };
+    } catch {
+      return null;
+    }
+  })();
+  const WASM_LIMIT = 1 << 28;  // bytes of A, B and C together; larger products stay in JS
+
+  function productWasm(A, B, C, m, n, k, add) {
+    const m2 = m - (m % 2), n4 = n - (n % 4), needed = 8 * (m * k + n * k + m * n);
+    if (needed > wasm.mem.buffer.byteLength) wasm.mem.grow(Math.ceil((needed - wasm.mem.buffer.byteLength) / 65536));
+    const memory = new Float64Array(wasm.mem.buffer), b = m * k, c = b + n * k;
+    memory.set(A, 0);
+    memory.set(B, b);
+    if (add) memory.set(C, c);
+    wasm.gemm(0, 8 * b, 8 * c, m2, n, k, add ? 1 : 0);  // whole 2 x 4 blocks: rows < m2, columns < n4
+    C.set(memory.subarray(c, c + m2 * n));
+    return productJS(A, B, C, m, n, k, add, m2, n4);  // the columns past n4 of those rows, and an odd last row
+  }
+
+  let useWasm = true;  // the tests compare both
+  function productNT(A, B, C, m, n, k, add = false) {
+    const blocks = m >= 2 && n >= 4 && 8 * (m * k + n * k + m * n) <= WASM_LIMIT;
+    return wasm && useWasm && blocks ? productWasm(A, B, C, m, n, k, add) : productJS(A, B, C, m, n, k, add);
   }
 
   // rows x cols -> cols x rows
@@ -268,7 +304,9 @@ const Layers = (() => {
     return { graph, layers, params: layers.flatMap((l) => l.params), input: graph.input };
   }
 
-  return { build, productNT, transpose, tensor };
+  // `simd(false)`: the products in JS only (a test's yardstick); `simd()`: whether WebAssembly SIMD runs them.
+  const simd = (on) => { if (on !== undefined) useWasm = on; return Boolean(wasm) && useWasm; };
+  return { build, productNT, productJS, simd, transpose, tensor };
 })();
 
 if (typeof module !== "undefined") module.exports = Layers;
