@@ -194,6 +194,8 @@ def test_the_pages_load_the_scripts_page_py_and_lab_py_name():
     lab = render_lab("en", {"stand-in": True})
     for html, scripts in ((exported, SCRIPTS), (lab, LAB_SCRIPTS)):
         assert "/static/" not in html and "<style>" in html
+        # one head, one body, every comment whole (a cut one shows its tail as text at the top of the page)
+        assert html.count("<head>") == html.count("<body") == 1 and html.count("<!--") == html.count("-->")
         where = [html.index((STATIC / name).read_text(encoding="utf-8")[:200].replace("</script", "<\\/script"))
                  for name in scripts]
         assert where == sorted(where), scripts
