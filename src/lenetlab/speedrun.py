@@ -103,6 +103,25 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _start(model: str, target: float | None, device: str, seeds: int, preset: str, progress: bool, lang: str,
+           overrides: dict[str, Any]) -> tuple[float, torch.device, TrainConfig, Any, dict[str, Any]]:
+    """What both tracks do first: check the seeds and the target, the recipe (before any data is loaded: never
+    train another recipe than the one asked for), how to say progress, and how busy the machine is."""
+    if seeds < 1:
+        raise LenetlabError.of("error.seeds", got=seeds)
+    target = TARGETS.get(model, 0.99) if target is None else target
+    if not 0.0 < target <= 1.0:
+        raise LenetlabError.of("error.target", got=target)
+    dev = resolve_device(device)
+    config = TrainConfig.from_preset(preset, model=model, device=str(dev), **overrides)
+    check_fast_recipe(config)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
+    load_before = machine_load()
+    if dev.type == "cpu" and (warning := busy_line(load_before, lang)):
+        say(t(lang, "cli.warning", message=warning))
+    return target, dev, config, say, load_before
+
+
 def speedrun(
     model: str = "lenet5",
     target: float | None = None,
@@ -124,18 +143,7 @@ def speedrun(
     >>> result["summary"]["reached"], result["runs"][0]["test_accuracy"] > 0.97
     (1, True)
     """
-    if seeds < 1:
-        raise LenetlabError.of("error.seeds", got=seeds)
-    target = TARGETS.get(model, 0.99) if target is None else target
-    if not 0.0 < target <= 1.0:
-        raise LenetlabError.of("error.target", got=target)
-    dev = resolve_device(device)
-    config = TrainConfig.from_preset(preset, model=model, device=str(dev), **overrides)
-    check_fast_recipe(config)  # before any data is loaded: never train another recipe than the one asked for
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
-    load_before = machine_load()
-    if dev.type == "cpu" and (warning := busy_line(load_before, lang)):
-        say(t(lang, "cli.warning", message=warning))
+    target, dev, config, say, load_before = _start(model, target, device, seeds, preset, progress, lang, overrides)
 
     t_setup = time.perf_counter()
     data = load_mnist(config.data_dir, config.valid_fraction, seed=0)
@@ -193,17 +201,9 @@ def speedrun(
     }
 
 
-def fixed_budget(
-    model: str = "lenet5",
-    epochs: int = 2,
-    target: float | None = None,
-    device: str = "auto",
-    seeds: int = 10,
-    preset: str = "speedrun",
-    progress: bool = True,
-    lang: str = "en",
-    **overrides: Any,
-) -> dict[str, Any]:
+def fixed_budget(model: str = "lenet5", epochs: int = 2, target: float | None = None, device: str = "auto",
+                 seeds: int = 10, preset: str = "speedrun", progress: bool = True, lang: str = "en",
+                 **overrides: Any) -> dict[str, Any]:
     """The fixed-budget track (airbench's rule): a recipe fixed in advance, ``epochs`` over all 60,000 training
     images, then the test set once per seed; mean ± std over ``seeds`` and how many reach ``target``.
 
@@ -217,18 +217,8 @@ def fixed_budget(
     >>> s = result["summary"]; s["seeds"], s["test_accuracy_mean"] > 0.97, s["met"] == (s["reached"] >= 2)
     (2, True, True)
     """
-    if seeds < 1:
-        raise LenetlabError.of("error.seeds", got=seeds)
-    target = TARGETS.get(model, 0.99) if target is None else target
-    if not 0.0 < target <= 1.0:
-        raise LenetlabError.of("error.target", got=target)
-    dev = resolve_device(device)
-    config = TrainConfig.from_preset(preset, model=model, device=str(dev), **{**overrides, "epochs": epochs})
-    check_fast_recipe(config)
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
-    load_before = machine_load()
-    if dev.type == "cpu" and (warning := busy_line(load_before, lang)):
-        say(t(lang, "cli.warning", message=warning))
+    target, dev, config, say, load_before = _start(model, target, device, seeds, preset, progress, lang,
+                                                   {**overrides, "epochs": epochs})
     data = load_mnist(config.data_dir, config.valid_fraction, seed=0).train_on_all()  # the 60,000, as the paper
     net = build_model(config.model, **config.model_args, n_classes=data.n_classes).to(dev)
     trainer = FastTrainer(net, data.train, data.valid, config, dev)
