@@ -56,8 +56,16 @@ def register(esub: Any, sub: Any) -> None:
     p.add_argument("--ablation", action="store_true",
                    help="also train lenet5-1998 with one 1998 choice at a time switched to today's (5 more runs); "
                         "writes ablation.md, ablation.json, ablation.png")
-    p.add_argument("--out", type=Path, default=Path("runs/paper"), help="folder")
+    p.add_argument("--out", type=Path, help="folder (default runs/paper, or runs/paper-published with --published)")
     _training_options(p, STUDY_EPOCHS["paper"], preset=False)
+    p.add_argument("--published", action="store_true",
+                   help="instead, train lenet5-1998 exactly the paper's way (one SDLM step per image, 20 passes) "
+                        "over several seeds, without and with distortions; writes published.md, published.json, "
+                        "figure5.png. About 30 minutes per run on one CPU core")
+    p.add_argument("--seeds", type=seed_list, default="0,1,2", metavar="S,S,...", help="with --published: the seeds")
+    p.add_argument("--distortions", choices=("none", "with", "both"), default="both",
+                   help="with --published: train without distortions, with them, or both")
+    p.add_argument("--passes", type=int, default=20, help="with --published: passes over the 60,000 images")
 
 
 
@@ -153,12 +161,16 @@ def _paper(args: argparse.Namespace) -> int:
       lenetlab paper                              # 11 models, 5 epochs each, into runs/paper
       lenetlab paper --models lenet5-1998 --epochs 20 --ablation
       lenetlab paper --models lenet1,lenet5 --epochs 3
+      lenetlab paper --published --seeds 0 --distortions none --threads 1   # the 1998 recipe, one seed
     """
     from ..explore.paper import PAPER_MODELS, ablation_table, paper_table
     from ..i18n import check_lang
 
     lang = check_lang(args.lang)
     _check_training_options(args)
+    if args.published:
+        return _published(args, lang)
+    args.out = args.out or Path("runs/paper")
     models = None
     if args.models:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -176,4 +188,35 @@ def _paper(args: argparse.Namespace) -> int:
     if args.ablation:
         print((args.out / "ablation.md").read_text())
     print_files(files, args.lang)
+    return 0
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """``--seeds 0,1,2``: distinct whole numbers (an argparse type)."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(p.isdigit() for p in parts) or len(set(map(int, parts))) != len(parts):
+        raise LenetlabError.of("error.seed_list", value=text)
+    return tuple(map(int, parts))
+
+
+def _published(args: argparse.Namespace, lang: str) -> int:
+    """``lenetlab paper --published``: each (seed, distortions) run not yet in OUT, then the summary."""
+    import torch
+
+    from ..explore.published import published_summary, train_published
+
+    if args.models or args.ablation:
+        raise LenetlabError.of("error.published_alone")
+    if args.passes < 1:
+        raise LenetlabError.of("error.passes", got=args.passes)
+    out = args.out or Path("runs/paper-published")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for distort in {"none": (False,), "with": (True,), "both": (False, True)}[args.distortions]:
+        for seed in args.seeds:
+            train_published(out, seed, distort, passes=args.passes, data_dir=args.data_dir, lang=lang)
+    published_summary(out, lang)
+    print()
+    print((out / "published.md").read_text())
+    print_files([out / "published.md", out / "published.json", out / "figure5.png"], lang)
     return 0

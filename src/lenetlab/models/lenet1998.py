@@ -11,7 +11,12 @@ What the course's LeNet-5 (``lenet5``) simplifies, kept here:
 - the output is 10 Euclidean RBF units, y_i = sum_j (x_j - w_ij)^2, whose parameter vectors are fixed
   7x12 bitmaps of the stylised digits (+1 ink, -1 background), not trained;
 - the loss is the MAP criterion of equation (9), y_D + log(e^-j + sum_i e^-y_i);
-- every weight and bias starts uniform in ±2.4 / F_in, F_in the fan-in of its unit.
+- every weight and bias starts uniform in ±2.4 / F_in, F_in the fan-in of its unit (``init="fan-in"``,
+  the printed formula). ``init="root-fan-in"`` starts them in ±2.4 / sqrt(F_in): what the paper says
+  the rule is for ("the initial standard deviation of the weighted sums in the normal operating
+  region of the sigmoid"), and what the LeCun lab's own EBLearn MNIST demo does (±1 / sqrt(F_in)).
+  The printed rule leaves every weighted sum near 1.4 / sqrt(F_in) of its inputs' size (0.07 in C5),
+  and the paper's per-image SDLM then diverges (lenetlab/paper_sdlm.py).
 
 60,000 trainable parameters. The model returns ``-y`` (minus the penalties) as its logits, so the
 predicted class is the arg max, as for every other model, and softmax(-y) is the class posterior the
@@ -36,6 +41,8 @@ from .base import StagedModel
 
 # f(a) = A tanh(S a): f(1) = 1 and f(-1) = -1, where the second derivative of f is largest (appendix A).
 SQUASH_A, SQUASH_S = 1.7159, 2.0 / 3.0
+# The weights' starting range: ±2.4 / F_in as printed, or ±2.4 / sqrt(F_in) (see the module's docstring).
+INITS = ("fan-in", "root-fan-in")
 # The 32x32 field: background -0.1, ink 1.175 (section II.B).
 BACKGROUND, INK = -0.1, 1.175
 # Equation (9)'s constant j (positive; the paper does not give its value). A penalty above j is no
@@ -209,8 +216,11 @@ class LeNet5_1998(StagedModel):  # noqa: N801 - the year is part of the name
 
     def __init__(self, n_classes: int = 10, *, input_size: int = 28, in_channels: int = 1,
                  c3_table: bool = True, activation: str = "scaled_tanh", subsampling: str = "trainable",
-                 output: str = "rbf") -> None:
+                 output: str = "rbf", init: str = "fan-in") -> None:
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose {' or '.join(map(repr, INITS))}")
+        self.init = init
         if (n_classes, input_size, in_channels) != (10, 28, 1):
             raise ValueError("lenet5-1998 is MNIST's network: 10 classes of 28x28 grey images (its RBF prototypes "
                              "are the 10 digits); use lenet5 for other data")
@@ -235,24 +245,26 @@ class LeNet5_1998(StagedModel):  # noqa: N801 - the year is part of the name
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Every weight and bias uniform in ±2.4 / F_in (appendix A), F_in the fan-in of its unit."""
+        """Every weight and bias uniform in ±2.4 / F_in (appendix A; ±2.4 / sqrt(F_in) with ``init="root-fan-in"``),
+        F_in the fan-in of its unit."""
+        power = 1.0 if self.init == "fan-in" else 0.5
         for module in self.modules():
             if isinstance(module, nn.Conv2d | nn.Linear):
-                fan_in = module.weight[0].numel()
-                bound = 2.4 / fan_in
+                bound = 2.4 / module.weight[0].numel() ** power
                 nn.init.uniform_(module.weight, -bound, bound)
                 nn.init.uniform_(module.bias, -bound, bound)
             elif isinstance(module, SparseConv2d):
                 # a C3 map's fan-in: 25 times the number of S2 maps it sees
                 maps_seen = torch.tensor([sum(row) for row in c3_table_rows()], dtype=torch.float32)
-                bound = 2.4 / (maps_seen * module.kernel_size ** 2)
+                bound = 2.4 / (maps_seen * module.kernel_size ** 2) ** power
                 owner = module.connection_index // module.in_channels
                 with torch.no_grad():
                     module.weight.uniform_(-1, 1).mul_(bound[owner][:, None, None])
                     module.bias.uniform_(-1, 1).mul_(bound)
             elif isinstance(module, Subsampling):
-                nn.init.uniform_(module.weight, -2.4 / 4, 2.4 / 4)
-                nn.init.uniform_(module.bias, -2.4 / 4, 2.4 / 4)
+                bound = 2.4 / 4 ** power
+                nn.init.uniform_(module.weight, -bound, bound)
+                nn.init.uniform_(module.bias, -bound, bound)
 
     def criterion(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """The training loss: the MAP criterion for the RBF output, cross-entropy for the linear one."""

@@ -1,0 +1,196 @@
+"""The 1998 paper's training as published: per-image SDLM (lenetlab/paper_sdlm.py), its initialisation, the study."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from lenetlab.cli import main
+from lenetlab.data import ImageSet, to_input
+from lenetlab.errors import LenetlabError
+from lenetlab.explore.published import published_summary
+from lenetlab.models import build_model
+from lenetlab.models.lenet1998 import SparseConv2d, Subsampling, c3_table_rows
+from lenetlab.paper_sdlm import per_sample_sdlm
+from lenetlab.sdlm import MU, diagonal_hessian
+
+
+def _images(n: int, seed: int = 0) -> ImageSet:
+    g = torch.Generator().manual_seed(seed)
+    return ImageSet((torch.rand(n, 28, 28, generator=g) * 255).to(torch.uint8), torch.randint(0, 10, (n,), generator=g))
+
+
+def _snapshot(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_one_image_makes_one_step_of_eta_over_mu_plus_h_times_its_gradient():
+    """One pass over one image: h from that image, then w - 0.0005 / (0.02 + h) * dE/dw, written out here."""
+    torch.manual_seed(0)
+    model = build_model("lenet5-1998", init="root-fan-in")
+    image = _images(1)
+    before = _snapshot(model)
+    x, y = to_input(image.images), image.labels
+    h = diagonal_hessian(model, x, y)
+    loss = model.criterion(model(x), y)
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = dict(zip(params, torch.autograd.grad(loss, params)))
+    by_name = dict(model.named_parameters())
+    expected = {n: before[n] - 0.0005 / (0.02 + h[by_name[n]]) * grads[by_name[n]] for n in before}
+    wrong_before = int(model(x).argmax(1) != y)
+
+    history = per_sample_sdlm(model, image, _images(3, seed=1), passes=1, compile=False)
+
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            torch.testing.assert_close(p.detach(), expected[name], rtol=1e-5, atol=1e-7)
+            assert not torch.equal(p.detach(), before[name])  # every parameter moved
+    (record,) = history.passes
+    assert (record.epoch, record.eta) == (1, 0.0005)
+    assert record.train_error == wrong_before  # judged before its own step, as the paper's Figure 5 counts it
+    assert 0 <= record.test_error <= 1 and history.compiled is False
+
+
+def test_each_image_steps_from_where_the_previous_left_and_h_is_kept_for_the_pass():
+    """Two images: the second step's gradient is taken at the weights the first step left, with the h of the pass."""
+    torch.manual_seed(1)
+    model = build_model("lenet5-1998", init="root-fan-in")
+    train = _images(2, seed=2)
+    reference = build_model("lenet5-1998", init="root-fan-in")
+    reference.load_state_dict(model.state_dict())
+    gen = torch.Generator().manual_seed(7)  # the same draws per_sample_sdlm makes: the estimate's images, then the order
+    estimate = torch.randperm(2, generator=gen)[:500]
+    order = torch.randperm(2, generator=gen).tolist()
+    x_all, y_all = to_input(train.images), train.labels
+    h = diagonal_hessian(reference, x_all[estimate], y_all[estimate])
+    params = [p for p in reference.parameters() if p.requires_grad]
+    for k in order:
+        loss = reference.criterion(reference(x_all[k:k + 1]), y_all[k:k + 1])
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p -= 0.0005 / (MU + h[p]) * g
+
+    per_sample_sdlm(model, train, _images(2, seed=3), passes=1, seed=7, compile=False)
+
+    for (name, p), q in zip(((n, p) for n, p in model.named_parameters() if p.requires_grad), params):
+        torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-7, msg=name)
+
+
+@pytest.mark.parametrize("init, power", [("fan-in", 1.0), ("root-fan-in", 0.5)])
+def test_the_weights_start_uniform_in_2_4_over_the_fan_in_or_its_root(init, power):
+    torch.manual_seed(0)
+    model = build_model("lenet5-1998", init=init)
+    checked = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
+            bounds = torch.full((module.weight.shape[0],), 2.4 / module.weight[0].numel() ** power)
+        elif isinstance(module, SparseConv2d):
+            seen = torch.tensor([sum(row) for row in c3_table_rows()], dtype=torch.float32) * 25
+            bounds = 2.4 / seen ** power
+        elif isinstance(module, Subsampling):
+            bounds = torch.full((module.weight.shape[0],), 2.4 / 4 ** power)
+        else:
+            continue
+        per_unit = module.bias.detach().abs()
+        assert (per_unit <= bounds + 1e-7).all()
+        weight = module.weight.detach().abs()
+        largest = weight.flatten(1).max(1).values if weight.dim() > 1 else weight
+        if isinstance(module, SparseConv2d):  # C3's kernels each belong to one output map
+            largest = torch.zeros(16).index_reduce_(0, module.connection_index // module.in_channels,
+                                                   weight.flatten(1).max(1).values, "amax")
+        assert (largest <= bounds + 1e-7).all()
+        if weight.numel() >= 150:  # the whole range is used, not a narrower one (S2, S4: 6 and 16 draws only)
+            assert largest.max() > 0.8 * bounds.max()
+        checked += 1
+    assert checked == 6  # C1, S2, C3, S4, C5, F6 (the RBF prototypes are fixed)
+    with pytest.raises(LenetlabError, match="unknown init 'xavier'; choose 'fan-in' or 'root-fan-in'"):
+        build_model("lenet5-1998", init="xavier")
+
+
+def test_the_summary_gives_mean_std_and_whether_the_papers_error_is_reached(tmp_path):
+    runs = {"seed-0": (False, [0.02, 0.0090]), "seed-1": (False, [0.02, 0.0100]),
+            "seed-0-distortions": (True, [0.03, 0.0070])}
+    for name, (distort, errors) in runs.items():
+        passes = [{"epoch": i + 1, "eta": 5e-4, "train_error": e * 2, "test_error": e, "seconds": 1.0}
+                  for i, e in enumerate(errors)]
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"seed": int(name[5]), "distortions": distort, "passes": passes, "seconds": 2.0, "machine": "cpu"}))
+
+    result = published_summary(tmp_path, lang="fr")
+
+    without, with_distortions = result["rows"]
+    assert without["seeds"] == 2 and without["mean_error"] == pytest.approx(0.0095)
+    assert without["std_error"] == pytest.approx(0.000707, abs=1e-6) and without["met"] is True  # 0.95 % ≤ 0.95 %
+    assert with_distortions["seeds"] == 1 and with_distortions["met"] is True  # 0.70 % ≤ 0.80 %
+    table = (tmp_path / "published.md").read_text().replace("\u202f", " ")  # French: a narrow space before %
+    assert "| sans distorsions | 2 | 0,95 % | 0,95 % ± 0,07 | oui |" in table
+    assert (tmp_path / "figure5.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--published", "--ablation"], "--published trains lenet5-1998 alone"),
+    (["--published", "--seeds", "1,1"], "--seeds '1,1': give distinct whole numbers"),
+    (["--published", "--seeds", "a"], "--seeds 'a': give distinct whole numbers"),
+    (["--published", "--passes", "0"], "--passes must be at least 1 (got 0)"),
+])
+def test_published_refuses_bad_requests_in_one_line_before_training(argv, words, tmp_path, capsys):
+    assert main(["paper", *argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_printed_init_stays_at_chance_where_the_root_init_learns(mnist):
+    """The finding of paper_sdlm.py, on 2,000 real images with the paper's first eta: measured 10 % against 84 %."""
+    small = lambda s, n: ImageSet(s.images[:n], s.labels[:n])  # noqa: E731
+    errors = {}
+    for init in ("fan-in", "root-fan-in"):
+        torch.manual_seed(0)
+        model = build_model("lenet5-1998", init=init)
+        history = per_sample_sdlm(model, small(mnist.train, 2000), small(mnist.test, 1000), passes=1, compile=False)
+        errors[init] = history.passes[0].test_error
+    assert errors["fan-in"] > 0.8  # chance is 0.9: every unit saturated
+    assert errors["root-fan-in"] < 0.3
+
+
+@pytest.mark.long
+def test_the_compiled_step_equals_the_eager_one(mnist):
+    """torch.compile's step is the same arithmetic: over 5 real images the weights move the same way, to float noise
+    (measured 1.5e-5 of the move after 1 image, 5e-5 after 5; per-image steps then amplify it, 3e-3 after 50)."""
+    train = ImageSet(mnist.train.images[:5], mnist.train.labels[:5])
+    test = ImageSet(mnist.test.images[:100], mnist.test.labels[:100])
+    torch.manual_seed(3)
+    start = _snapshot(build_model("lenet5-1998", init="root-fan-in"))
+    moved = {}
+    for compiled in (False, True):
+        torch.manual_seed(3)
+        model = build_model("lenet5-1998", init="root-fan-in")
+        history = per_sample_sdlm(model, train, test, passes=1, compile=compiled)
+        if shutil.which("cc") or shutil.which("gcc"):  # a C compiler: torch.compile must not have fallen back
+            assert history.compiled is compiled
+        moved[compiled] = {n: p.detach() - start[n] for n, p in model.named_parameters() if n in start}
+    for name, eager in moved[False].items():
+        assert float((moved[True][name] - eager).norm() / eager.norm()) < 1e-3, name
+
+
+@pytest.mark.long
+def test_lenetlab_paper_published_trains_resumes_and_writes_its_files(tmp_path, capsys):
+    """The command, on a 300-image folder: one pass per run, both trainings, then a second call trains nothing."""
+    from conftest import write_idx_folder
+
+    folder = write_idx_folder(tmp_path / "data", n_train=300, n_test=100)
+    argv = ["paper", "--published", "--seeds", "0", "--passes", "1", "--data-dir", str(folder),
+            "--out", str(tmp_path / "out"), "--lang", "fr"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| sans distorsions | 1 |" in out and "| avec distorsions | 1 |" in out
+    first = json.loads((tmp_path / "out" / "seed-0.json").read_text())
+    assert first["train_images"] == 300 and len(first["passes"]) == 1 and first["init"] == "root-fan-in"
+    stamp = (tmp_path / "out" / "seed-0.json").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (tmp_path / "out" / "seed-0.json").stat().st_mtime_ns == stamp  # not trained again
