@@ -80,6 +80,21 @@ def test_each_image_steps_from_where_the_previous_left_and_h_is_kept_for_the_pas
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-7, msg=name)
 
 
+def test_distortions_draw_fresh_images_each_pass_from_the_seed():
+    """With distortions the same seed gives the same weights, another seed or no distortions other ones."""
+    train, test = _images(4, seed=5), _images(2, seed=6)
+
+    def trained(distort: bool, seed: int) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = build_model("lenet5-1998", init="root-fan-in")
+        per_sample_sdlm(model, train, test, passes=2, distort=distort, seed=seed, compile=False)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    again = trained(True, 1)
+    assert torch.equal(again, trained(True, 1))
+    assert not torch.allclose(again, trained(True, 2)) and not torch.allclose(again, trained(False, 1))
+
+
 @pytest.mark.parametrize("init, power", [("fan-in", 1.0), ("root-fan-in", 0.5)])
 def test_the_weights_start_uniform_in_2_4_over_the_fan_in_or_its_root(init, power):
     torch.manual_seed(0)
@@ -180,17 +195,21 @@ def test_the_compiled_step_equals_the_eager_one(mnist):
 
 @pytest.mark.long
 def test_lenetlab_paper_published_trains_resumes_and_writes_its_files(tmp_path, capsys):
-    """The command, on a 300-image folder: one pass per run, both trainings, then a second call trains nothing."""
+    """The command, on a 300-image folder: one pass with distortions (one compilation), then a second call trains nothing."""
     from conftest import write_idx_folder
 
     folder = write_idx_folder(tmp_path / "data", n_train=300, n_test=100)
-    argv = ["paper", "--published", "--seeds", "0", "--passes", "1", "--data-dir", str(folder),
+    argv = ["paper", "--published", "--seeds", "4", "--passes", "1", "--distortions", "with", "--data-dir", str(folder),
             "--out", str(tmp_path / "out"), "--lang", "fr"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "| sans distorsions | 1 |" in out and "| avec distorsions | 1 |" in out
-    first = json.loads((tmp_path / "out" / "seed-0.json").read_text())
-    assert first["train_images"] == 300 and len(first["passes"]) == 1 and first["init"] == "root-fan-in"
-    stamp = (tmp_path / "out" / "seed-0.json").stat().st_mtime_ns
+    assert "| avec distorsions | 1 |" in out and "sans distorsions |" not in out
+    run = tmp_path / "out" / "seed-4-distortions.json"
+    first = json.loads(run.read_text())
+    assert (first["train_images"], len(first["passes"]), first["init"], first["compiled"]) == (300, 1, "root-fan-in",
+                                                                                               True)
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"seed-4-distortions.json", "published.json",
+                                                              "published.md", "figure5.png"}
+    stamp = run.stat().st_mtime_ns
     assert main(argv) == 0
-    assert (tmp_path / "out" / "seed-0.json").stat().st_mtime_ns == stamp  # not trained again
+    assert run.stat().st_mtime_ns == stamp  # not trained again

@@ -47,7 +47,7 @@ def train_published(out: str | Path, seed: int, distort: bool = False, *, passes
     train = data.train
     torch.manual_seed(seed)
     model = build_model("lenet5-1998", init=INIT)
-    load = machine_load()
+    load, versions = machine_load(), library_versions()  # the code and the load the run starts with
     start = time.perf_counter()
     with tqdm(total=passes * len(train), unit="img", unit_scale=True, leave=False,
               desc=t(lang, "study.published.bar", seed=seed)) as bar:
@@ -58,7 +58,7 @@ def train_published(out: str | Path, seed: int, distort: bool = False, *, passes
     result = {"seed": seed, "distortions": distort, "passes": passes, "init": INIT, "train_images": len(train),
               "test_images": len(data.test), "data": data.source, "seconds": round(time.perf_counter() - start, 1),
               **history.as_dict(), "machine": cpu_name(), "load_at_start": load, "load_at_end": machine_load(),
-              "versions": library_versions()}
+              "versions": versions}
     write_json(path, result)
     return result
 
@@ -92,9 +92,16 @@ def published_summary(out: str | Path, lang: str = "en") -> dict[str, Any]:
 
 
 def figure5(runs: list[dict[str, Any]], lang: str = "en") -> Figure:
-    """Training error (on the fly) and test error per pass, each seed a thin line; the paper's values marked."""
-    fig = Figure(figsize=(9, 4.2))
-    for ax, distort in zip(fig.subplots(1, 2, sharey=True), (False, True)):
+    """Training error (on the fly) and test error per pass, each seed a thin line; the paper's values marked.
+
+    One panel per kind of training present (without distortions, with them); errors on a log axis.
+    """
+    from matplotlib.ticker import NullFormatter
+
+    kinds = [d for d in (False, True) if any(r["distortions"] == d and r["passes"] for r in runs)]
+    fig = Figure(figsize=(4.6 * len(kinds) + 0.4, 4.2), layout="constrained")
+    axes = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
+    for ax, distort in zip(axes, kinds):
         chosen = [r for r in runs if r["distortions"] == distort and r["passes"]]
         for i, run in enumerate(chosen):
             epochs = [p["epoch"] for p in run["passes"]]
@@ -107,11 +114,14 @@ def figure5(runs: list[dict[str, Any]], lang: str = "en") -> Figure:
         if not distort:
             ax.plot([19], [100 * PAPER_TRAIN_ERROR_19], "k^", label=t(lang, "study.published.paper_train"))
         ax.set_yscale("log")
+        ticks = [0.2, 0.5, 1, 2, 5, 10, 20]
+        ax.set_yticks(ticks, labels=[number(v, lang, 1 if v < 1 else 0) for v in ticks])
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(range(0, max(p["epoch"] for r in chosen for p in r["passes"]) + 1, 5))
         ax.set_xlabel(t(lang, "study.published.xlabel"))
-        ax.set_title(t(lang, "study.published.with" if distort else "study.published.without")
-                     + f" ({len(chosen)} " + t(lang, "study.published.seeds") + ")")
+        ax.set_title(t(lang, "study.published.with" if distort else "study.published.without") + " "
+                     + t(lang, "study.published.n_seeds", n=len(chosen)))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.axes[0].set_ylabel(t(lang, "study.published.ylabel"))
-    fig.tight_layout()
+    axes[0].set_ylabel(t(lang, "study.published.ylabel"))
     return plots.localize(fig, lang)
