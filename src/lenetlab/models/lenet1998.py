@@ -12,11 +12,14 @@ What the course's LeNet-5 (``lenet5``) simplifies, kept here:
   7x12 bitmaps of the stylised digits (+1 ink, -1 background), not trained;
 - the loss is the MAP criterion of equation (9), y_D + log(e^-j + sum_i e^-y_i);
 - every weight and bias starts uniform in ±2.4 / F_in, F_in the fan-in of its unit (``init="fan-in"``,
-  the printed formula). ``init="root-fan-in"`` starts them in ±2.4 / sqrt(F_in): what the paper says
-  the rule is for ("the initial standard deviation of the weighted sums in the normal operating
-  region of the sigmoid"), and what the LeCun lab's own EBLearn MNIST demo does (±1 / sqrt(F_in)).
-  The printed rule leaves every weighted sum near 1.4 / sqrt(F_in) of its inputs' size (0.07 in C5),
-  and the paper's per-image SDLM then diverges (lenetlab/paper_sdlm.py).
+  the printed formula). ``init="root-fan-in"`` starts C1, C3, C5 and F6 in ±2.4 / sqrt(F_in) and keeps
+  S2 and S4 in ±2.4 / 4: what the paper says the rule is for ("the initial standard deviation of the
+  weighted sums in the normal operating region of the sigmoid"). F_in inputs with their own random
+  weights add up like sqrt(F_in) (the LeCun lab's EBLearn MNIST demo starts them in ±1 / sqrt(F_in));
+  a subsampling unit's one coefficient multiplies the sum of 4 neighbouring, nearly equal inputs,
+  which adds up like 4. The printed rule leaves C5's weighted sums near 0.07 of their inputs' size,
+  and the paper's per-image SDLM then stays at chance; ±2.4 / sqrt(F_in) for S2 and S4 too starts
+  them saturated and ends at 2.49 % test error (lenetlab/paper_sdlm.py, docs/paper.md).
 
 60,000 trainable parameters. The model returns ``-y`` (minus the penalties) as its logits, so the
 predicted class is the arg max, as for every other model, and softmax(-y) is the class posterior the
@@ -245,8 +248,8 @@ class LeNet5_1998(StagedModel):  # noqa: N801 - the year is part of the name
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Every weight and bias uniform in ±2.4 / F_in (appendix A; ±2.4 / sqrt(F_in) with ``init="root-fan-in"``),
-        F_in the fan-in of its unit."""
+        """Every weight and bias uniform in ±2.4 / F_in (appendix A), F_in the fan-in of its unit; with
+        ``init="root-fan-in"``, ±2.4 / sqrt(F_in) where every input has its own weight (see the module's docstring)."""
         power = 1.0 if self.init == "fan-in" else 0.5
         for module in self.modules():
             if isinstance(module, nn.Conv2d | nn.Linear):
@@ -262,7 +265,7 @@ class LeNet5_1998(StagedModel):  # noqa: N801 - the year is part of the name
                     module.weight.uniform_(-1, 1).mul_(bound[owner][:, None, None])
                     module.bias.uniform_(-1, 1).mul_(bound)
             elif isinstance(module, Subsampling):
-                bound = 2.4 / 4 ** power
+                bound = 2.4 / 4  # one coefficient times the sum of 4 nearly equal inputs: like 4 inputs, not sqrt(4)
                 nn.init.uniform_(module.weight, -bound, bound)
                 nn.init.uniform_(module.bias, -bound, bound)
 
