@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 from tqdm.auto import tqdm
 
 from .. import plots
@@ -70,21 +71,25 @@ def published_summary(out: str | Path, lang: str = "en") -> dict[str, Any]:
     runs = [json.loads(p.read_text()) for p in sorted(out.glob("seed-*.json"))]
     rows = []
     for distort, paper in ((False, PAPER_TEST_ERROR), (True, PAPER_DISTORTED_ERROR)):
-        finals = [r["passes"][-1]["test_error"] for r in runs if r["distortions"] == distort and r["passes"]]
+        chosen = [r for r in runs if r["distortions"] == distort and r["passes"]]
+        finals = [r["passes"][-1]["test_error"] for r in chosen]
         if finals:
             rows.append({"distortions": distort, "seeds": len(finals), "paper_error": paper,
                          "mean_error": statistics.mean(finals),
                          "std_error": statistics.stdev(finals) if len(finals) > 1 else 0.0,
-                         "errors": finals, "met": statistics.mean(finals) <= paper})
+                         "errors": finals, "met": statistics.mean(finals) <= paper,
+                         "mean_train_error": statistics.mean(r["passes"][-1]["train_error"] for r in chosen),
+                         "mean_minutes": statistics.mean(r["seconds"] for r in chosen) / 60})
     result = {"rows": rows, "runs": [{k: r[k] for k in ("seed", "distortions", "passes", "seconds", "machine")}
                                      for r in runs]}
     write_json(out / "published.json", result)
-    lines = ["| " + " | ".join(t(lang, f"study.published.col_{c}") for c in ("training", "seeds", "paper", "ours", "met"))
-             + " |", "|---|---:|---:|---:|---|"]
+    columns = ("training", "seeds", "paper", "ours", "met", "train_error", "minutes")
+    lines = ["| " + " | ".join(t(lang, f"study.published.col_{c}") for c in columns) + " |", "|---|---:|---:|---:|---|---:|---:|"]
     for row in rows:
         lines.append(f"| {t(lang, 'study.published.with' if row['distortions'] else 'study.published.without')} | "
                      f"{row['seeds']} | {percent(row['paper_error'], lang)} | {percent(row['mean_error'], lang)} ± "
-                     f"{number(100 * row['std_error'], lang, 2)} | {t(lang, 'cli.yes' if row['met'] else 'cli.no')} |")
+                     f"{number(100 * row['std_error'], lang, 2)} | {t(lang, 'cli.yes' if row['met'] else 'cli.no')} | "
+                     f"{percent(row['mean_train_error'], lang)} | {number(row['mean_minutes'], lang)} |")
     write_text(out / "published.md", "\n".join(lines) + "\n\n" + t(lang, "study.published.footer") + "\n")
     if runs:
         plots.save(figure5(runs, lang), out / "figure5.png")
@@ -96,8 +101,6 @@ def figure5(runs: list[dict[str, Any]], lang: str = "en") -> Figure:
 
     One panel per kind of training present (without distortions, with them); errors on a log axis.
     """
-    from matplotlib.ticker import NullFormatter
-
     kinds = [d for d in (False, True) if any(r["distortions"] == d and r["passes"] for r in runs)]
     fig = Figure(figsize=(4.6 * len(kinds) + 0.4, 4.2), layout="constrained")
     axes = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
