@@ -39,7 +39,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # LeCun et al. 1998, section III.C and appendix C: stochastic diagonal Levenberg-Marquardt, the
     # paper's schedule over 20 passes over all 60,000 training images, the last pass kept. Deviations,
     # measured (lenetlab/sdlm.py): 16 images per step, not 1; h renewed every step; epsilon starts at
-    # 0.0001, not 0.0005 (which diverges with 16-image steps), chosen on validation accuracy.
+    # 0.0001, not 0.0005 (which diverges with 16-image steps), chosen on validation accuracy. The
+    # paper's own one step per image, started as its init rule means: `lenetlab paper --published`.
     "paper": dict(epochs=20, batch_size=16, lr=1e-4, optimizer="sdlm", momentum=0.0, nesterov=False,
                   weight_decay=0.0, schedule="paper", label_smoothing=0.0, augment="none", split="all"),
 }

@@ -28,8 +28,9 @@ Where we deviate, named, with what we measured (16-image steps on the training s
   not the paper's 0.0005.
 
 The paper's own way, one step per image with h from 500 images per pass, is ``lenetlab/paper_sdlm.py``
-(``lenetlab paper --published``). Measured there, it does not reach this batch-16 variant's 1.22 %
-test error in 20 passes (docs/paper.md), so the ``paper`` preset keeps this one.
+(``lenetlab paper --published``): with the weights started as the paper means its rule
+(``init="root-fan-in"``) it reaches the paper's error (docs/paper.md). It trains outside a run
+directory, so ``--preset paper`` (a run directory, resumable, reported) still trains this variant.
 """
 
 from __future__ import annotations
