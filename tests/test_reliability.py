@@ -164,19 +164,3 @@ def test_two_process_data_parallel_matches_one_process(small_mnist, tmp_path):
         assert eb["valid_loss"] == pytest.approx(ea["valid_loss"], rel=1e-4)
     assert b["test"]["accuracy"] == pytest.approx(a["test"]["accuracy"], abs=2e-3)
     assert json.loads((ddp / "config.json").read_text())["processes"] == 2
-
-
-def test_an_interrupt_swallowed_on_its_way_is_raised_again_at_the_next_step(tmp_path):
-    """Python only prints an exception raised inside a finaliser: the signal is noted, and the next step raises it."""
-    import lenetlab.runs as runs
-    from lenetlab import TrainConfig
-    from lenetlab.rundir import RunDir
-
-    before = signal.getsignal(signal.SIGINT)
-    writer = runs.RunWriter(RunDir(tmp_path), TrainConfig(), tuple("0123456789"))
-    with runs._signals_raise_interrupt():
-        with pytest.raises(KeyboardInterrupt):  # the handler itself raises, and notes what it raised
-            signal.raise_signal(signal.SIGINT)
-        with pytest.raises(KeyboardInterrupt):  # as if that first raise had been swallowed
-            writer.step(1, 1)
-    assert signal.getsignal(signal.SIGINT) is before and not runs._STOP_REQUESTED

@@ -66,8 +66,6 @@ class RunWriter(FitObserver):
         self.progress.epoch_started(epoch)
 
     def step(self, epoch: int, steps_done: int) -> None:
-        if _STOP_REQUESTED:  # a signal's interrupt that was swallowed on its way (see _signals_raise_interrupt)
-            raise _STOP_REQUESTED[-1]()
         self.progress.step(epoch, steps_done)
 
     def epoch_ended(self, end: EpochEnd) -> None:
@@ -230,16 +228,9 @@ def _last_complete_epoch(run: RunDir) -> int:
         return 0
 
 
-# The interrupt a signal asked for, raised again at the next step if the first raise was lost: Python
-# only prints ("Exception ignored") an exception raised while it runs a finaliser, and a Ctrl-C that
-# lands there once left a run training on (a flaky test_sigint_exits_130_with_resume_hint).
-_STOP_REQUESTED: list[type[KeyboardInterrupt]] = []
-
-
 @contextlib.contextmanager
 def _signals_raise_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into an exception like Ctrl-C, so both stop at a clean point; both are also noted,
-    so that :meth:`RunWriter.step` raises them again should the first raise be swallowed.
+    """Turn SIGTERM into an exception like Ctrl-C, so both stop at a clean point.
 
     Checkpoints are written to a temporary file and renamed, so an interrupt that lands in the
     middle of a save leaves the previous checkpoint whole.
@@ -248,23 +239,14 @@ def _signals_raise_interrupt() -> Iterator[None]:
         yield
         return
 
-    def interrupt(kind: type[KeyboardInterrupt]) -> Any:
-        def handler(signum: int, frame: Any) -> None:
-            _STOP_REQUESTED.append(kind)
-            raise kind()
-        return handler
+    def on_term(signum: int, frame: Any) -> None:
+        raise _Terminated()
 
-    _STOP_REQUESTED.clear()
-    # SIGINT only where Python's own handler is in place (nohup and `&` leave it ignored: so it stays)
-    wanted = [(signal.SIGTERM, _Terminated)] + [(signal.SIGINT, KeyboardInterrupt)] * (
-        signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-    previous = {sig: signal.signal(sig, interrupt(kind)) for sig, kind in wanted}
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        _STOP_REQUESTED.clear()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def predict_images(path: str | Path, images: list[str | Path], device: str = "auto") -> list[dict[str, Any]]:
