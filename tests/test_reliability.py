@@ -122,8 +122,11 @@ def test_sigint_exits_130_with_resume_hint(small_mnist, tmp_path):
     out = tmp_path / "interrupted"
     # 200 epochs (argparse keeps the last --epochs): the run cannot end between epoch 1 and the signal, as
     # 4 epochs of 6,000 images once did on a busy machine (exit 0, a flaky test).
+    # SIGINT back to its default in the child: a pytest started in the background (`nohup`, `&`) ignores it,
+    # children inherit that, and Python then never turns it into KeyboardInterrupt (this timed out once).
     proc = subprocess.Popen(_train_cmd(small_mnist, out, "--epochs", 200), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_epoch(out, 1, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
