@@ -209,8 +209,10 @@ def test_lenetlab_paper_published_trains_resumes_and_writes_its_files(tmp_path, 
     first = json.loads(run.read_text())
     assert (first["train_images"], len(first["passes"]), first["init"], first["compiled"]) == (300, 1, "root-fan-in",
                                                                                                True)
-    assert {p.name for p in (tmp_path / "out").iterdir()} == {"seed-4-distortions.json", "published.json",
-                                                              "published.md", "figure5.png"}
+    from conftest import written
+
+    assert {p.name for p in written(tmp_path / "out")} == {"seed-4-distortions.json", "published.json",
+                                                           "published.md", "figure5.png"}
     stamp = run.stat().st_mtime_ns
     assert main(argv) == 0
     assert run.stat().st_mtime_ns == stamp  # not trained again
