@@ -9,6 +9,7 @@ temporary files, and a refused ``--out`` leaving a lock file behind.
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,22 @@ def test_a_refused_out_leaves_nothing_behind(data, tmp_path, capsys):
         assert _train(data, other, *extra) == 2
         capsys.readouterr()
         assert sorted(p.name for p in other.iterdir()) == ["chapter1.tex"]  # no .lock, no list of files
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="runs are locked with flock, which Windows lacks")
+def test_a_folder_another_train_has_just_started_is_in_use_not_foreign(data, tmp_path, capsys):
+    """The second of two trains started together once saw the first's half-written config and called the
+    folder "not empty (and holds no run)": the lock says who owns it."""
+    from lenetlab.rundir import RunDir
+
+    out = tmp_path / "run"
+    with RunDir(out).lock():  # the first train, between its lock and its config.json
+        (out / ".config.json.abc123.tmp").write_text("{")
+        for extra in ([], ["--force"]):
+            assert _train(data, out, *extra) == 2
+            assert "in use by another lenetlab train" in capsys.readouterr().err
+    assert _train(data, out) == 2  # once the first has gone, the folder is what it is: not a run
+    assert "is not empty (and holds no run)" in capsys.readouterr().err
 
 
 # --- train --resume on a foreign folder ------------------------------------------------------------

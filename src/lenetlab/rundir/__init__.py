@@ -222,6 +222,23 @@ class RunDir:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def _locked_elsewhere(self) -> bool:
+        """Whether another process holds :meth:`lock` on this run (probed without creating the lock file)."""
+        try:
+            import fcntl
+            fd = os.open(self.path / LOCK_NAME, os.O_RDWR)
+        except (ImportError, OSError):  # Windows, or no lock file: nobody holds it
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
     def is_lenetlab_run(self) -> bool:
         """Whether lenetlab trained this run: its config.json is on the folder's list of lenetlab's files."""
         return self.has_config() and is_owned(self.config_path)
@@ -233,7 +250,15 @@ class RunDir:
 
     def check_can_prepare(self, force: bool) -> None:
         """Refuse, before anything is written, a folder that :meth:`prepare` must not empty."""
-        if not self.path.is_dir() or all(p.name in (LOCK_NAME, MANIFEST) for p in self.path.iterdir()):
+        if self._holds_files() and self._locked_elsewhere():  # a train just started here: its files, not a user's
+            raise LenetlabError.of("error.run_in_use", path=self.path)
+        self._check_contents(force)
+
+    def _holds_files(self) -> bool:
+        return self.path.is_dir() and any(p.name not in (LOCK_NAME, MANIFEST) for p in self.path.iterdir())
+
+    def _check_contents(self, force: bool) -> None:
+        if not self._holds_files():
             return
         if not force:
             raise LenetlabError.of("error.run_exists" if self.has_config() else "error.folder_not_empty",
@@ -247,7 +272,7 @@ class RunDir:
         ``force`` deletes only the files lenetlab wrote (the run's, its explorations, its filter
         snapshots); a file of the user's, in the run or in explore/ or filters/, stays where it is.
         """
-        self.check_can_prepare(force)
+        self._check_contents(force)  # the lock is ours by now
         if self.path.is_dir():
             remove_owned(self.path)
         ensure_folder(self.path)
