@@ -52,6 +52,17 @@ def test_evaluate_prints_the_per_class_table(capsys, trained_run):
     assert test["confusion_matrix"] == saved["confusion_matrix"]
 
 
+def test_evaluate_with_test_time_shifts(capsys, trained_run):
+    code, out, _ = run_cli(capsys, "evaluate", trained_run, "--tta", "1", "--json")
+    shifted = json.loads(out)
+    saved = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert code == 0 and sum(map(sum, shifted["confusion_matrix"])) == 10000
+    assert shifted["confusion_matrix"] != saved["confusion_matrix"]  # 9 images decide, not 1
+    assert abs(shifted["accuracy"] - saved["accuracy"]) < 0.01
+    for value in ("4", "-1", "one"):
+        assert_user_error(*run_cli(capsys, "evaluate", trained_run, "--tta", value)[::2], "--tta")
+
+
 def test_predict_reads_user_images(capsys, trained_run, mnist, tmp_path):
     paths = []
     for i in range(8):  # real test digits, drawn large and dark on light as a user would

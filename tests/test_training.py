@@ -112,6 +112,24 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
         load_checkpoint(tmp_path / "nowhere")
 
 
+def test_test_time_shifts_average_the_nine_shifted_images_softmax():
+    torch.manual_seed(0)
+    model = LeNet5().eval()
+    images = torch.zeros(6, 28, 28, dtype=torch.uint8)
+    images[:, 8:20, 12:16] = torch.randint(100, 255, (6, 12, 4), dtype=torch.uint8)
+    labels = torch.arange(6)
+    result = evaluate(model, ImageSet(images, labels), batch_size=4, tta_shift=1)
+    padded = torch.nn.functional.pad(images.float().div(255), (1, 1, 1, 1))  # written out: every dy, dx in -1..1
+    with torch.no_grad():
+        expected = sum(model(padded[:, 1 + dy:29 + dy, 1 + dx:29 + dx].unsqueeze(1)).softmax(1)
+                       for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
+    assert torch.allclose(result.probabilities, expected, atol=1e-6)
+    assert torch.equal(result.predictions, expected.argmax(1))
+    plain = evaluate(model, ImageSet(images, labels), batch_size=4)
+    assert result.loss == pytest.approx(plain.loss)  # the loss stays the plain images'
+    assert not torch.allclose(result.probabilities, plain.probabilities)
+
+
 def test_random_shift_moves_pixels_without_changing_them():
     images = torch.zeros(50, 28, 28, dtype=torch.uint8)
     images[:, 10:18, 10:18] = 200

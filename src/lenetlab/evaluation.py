@@ -36,8 +36,11 @@ def evaluate_best(run: RunDir) -> tuple[MNISTData, EvalResult]:
 
 
 def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "auto",
-                 log: Callable[[str], None] | None = None, lang: str = "en") -> tuple[EvalResult, tuple[str, ...]]:
+                 log: Callable[[str], None] | None = None, lang: str = "en",
+                 tta_shift: int = 0) -> tuple[EvalResult, tuple[str, ...]]:
     """Evaluate a run's ``best.pt`` (or any checkpoint) on the test set; returns the result and class names.
+
+    ``tta_shift``: decide on the predictions averaged over shifted copies (``training.evaluate``).
 
     The test set is the one the run was trained on (its recorded ``data_dir``) unless ``data_dir``
     is given; ``log`` is told which.
@@ -62,7 +65,7 @@ def evaluate_run(path: str | Path, data_dir: str | None = None, device: str = "a
     size = int(checkpoint["model_args"].get("input_size", 28))
     if tuple(data.test.images.shape[1:]) != (size, size):
         raise LenetlabError.of("error.size_mismatch", size=size, shape="x".join(map(str, data.test.images.shape[1:])))
-    return evaluate(model, data.test, n_classes=expected), tuple(checkpoint.get("class_names") or data.class_names)
+    return evaluate(model, data.test, n_classes=expected, tta_shift=tta_shift), tuple(checkpoint.get("class_names") or data.class_names)
 
 
 def recorded_data_dir(path: str | Path) -> str | None:

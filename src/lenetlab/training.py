@@ -14,7 +14,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,8 +70,14 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classes: int | None = None) -> EvalResult:
+def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classes: int | None = None,
+             tta_shift: int = 0) -> EvalResult:
     """Loss (mean cross-entropy, summed over every batch), accuracy, per-class accuracy, confusion matrix.
+
+    ``tta_shift=N`` (test-time augmentation) decides on the softmax averaged over the image and its
+    copies shifted by up to N pixels in x and y, (2N+1)² in all, the borders filled with background;
+    the loss stays the plain images'. 1 pixel added 0.11 point of validation accuracy to lenet5-modern
+    (docs/speed.md).
 
     Examples
     --------
@@ -90,7 +96,10 @@ def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classe
         for inputs, labels in iterate_batches(images.images.to(device), images.labels.to(device), batch_size):
             logits = model(inputs)
             loss_sum += model_loss(model, logits.float(), labels, "sum")
-            probabilities.append(logits.softmax(1).float().cpu())
+            probability = logits.softmax(1).float()
+            for moved in shifted_copies(inputs, tta_shift):
+                probability += model(moved).softmax(1).float()
+            probabilities.append((probability / (2 * tta_shift + 1) ** 2).cpu())
     model.train(was_training)
     probs = torch.cat(probabilities) if probabilities else torch.zeros(0, n_classes)
     labels = images.labels.cpu()
@@ -106,6 +115,18 @@ def evaluate(model: nn.Module, images: ImageSet, batch_size: int = 500, n_classe
         predictions=predictions,
         probabilities=probs,
     )
+
+
+def shifted_copies(inputs: torch.Tensor, shift: int) -> Iterator[torch.Tensor]:
+    """``inputs`` (N, C, H, W) moved by every (dy, dx) in [-shift, shift]² but (0, 0), filled with 0."""
+    if shift <= 0:
+        return
+    h, w = inputs.shape[-2:]
+    padded = torch.nn.functional.pad(inputs, (shift,) * 4)
+    for dy in range(-shift, shift + 1):
+        for dx in range(-shift, shift + 1):
+            if dy or dx:
+                yield padded[..., shift + dy:shift + dy + h, shift + dx:shift + dx + w]
 
 
 def _n_outputs(model: nn.Module) -> int:

@@ -54,7 +54,7 @@ _ARGPARSE = (
     (re.compile(r"unrecognized arguments: (?P<names>.+)"), "error.usage.unrecognized"),
     (re.compile(r"argument (?P<flag>\S+): invalid (?P<kind>int|float) value: (?P<value>.+)"), "error.usage.not_a_number"),
     (re.compile(r"argument (?P<flag>\S+): expected one argument"), "error.usage.expected_one"),
-    # the messages of this package's own argparse types (thread_count, pages._count)
+    # the messages of this package's own argparse types (thread_count, whole_number_in)
     (re.compile(r"argument (?P<flag>\S+): (?P<value>'.*') is not a whole number"), "error.usage.not_whole"),
     (re.compile(r"argument (?P<flag>\S+): (?P<value>-?\d+) is not between (?P<low>\d+) and (?P<high>\d+)"),
      "error.usage.out_of_range"),
@@ -173,6 +173,19 @@ def thread_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{value} threads: give 1 to {limit} (this machine has {os.cpu_count()} "
                                          "logical CPUs); 1 on a busy machine")
     return value
+
+
+def whole_number_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], else argparse's one-line error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+    return parse
 
 
 def int_list(text: str) -> list[int]:

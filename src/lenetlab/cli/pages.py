@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._parser import add_command, add_lang_flag
+from ._parser import add_command, add_lang_flag, whole_number_in
 
 
 def register(sub: Any) -> None:
@@ -34,9 +34,9 @@ def register(sub: Any) -> None:
 
     p = add_command(sub, "lab", _lab)
     p.add_argument("--out", type=Path, default=Path("lab.html"), help="the HTML file to write")
-    p.add_argument("--train-images", type=_count(100, 60_000 * 8 // 10), default=12_000, metavar="N",
+    p.add_argument("--train-images", type=whole_number_in(100, 60_000 * 8 // 10), default=12_000, metavar="N",
                    help="MNIST training images the page holds (each 1000 adds about 0.2 MB)")
-    p.add_argument("--test-images", type=_count(10, 10_000), default=2_000, metavar="N",
+    p.add_argument("--test-images", type=whole_number_in(10, 10_000), default=2_000, metavar="N",
                    help="MNIST test images the page tests on")
     add_lang_flag(p)
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
@@ -60,14 +60,7 @@ def _report(args: argparse.Namespace) -> int:
     """
     from ..report import write_report
 
-    path = write_report(args.run_dir, lang=args.lang)
-    from ..i18n import check_lang, number, t
-
-    print(t(check_lang(args.lang), "cli.report_written", path=path,
-            size=number(path.stat().st_size / 1e6, check_lang(args.lang), 1)))
-    if args.open:
-        _open_in_browser(path, args.lang)
-    return 0
+    return _written(write_report(args.run_dir, lang=args.lang), "cli.report_written", args, digits=1)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -104,35 +97,12 @@ def _export(args: argparse.Namespace) -> int:
       lenetlab export runs/lenet5-20261126-101500 --format onnx   # writes .../model.onnx (pip install 'lenetlab[onnx]')
     """
     from ..export import export_run
-    from ..i18n import check_lang, number, t
 
     if args.format == "onnx":
         from ..onnx_export import export_onnx
 
-        path = export_onnx(args.checkpoint, args.out)
-        print(t(check_lang(args.lang), "cli.onnx_written", path=path,
-                size=number(path.stat().st_size / 1e6, check_lang(args.lang), 2)))
-        return 0
-    path = export_run(args.checkpoint, args.out, args.lang)
-
-    print(t(check_lang(args.lang), "cli.page_written", path=path,
-            size=number(path.stat().st_size / 1e6, check_lang(args.lang), 2)))
-    if args.open:
-        _open_in_browser(path, args.lang)
-    return 0
-
-
-def _count(low: int, high: int) -> Any:
-    """An argparse type: a whole number in [low, high], else argparse's one-line error."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
-        return value
-    return parse
+        return _written(export_onnx(args.checkpoint, args.out), "cli.onnx_written", args, browse=False)
+    return _written(export_run(args.checkpoint, args.out, args.lang), "cli.page_written", args)
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -148,15 +118,11 @@ def _lab(args: argparse.Namespace) -> int:
       lenetlab lab --lang fr --out td-lab.html     # the page in French, for the class
       lenetlab lab --train-images 6000             # a lighter page for slow machines
     """
-    from ..i18n import check_lang, number, t
+    from ..i18n import check_lang
     from ..lab import write_lab
 
-    lang = check_lang(args.lang)
-    path = write_lab(args.out, lang, train_images=args.train_images, test_images=args.test_images)
-    print(t(lang, "cli.page_written", path=path, size=number(path.stat().st_size / 1e6, lang, 2)))
-    if args.open:
-        _open_in_browser(path, args.lang)
-    return 0
+    path = write_lab(args.out, check_lang(args.lang), train_images=args.train_images, test_images=args.test_images)
+    return _written(path, "cli.page_written", args)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -174,6 +140,17 @@ def _import(args: argparse.Namespace) -> int:
     from ..report import finish_run
 
     import_run(args.file, args.out, force=args.force, finish=finish_run, lang=args.lang)
+    return 0
+
+
+def _written(path: Path, key: str, args: argparse.Namespace, digits: int = 2, browse: bool = True) -> int:
+    """Say which file was written and its size in MB; open it in the browser with ``--open``."""
+    from ..i18n import check_lang, number, t
+
+    lang = check_lang(args.lang)
+    print(t(lang, key, path=path, size=number(path.stat().st_size / 1e6, lang, digits)))
+    if browse and args.open:
+        _open_in_browser(path, args.lang)
     return 0
 
 

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LenetlabError
-from ._parser import ArchAction, add_command, add_config_flags, add_lang_flag, given_config, thread_count
+from ._parser import (
+    ArchAction,
+    add_command,
+    add_config_flags,
+    add_lang_flag,
+    given_config,
+    thread_count,
+    whole_number_in,
+)
 
 
 def register(sub: Any) -> None:
@@ -32,6 +40,9 @@ def register(sub: Any) -> None:
     p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT", type=Path)
     p.add_argument("--data-dir", help="folder of IDX files to test on (default: the data the run was trained on)")
     add_config_flags(p, ["device"])
+    p.add_argument("--tta", type=whole_number_in(0, 3), default=0, metavar="N",
+                   help="decide on the predictions averaged over the image shifted by up to N pixels in x and y "
+                        "((2N+1)² copies; test-time augmentation); 0: the image alone")
     p.add_argument("--json", action="store_true", help="print the test numbers as JSON")
 
     p = add_command(sub, "predict", _predict)
@@ -99,6 +110,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     examples:
       lenetlab evaluate runs/lenet5-20261126-101500
       lenetlab evaluate runs/lenet5-20261126-101500/best.pt --json
+      lenetlab evaluate runs/lenet5-20261126-101500 --tta 1
     """
     import sys
 
@@ -107,7 +119,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     lang = check_lang(args.lang)
     result, names = evaluate_run(args.checkpoint, args.data_dir, args.device,
-                                 log=lambda line: print(line, file=sys.stderr), lang=lang)
+                                 log=lambda line: print(line, file=sys.stderr), lang=lang, tta_shift=args.tta)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
