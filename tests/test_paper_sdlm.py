@@ -80,6 +80,26 @@ def test_each_image_steps_from_where_the_previous_left_and_h_is_kept_for_the_pas
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-7, msg=name)
 
 
+def test_the_papers_distortions_keep_one_image_in_ten_and_never_rotate():
+    from lenetlab.augment import paper_distortion_maps, paper_distortions
+
+    theta = paper_distortion_maps(20_000, 28, torch.Generator().manual_seed(0))
+    identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    kept = (theta == identity).flatten(1).all(1)
+    assert 0.09 < kept.float().mean() < 0.11  # 60,000 originals among 600,000 images
+    moved = theta[~kept]
+    forward = torch.linalg.inv(moved[:, :, :2])  # the image's own map: scale, squeeze, horizontal shear
+    assert torch.all(moved[:, 1, 0] == 0) and torch.all(forward[:, 1, 0].abs() < 1e-6)  # no rotation, no vertical shear
+    scale, squeeze = (forward[:, 0, 0] * forward[:, 1, 1]).sqrt(), (forward[:, 0, 0] / forward[:, 1, 1]).sqrt()
+    shear = forward[:, 0, 1] / forward[:, 0, 0]
+    for amount, low, high in ((scale, 0.9, 1.1), (squeeze, 0.9, 1.1), (shear, -0.2, 0.2)):
+        assert low - 1e-5 <= amount.min() < low + 0.01 and high - 0.01 < amount.max() <= high + 1e-5
+    assert moved[:, :, 2].abs().max() <= 2 * 2 / 28 + 1e-6  # at most 2 pixels each way
+    images = torch.rand(8, 1, 28, 28)
+    draws = [paper_distortions(images, torch.Generator().manual_seed(seed)) for seed in (3, 3, 4)]
+    assert torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])
+
+
 def test_distortions_draw_fresh_images_each_pass_from_the_seed():
     """With distortions the same seed gives the same weights, another seed or no distortions other ones."""
     train, test = _images(4, seed=5), _images(2, seed=6)

@@ -41,3 +41,37 @@ def random_affine(inputs: torch.Tensor, generator: torch.Generator) -> torch.Ten
     theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(inputs.shape), align_corners=False)
     return F.grid_sample(inputs, grid, align_corners=False, padding_mode="zeros")
+
+
+# LeCun et al. 1998, section III.C: 540,000 distorted copies beside the 60,000 originals, "combinations of the
+# following planar affine transformations: horizontal and vertical translations, scaling, squeezing
+# (simultaneous horizontal compression and vertical elongation, or the reverse), and horizontal shearing".
+# The paper gives no ranges; these are ours. No rotation: the paper lists none.
+PAPER_ORIGINALS = 60_000 / 600_000  # the share of undistorted images in the paper's training set
+PAPER_RANGES = {"shift_px": 2.0, "scale": 0.1, "squeeze": 0.1, "shear": 0.2}
+
+
+def paper_distortions(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The 1998 paper's distortions of float inputs (N, 1, H, W): one image in ten left as it is, the others
+    translated (±2 px), scaled (×0.9–1.1), squeezed (x by q, y by 1/q, q in 0.9–1.1) and sheared
+    horizontally (x += k·y, k in ±0.2), each amount drawn uniformly per image."""
+    theta = paper_distortion_maps(len(inputs), inputs.shape[-2], generator).to(inputs.device)
+    grid = F.affine_grid(theta, list(inputs.shape), align_corners=False)
+    return F.grid_sample(inputs, grid, align_corners=False, padding_mode="zeros")
+
+
+def paper_distortion_maps(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """``paper_distortions``' n maps as ``affine_grid`` takes them (n, 2, 3): output to input coordinates."""
+    r = torch.rand(5, n, generator=generator) * 2 - 1  # each in [-1, 1]
+    kept = torch.rand(n, generator=generator) < PAPER_ORIGINALS
+    scale = 1 + PAPER_RANGES["scale"] * r[0]
+    squeeze = 1 + PAPER_RANGES["squeeze"] * r[1]
+    shear = PAPER_RANGES["shear"] * r[2]
+    # The image's own map, (x, y) -> scale * (squeeze * (x + shear * y), y / squeeze); affine_grid wants its inverse.
+    forward = torch.zeros(n, 2, 2)
+    forward[:, 0, 0], forward[:, 0, 1] = scale * squeeze, scale * squeeze * shear
+    forward[:, 1, 1] = scale / squeeze
+    shift = r[3:5].T * (PAPER_RANGES["shift_px"] * 2 / size)  # pixels in affine_grid's [-1, 1] coordinates
+    theta = torch.cat([torch.linalg.inv(forward), shift[:, :, None]], 2)
+    theta[kept] = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    return theta

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad
 
-from .augment import random_affine
+from .augment import paper_distortions
 from .data import ImageSet
 from .schedule import PAPER_STEPS
 from .sdlm import MU, diagonal_hessian
@@ -110,7 +110,8 @@ def per_sample_sdlm(
 ) -> PerSampleHistory:
     """Train ``model`` (lenet5-1998) the paper's way, one SDLM step per image; returns the per-pass record.
 
-    ``distort``: each pass sees every image under a fresh random affine map (``augment.random_affine``).
+    ``distort``: each pass draws the paper's distortions afresh (``augment.paper_distortions``: one image in
+    ten as it is, the others translated, scaled, squeezed and sheared).
     ``on_images(n)`` is told every time n more images were trained on (a progress bar's update).
     """
     generator = torch.Generator().manual_seed(seed)
@@ -131,7 +132,7 @@ def per_sample_sdlm(
         start = time.perf_counter()
         images = train.as_float()
         if distort:
-            images = random_affine(images, generator)
+            images = paper_distortions(images, generator)
         _load(model, params)
         estimate = torch.randperm(len(train), generator=generator)[:ESTIMATE_IMAGES]
         curvature = diagonal_hessian(model, images[estimate], train.labels[estimate])
