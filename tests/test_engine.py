@@ -258,3 +258,57 @@ def test_speedrun_on_the_gpu_uses_a_cuda_graph():
     result = speedrun(device="cuda", seeds=2, target=0.9, epochs=2, progress=False)
     assert result["fast_path"]["cuda_graph"] is True
     assert result["summary"]["reached"] == 2 and result["summary"]["test_accuracy_mean"] > 0.9
+
+
+@pytest.mark.gpu
+@cuda
+def test_train_on_the_gpu_takes_the_captured_path_and_resumes_bit_for_bit(tmp_path, monkeypatch, capsys, request):
+    """`lenetlab train --device cuda`: the fast path with its CUDA graph, and --resume after an interrupt gives
+    the same run as no interrupt (deterministic kernels, so that the comparison can be exact)."""
+    from lenetlab import runs as runs_module
+    from lenetlab import train_run
+    from lenetlab.errors import TrainingInterrupted
+    from lenetlab.fast_fit import fit_fast
+
+    request.addfinalizer(lambda: torch.use_deterministic_algorithms(False))  # --deterministic is process-wide
+    data_dir = write_idx_folder(tmp_path / "data", n_train=1000, n_test=200)
+    config = TrainConfig.from_preset("default", epochs=3, batch_size=64, device="cuda", deterministic=True,
+                                     data_dir=str(data_dir))
+    graphs = []
+    original_capture = FastTrainer._capture
+
+    def counting_capture(self):
+        original_capture(self)
+        graphs.append(self.graph is not None)
+
+    monkeypatch.setattr(FastTrainer, "_capture", counting_capture)
+    whole = train_run(config, tmp_path / "whole", progress=False, figures=False)
+    assert "fast path: the images on the GPU" in capsys.readouterr().out and graphs == [True]
+
+    real_loop_for = runs_module.loop_for
+
+    def stop_before_epoch_3(*args, **kwargs):
+        loop, why = real_loop_for(*args, **kwargs)
+        assert loop is fit_fast
+
+        def stopping(*a, observer, **k):
+            class Stop(type(observer)):
+                def epoch_started(self, epoch):
+                    if epoch == 3:
+                        raise KeyboardInterrupt
+                    super().epoch_started(epoch)
+            observer.__class__ = Stop
+            return loop(*a, observer=observer, **k)
+        return stopping, why
+
+    monkeypatch.setattr(runs_module, "loop_for", stop_before_epoch_3)
+    with pytest.raises(TrainingInterrupted, match="holds epoch 2 of 3"):
+        train_run(config, tmp_path / "cut", progress=False, log=None, figures=False)
+    monkeypatch.setattr(runs_module, "loop_for", real_loop_for)
+    resumed = train_run(config, tmp_path / "cut", resume=True, progress=False, log=None, figures=False)
+    assert graphs == [True, True, True]
+    for metrics in (whole, resumed):
+        for epoch in metrics["epochs"]:
+            epoch["train_seconds"] = epoch["valid_seconds"] = 0
+        metrics["train_seconds"] = 0
+    assert resumed == whole

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -146,22 +147,42 @@ class FastTrainer:
         self.optimizer.lrs[: len(table)].copy_(table)
         self.config = config
 
-    def train_epoch(self) -> float:
-        """One pass over the training images; returns the mean training loss (one host synchronisation)."""
+    def train_epoch(self, on_step: Callable[[int], None] | None = None) -> float:
+        """One pass over the training images; returns the mean training loss (one host synchronisation).
+
+        ``on_step(steps_done)`` is called after each step is queued (a progress bar; it must not read
+        the device, or every step would wait for the GPU).
+        """
         self.model.train()
         self.order.copy_(torch.randperm(len(self.order), device=self.device))
         self.position.zero_()
         self.loss_sum.zero_()
-        for _ in range(self.steps_per_epoch):
+        for step in range(self.steps_per_epoch):
             if self.graph is not None:
                 self.graph.replay()
             else:
                 self.model.zero_grad(set_to_none=True)
                 self._step()
+            if on_step is not None:
+                on_step(step + 1)
         loss = float(self.loss_sum) / (self.steps_per_epoch * self.batch_size)
         self.epochs_done += 1
         check_loss(loss, self.diverged_at, self.epochs_done)  # fit's rule, once an epoch (one host read)
         return loss
+
+    def last_lr(self) -> float:
+        """The learning rate of the last step taken (what ``fit`` records for an epoch)."""
+        return float(self.optimizer.lrs[max(int(self.optimizer.step_index) - 1, 0)])
+
+    def generator_state(self) -> torch.Tensor:
+        """The state of the generator the steps draw from (the device's): with the optimizer's, what resuming needs."""
+        return torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.get_rng_state()
+
+    def set_generator_state(self, state: torch.Tensor) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.set_rng_state(state, self.device)
+        else:
+            torch.set_rng_state(state)
 
     def _lr_table(self, config: TrainConfig) -> torch.Tensor:
         return lr_table(config.lr, config.schedule, self.steps_per_epoch, config.epochs, self.device)

@@ -8,6 +8,8 @@ graph can replay whole steps. Neither substitutes one optimizer for another.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -78,6 +80,14 @@ class DeviceSGD:
             buf.zero_()
         self.step_index.zero_()
 
+    def state_dict(self) -> dict[str, Any]:
+        """The step count and momentum, on the CPU, for ``last.pt``."""
+        return _state(self.step_index, momentum=self.buffers)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy a :meth:`state_dict` back into the existing tensors (a captured graph stays valid)."""
+        _load(self.step_index, state, momentum=self.buffers)
+
 
 class DeviceAdam:
     """Adam (``decoupled=False``: L2 added to the gradient, as ``torch.optim.Adam``) or AdamW
@@ -119,6 +129,28 @@ class DeviceAdam:
         for buf in (*self.exp_avg, *self.exp_avg_sq):
             buf.zero_()
         self.step_index.zero_()
+
+    def state_dict(self) -> dict[str, Any]:
+        return _state(self.step_index, exp_avg=self.exp_avg, exp_avg_sq=self.exp_avg_sq)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        _load(self.step_index, state, exp_avg=self.exp_avg, exp_avg_sq=self.exp_avg_sq)
+
+
+def _state(step_index: torch.Tensor, **buffers: list[torch.Tensor]) -> dict[str, Any]:
+    return {"step": int(step_index), **{name: [b.detach().cpu().clone() for b in bufs] for name, bufs in buffers.items()}}
+
+
+@torch.no_grad()
+def _load(step_index: torch.Tensor, state: dict[str, Any], **buffers: list[torch.Tensor]) -> None:
+    for name, bufs in buffers.items():
+        saved = state.get(name)
+        if not isinstance(saved, list) or [tuple(t.shape) for t in saved] != [tuple(b.shape) for b in bufs]:
+            raise LenetlabError(f"the saved optimizer state has no {name} of this network's shapes; "
+                                "it cannot be resumed (start a new run with --out)")
+        for buf, value in zip(bufs, saved, strict=True):
+            buf.copy_(value)
+    step_index.fill_(int(state["step"]))
 
 
 def device_optimizer(params: list[nn.Parameter], config: TrainConfig, lrs: torch.Tensor) -> DeviceSGD | DeviceAdam:

@@ -1,6 +1,7 @@
 """The glue between training and a run directory: ``train_run``, ``evaluate_run``, ``predict_images``.
 
-``train_run`` loads the data, builds the model, calls :func:`~lenetlab.training.fit` with a
+``train_run`` loads the data, builds the model, calls :func:`~lenetlab.training.fit` (on a GPU,
+when the recipe allows it, :func:`~lenetlab.fast_fit.fit_fast`: :func:`~lenetlab.fast_fit.loop_for`) with a
 :class:`RunWriter` (which writes the checkpoints and progress after every epoch), tests the best epoch
 and writes the figures and ``metrics.json``. The report is a view of the run, written by the caller's
 ``finish`` (the command line passes :func:`lenetlab.report.finish_run`), so this layer knows nothing of it.
@@ -25,13 +26,14 @@ from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, save_
 from .config import TrainConfig
 from .data import MNISTData, load_mnist
 from .errors import DivergedError, LenetlabError, TrainingInterrupted, Words
+from .fast_fit import loop_for
 from .i18n import check_lang, number, t
 from .machine import library_versions, source_fingerprint  # noqa: F401 - part of runs' API
 from .models import build_model, count_parameters
 from .predict import Predictor
 from .run_figures import run_figures, train_loss_label, write_figures  # noqa: F401 - runs' API
 from .rundir import DataInfo, Metrics, ProgressFile, RunConfig, RunDir, default_run_dir
-from .training import EpochEnd, EvalResult, FitObserver, TrainState, evaluate, fit, resolve_device
+from .training import EpochEnd, EvalResult, FitObserver, TrainState, evaluate, resolve_device
 
 # What train_run calls on a tested run before marking it finished: (run, data, test result, language).
 Finish = Callable[[RunDir, MNISTData, EvalResult, str], object]
@@ -165,11 +167,14 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
               else t(lang, "report.device_gpu", device=device),
               processes=t(lang, "cli.processes", n=world) if world > 1 else "", start=start))
 
+    loop, why = loop_for(config, device, world, resume_state)
+    if log is not None and why is not None:
+        log(t(lang, why))
     with _signals_raise_interrupt():
         try:
             writer = RunWriter(run, config, data.class_names)
-            state = fit(model, data, config, observer=writer, progress=progress, log=log, resume_state=resume_state,
-                        lang=lang)
+            state = loop(model, data, config, observer=writer, progress=progress, log=log, resume_state=resume_state,
+                         lang=lang)
         except KeyboardInterrupt as exc:
             done = _last_complete_epoch(run)
             code = 143 if isinstance(exc, _Terminated) else 130

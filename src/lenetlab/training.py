@@ -142,6 +142,30 @@ class TrainState:
     best_epoch: int = 0
     best_valid_loss: float = math.inf
 
+    @classmethod
+    def from_resume(cls, resume_state: dict[str, Any]) -> TrainState:
+        """The state a ``resume()`` dictionary carries (either training path's)."""
+        return cls(epoch=int(resume_state["epoch"]), history=[EpochRecord(**r) for r in resume_state["history"]],
+                   best_epoch=int(resume_state["best_epoch"]), best_valid_loss=float(resume_state["best_valid_loss"]))
+
+    def resume_fields(self) -> dict[str, Any]:
+        """This state as a ``resume()`` dictionary keeps it (beside the path's optimizer and generators)."""
+        return {"epoch": self.epoch, "history": [dataclasses.asdict(r) for r in self.history],
+                "best_epoch": self.best_epoch, "best_valid_loss": self.best_valid_loss}
+
+    def close_epoch(self, record: EpochRecord, valid_loss: float, config: TrainConfig) -> bool:
+        """Add ``record`` to the history; True when its weights are the ones to keep.
+
+        Best = lowest validation loss; split "all" (the paper's way) keeps the last epoch, whose
+        validation images were trained on.
+        """
+        self.history.append(record)
+        self.epoch = record.epoch
+        improved = config.split == "all" or valid_loss < self.best_valid_loss
+        if improved:
+            self.best_valid_loss, self.best_epoch = valid_loss, record.epoch
+        return improved
+
 
 @dataclass
 class EpochEnd:
@@ -218,10 +242,7 @@ def fit(
         observer, log, progress = None, None, False
     observer = observer if observer is not None else FitObserver()
     if config.deterministic:
-        # cuBLAS needs a fixed workspace to be deterministic; it must be set before its first use.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.benchmark = False
-        torch.use_deterministic_algorithms(True)
+        make_deterministic()
     torch.manual_seed(config.seed)
     shuffle_gen = torch.Generator().manual_seed(config.seed + 1)
     augment_gen = torch.Generator().manual_seed(config.seed + 2)
@@ -235,12 +256,7 @@ def fit(
         shuffle_gen.set_state(resume_state["rng"]["shuffle"])
         augment_gen.set_state(resume_state["rng"]["augment"])
         torch.set_rng_state(resume_state["rng"]["torch"])
-        state = TrainState(
-            epoch=int(resume_state["epoch"]),
-            history=[EpochRecord(**r) for r in resume_state["history"]],
-            best_epoch=int(resume_state["best_epoch"]),
-            best_valid_loss=float(resume_state["best_valid_loss"]),
-        )
+        state = TrainState.from_resume(resume_state)
     observer.started(steps_per_epoch, state)
     n_classes = _n_outputs(model)
     network = _training_network(model, config, world)
@@ -290,31 +306,35 @@ def fit(
         t1 = time.perf_counter()
         result = evaluate(model, data.valid, config.eval_batch_size, n_classes)
         valid_seconds = time.perf_counter() - t1
-        record = EpochRecord(epoch, round(train_loss, 6), round(result.loss, 6), round(result.accuracy, 6),
-                             round(train_seconds, 3), round(valid_seconds, 3),
-                             round(optimizer.param_groups[0]["lr"], 8))
-        state.history.append(record)
-        state.epoch = epoch
-        # split "all" (the paper's way) keeps the last epoch: its validation images were trained on.
-        improved = config.split == "all" or result.loss < state.best_valid_loss
-        if improved:
-            state.best_valid_loss, state.best_epoch = result.loss, epoch
+        record = epoch_record(epoch, train_loss, train_seconds, result, valid_seconds, optimizer.param_groups[0]["lr"])
+        improved = state.close_epoch(record, result.loss, config)
         if log is not None:
             log(epoch_line(record, config.epochs, improved, lang))
-        def resume(epoch: int = epoch) -> dict[str, Any]:
-            return {
-                "optimizer": optimizer.state_dict(),
-                "rng": {"shuffle": shuffle_gen.get_state(), "augment": augment_gen.get_state(),
-                        "torch": torch.get_rng_state()},
-                "epoch": epoch,
-                "history": [dataclasses.asdict(r) for r in state.history],
-                "best_epoch": state.best_epoch,
-                "best_valid_loss": state.best_valid_loss,
-            }
+
+        def resume() -> dict[str, Any]:
+            return {"optimizer": optimizer.state_dict(),
+                    "rng": {"shuffle": shuffle_gen.get_state(), "augment": augment_gen.get_state(),
+                            "torch": torch.get_rng_state()},
+                    **state.resume_fields()}
 
         observer.epoch_ended(EpochEnd(record, improved, state, model, result, resume))
         distributed.barrier()
     return state
+
+
+def make_deterministic() -> None:
+    """Deterministic kernels (``--deterministic``): the same run gives the same bits on a GPU too."""
+    # cuBLAS needs a fixed workspace to be deterministic; it must be set before its first use.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True)
+
+
+def epoch_record(epoch: int, train_loss: float, train_seconds: float, valid: EvalResult, valid_seconds: float,
+                 lr: float) -> EpochRecord:
+    """One line of the history, rounded as ``metrics.json`` keeps it."""
+    return EpochRecord(epoch, round(train_loss, 6), round(valid.loss, 6), round(valid.accuracy, 6),
+                       round(train_seconds, 3), round(valid_seconds, 3), round(lr, 8))
 
 
 def epoch_line(record: EpochRecord, epochs: int, best: bool, lang: str = "en") -> str:
