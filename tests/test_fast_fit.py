@@ -2,6 +2,7 @@
 (history, best epoch, last.pt, an exact --resume). On the CPU the fast path runs eagerly, so everything
 but the CUDA graph is checked here; tests/test_engine.py's GPU tests check the graph."""
 
+import copy
 import dataclasses
 
 import pytest
@@ -15,7 +16,7 @@ from lenetlab.errors import LenetlabError, TrainingInterrupted
 from lenetlab.fast_fit import fit_fast, loop_for
 from lenetlab.models import build_model
 from lenetlab.schedule import lr_table
-from lenetlab.training import FitObserver, fit
+from lenetlab.training import FitObserver, evaluate, fit
 
 pytestmark = pytest.mark.unit
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")  # a device object needs no GPU
@@ -61,7 +62,7 @@ class _Keep(FitObserver):
     def epoch_ended(self, end):
         self.calls.append(("ended", end.record.epoch, end.improved))
         self.weights[end.record.epoch] = {k: v.clone() for k, v in end.model.state_dict().items()}
-        self.resumes[end.record.epoch] = end.resume()
+        self.resumes[end.record.epoch] = copy.deepcopy(end.resume())  # as saved: torch's optimizer state is live
 
 
 def _without_seconds(history):
@@ -125,3 +126,32 @@ def test_train_on_the_fast_path_writes_a_run_that_resumes_exactly_after_an_inter
             epoch["train_seconds"] = epoch["valid_seconds"] = 0
         metrics["train_seconds"] = 0
     assert resumed == whole
+
+
+@pytest.mark.parametrize("loop", [fit, fit_fast])
+def test_with_ema_validation_and_checkpoints_see_the_average_and_resume_stays_exact(loop):
+    data = _data()
+    config = TrainConfig.from_preset("default", epochs=3, batch_size=64, lr=0.05, ema=0.9)
+    torch.manual_seed(0)
+    start = build_model("lenet5").state_dict()
+    model = build_model("lenet5")
+    model.load_state_dict(start)
+    straight = _Keep()
+    state = loop(model, data, config, observer=straight, progress=False, log=None)
+    raw = {k: v.clone() for k, v in model.state_dict().items()}  # after fit: the weights training went on with
+    saved = straight.weights[3]  # what epoch 3's checkpoints hold: the average, not the raw weights
+    c1 = "feature_extractor.C1.conv.weight"
+    assert not torch.equal(saved[c1], raw[c1])
+    assert "raw_weights" in straight.resumes[1]
+    plain = build_model("lenet5")
+    plain.load_state_dict(saved)  # the saved weights are the ones validation scored
+    assert evaluate(plain, data.valid).loss == pytest.approx(state.history[-1].valid_loss, abs=1e-6)
+
+    again = build_model("lenet5")
+    again.load_state_dict(straight.weights[1])  # as train_run loads last.pt
+    resumed = _Keep()
+    state_resumed = loop(again, data, config, observer=resumed, progress=False, log=None,
+                         resume_state=straight.resumes[1])
+    assert _without_seconds(state_resumed.history) == _without_seconds(state.history)
+    assert all(torch.equal(again.state_dict()[k], raw[k]) for k in raw)
+    assert all(torch.equal(resumed.weights[3][k], saved[k]) for k in saved)

@@ -21,6 +21,7 @@ numbers come from the device's generator, so runs match ``fit`` in distribution,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from .data import ImageSet, to_input
 from .errors import LenetlabError
 from .optimizers import check_device_optimizer, device_optimizer
 from .schedule import lr_table
-from .step import check_loss, compiled, diverged_loss, model_loss, training_batch
+from .step import WeightAverage, averaged, check_loss, compiled, diverged_loss, model_loss, training_batch
 
 
 def check_fast_recipe(config: TrainConfig) -> None:
@@ -68,6 +69,7 @@ class FastTrainer:
         self.offsets = torch.arange(self.batch_size, device=device)
         self.loss_sum = torch.zeros((), device=device)
         self.optimizer = device_optimizer(list(model.parameters()), config, self._lr_table(config))
+        self.average = WeightAverage(model, config.ema) if config.ema else None  # updated inside the step
         # fused kernels from torch.compile, then captured like the eager ones
         self.network = compiled(model) if config.compile else model
         self.diverged_at, self.epochs_done = diverged_loss(model), 0
@@ -94,6 +96,8 @@ class FastTrainer:
         loss_total = model_loss(self.model, logits.float(), labels, "sum", self.config.label_smoothing)
         (loss_total / self.batch_size).backward()
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update()
         self.loss_sum += loss_total.detach()
 
     def _capture(self) -> None:
@@ -129,6 +133,8 @@ class FastTrainer:
         else:
             self.model.zero_grad(set_to_none=True)
         self.optimizer.reset()
+        if self.average is not None:
+            self.average.reset()
         self.loss_sum.zero_()
         self.epochs_done = 0
         torch.manual_seed(seed)
@@ -187,9 +193,17 @@ class FastTrainer:
     def _lr_table(self, config: TrainConfig) -> torch.Tensor:
         return lr_table(config.lr, config.schedule, self.steps_per_epoch, config.epochs, self.device)
 
+    def averaged(self) -> contextlib.AbstractContextManager[list[torch.Tensor] | None]:
+        """With ``--ema``, the weight average in the model for a ``with`` block (what validation and the test see)."""
+        return averaged(self.average)
+
     @torch.no_grad()
     def valid_accuracy(self, batch_size: int | None = None) -> float:
-        """Accuracy on the validation images, in a few large batches (one synchronisation)."""
+        """Accuracy on the validation images (the weight average with ``--ema``), in a few large batches."""
+        with self.averaged():
+            return self._valid_accuracy(batch_size)
+
+    def _valid_accuracy(self, batch_size: int | None) -> float:
         self.model.eval()
         batch = batch_size or (len(self.valid_labels) if self.device.type == "cuda" else 1000)
         correct = torch.zeros((), dtype=torch.long, device=self.device)

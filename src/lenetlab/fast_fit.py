@@ -28,6 +28,7 @@ from .engine import FastTrainer
 from .errors import LenetlabError
 from .i18n import t
 from .optimizers import DEVICE_OPTIMIZERS
+from .step import raw_weights_field
 from .training import EpochEnd, FitObserver, TrainState, epoch_line, epoch_record, evaluate, fit, make_deterministic
 
 # What a resume() dictionary of this path says of itself; fit's carries no "loop".
@@ -94,6 +95,8 @@ def fit_fast(model: nn.Module, data: MNISTData, config: TrainConfig, *, observer
     if resume_state is not None:
         trainer.optimizer.load_state_dict(resume_state["optimizer"])
         trainer.set_generator_state(resume_state["rng"]["device"])
+        if trainer.average is not None:
+            trainer.average.continue_from(resume_state["raw_weights"])
         state = TrainState.from_resume(resume_state)
         trainer.epochs_done = state.epoch
     observer.started(trainer.steps_per_epoch, state)
@@ -111,17 +114,19 @@ def fit_fast(model: nn.Module, data: MNISTData, config: TrainConfig, *, observer
             train_loss = trainer.train_epoch(on_step)  # reads the loss once: the device has caught up
         train_seconds = time.perf_counter() - t0
 
-        t1 = time.perf_counter()
-        result = evaluate(model, data.valid, config.eval_batch_size, n_classes)
-        valid_seconds = time.perf_counter() - t1
-        record = epoch_record(epoch, train_loss, train_seconds, result, valid_seconds, trainer.last_lr())
-        improved = state.close_epoch(record, result.loss, config)
-        if log is not None:
-            log(epoch_line(record, config.epochs, improved, lang))
+        with trainer.averaged() as raw:  # with --ema, validation and the checkpoints see the average
+            t1 = time.perf_counter()
+            result = evaluate(model, data.valid, config.eval_batch_size, n_classes)
+            valid_seconds = time.perf_counter() - t1
+            record = epoch_record(epoch, train_loss, train_seconds, result, valid_seconds, trainer.last_lr())
+            improved = state.close_epoch(record, result.loss, config)
+            if log is not None:
+                log(epoch_line(record, config.epochs, improved, lang))
 
-        def resume() -> dict[str, Any]:
-            return {"loop": LOOP, "optimizer": trainer.optimizer.state_dict(),
-                    "rng": {"device": trainer.generator_state()}, **state.resume_fields()}
+            def resume(raw: list[torch.Tensor] | None = raw) -> dict[str, Any]:
+                return {"loop": LOOP, "optimizer": trainer.optimizer.state_dict(),
+                        "rng": {"device": trainer.generator_state()}, **state.resume_fields(),
+                        **raw_weights_field(raw)}
 
-        observer.epoch_ended(EpochEnd(record, improved, state, model, result, resume))
+            observer.epoch_ended(EpochEnd(record, improved, state, model, result, resume))
     return state

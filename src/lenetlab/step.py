@@ -4,13 +4,17 @@
 - :func:`model_loss`: the model's own criterion where it has one (lenet5-1998's MAP loss), else
   cross-entropy with the recipe's label smoothing;
 - :func:`check_loss`: the divergence rule (not finite, or above the model's ``diverged_loss``);
-- :func:`compiled`: ``torch.compile`` where it works, the eager model where it does not.
+- :func:`compiled`: ``torch.compile`` where it works, the eager model where it does not;
+- :class:`WeightAverage`: the moving average of the weights that ``--ema`` validates and keeps.
 
 The two loops differ only where they must (``fit`` draws its random numbers on the CPU for exact
 resuming; the fast path draws them on the device and keeps fixed shapes for a CUDA graph).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -88,3 +92,72 @@ def compiled(model: nn.Module) -> nn.Module:
 
     _dynamo.config.suppress_errors = True
     return torch.compile(model)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters (``--ema DECAY``), updated after every step.
+
+    Validation, ``best.pt`` and the test see the average (:meth:`swapped`); training goes on with the raw
+    weights. It starts from the weights it is given. The tensors keep their addresses, so a captured CUDA
+    graph can update them. On the speedrun recipe it reached 99.0 % validation in 5.7 epochs instead of
+    9.3 (3 seeds, docs/speed.md).
+
+    Examples
+    --------
+    >>> model = nn.Linear(1, 1, bias=False)
+    >>> with torch.no_grad(): _ = model.weight.fill_(0.0)
+    >>> average = WeightAverage(model, 0.5)
+    >>> with torch.no_grad(): _ = model.weight.fill_(1.0)
+    >>> average.update()
+    >>> with average.swapped(): model.weight.item()
+    0.5
+    >>> model.weight.item()
+    1.0
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.params = [p for p in model.parameters()]
+        self.decay = decay
+        self.average = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - self.decay)
+
+    @torch.no_grad()
+    def reset(self) -> None:
+        """Start again from the model's weights."""
+        for average, p in zip(self.average, self.params, strict=True):
+            average.copy_(p)
+
+    @contextlib.contextmanager
+    def swapped(self) -> Iterator[list[torch.Tensor]]:
+        """The average in the model for the ``with`` block (which gets the raw weights), the raw weights back after it."""
+        with torch.no_grad():
+            raw = [p.detach().clone() for p in self.params]
+            for p, average in zip(self.params, self.average, strict=True):
+                p.copy_(average)
+        try:
+            yield raw
+        finally:
+            with torch.no_grad():
+                for p, value in zip(self.params, raw, strict=True):
+                    p.copy_(value)
+
+    @torch.no_grad()
+    def continue_from(self, raw: list[torch.Tensor]) -> None:
+        """Resuming: the model holds the average (``last.pt`` keeps what validation saw); make it the average
+        again and put the raw weights (the resume state's ``raw_weights``) back in the model."""
+        self.reset()
+        for p, value in zip(self.params, raw, strict=True):
+            p.copy_(value)
+
+
+def averaged(average: WeightAverage | None) -> contextlib.AbstractContextManager[list[torch.Tensor] | None]:
+    """``average.swapped()``, or nothing to do (``None``) without ``--ema``."""
+    return average.swapped() if average is not None else contextlib.nullcontext()
+
+
+def raw_weights_field(raw: list[torch.Tensor] | None) -> dict[str, list[torch.Tensor]]:
+    """What a resume state adds with ``--ema``: the raw weights training goes on from."""
+    return {} if raw is None else {"raw_weights": [r.cpu() for r in raw]}

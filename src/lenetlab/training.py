@@ -30,7 +30,17 @@ from .i18n import number, t
 from .optimizers import make_optimizer
 from .rundir import EpochRecord, Scores
 from .schedule import PAPER_STEPS, lr_factor  # noqa: F401 - part of this module's API since the start
-from .step import DIVERGED_LOSS, check_loss, compiled, diverged_loss, model_loss, training_batch  # noqa: F401
+from .step import (  # noqa: F401
+    DIVERGED_LOSS,
+    WeightAverage,
+    averaged,
+    check_loss,
+    compiled,
+    diverged_loss,
+    model_loss,
+    raw_weights_field,
+    training_batch,
+)
 
 
 @dataclass
@@ -260,6 +270,9 @@ def fit(
     observer.started(steps_per_epoch, state)
     n_classes = _n_outputs(model)
     network = _training_network(model, config, world)
+    average = WeightAverage(model, config.ema) if config.ema else None
+    if average is not None and resume_state is not None:
+        average.continue_from(resume_state["raw_weights"])
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     # On the CPU reading the loss costs nothing, so check it every step; on a GPU it would stall
     # the launch queue, so check it now and then.
@@ -294,6 +307,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average is not None:
+                average.update()
             loss_sum += loss_total.detach()
             if step_in_epoch % check_every == check_every - 1:
                 check_loss(loss.detach(), diverged_at, epoch, step_in_epoch + 1)
@@ -303,21 +318,23 @@ def fit(
         check_loss(train_loss, diverged_at, epoch, steps_per_epoch)
         train_seconds = time.perf_counter() - t0
 
-        t1 = time.perf_counter()
-        result = evaluate(model, data.valid, config.eval_batch_size, n_classes)
-        valid_seconds = time.perf_counter() - t1
-        record = epoch_record(epoch, train_loss, train_seconds, result, valid_seconds, optimizer.param_groups[0]["lr"])
-        improved = state.close_epoch(record, result.loss, config)
-        if log is not None:
-            log(epoch_line(record, config.epochs, improved, lang))
+        with averaged(average) as raw:  # with --ema, validation and the checkpoints see the average
+            t1 = time.perf_counter()
+            result = evaluate(model, data.valid, config.eval_batch_size, n_classes)
+            valid_seconds = time.perf_counter() - t1
+            record = epoch_record(epoch, train_loss, train_seconds, result, valid_seconds,
+                                  optimizer.param_groups[0]["lr"])
+            improved = state.close_epoch(record, result.loss, config)
+            if log is not None:
+                log(epoch_line(record, config.epochs, improved, lang))
 
-        def resume() -> dict[str, Any]:
-            return {"optimizer": optimizer.state_dict(),
-                    "rng": {"shuffle": shuffle_gen.get_state(), "augment": augment_gen.get_state(),
-                            "torch": torch.get_rng_state()},
-                    **state.resume_fields()}
+            def resume(raw: list[torch.Tensor] | None = raw) -> dict[str, Any]:
+                return {"optimizer": optimizer.state_dict(),
+                        "rng": {"shuffle": shuffle_gen.get_state(), "augment": augment_gen.get_state(),
+                                "torch": torch.get_rng_state()},
+                        **state.resume_fields(), **raw_weights_field(raw)}
 
-        observer.epoch_ended(EpochEnd(record, improved, state, model, result, resume))
+            observer.epoch_ended(EpochEnd(record, improved, state, model, result, resume))
         distributed.barrier()
     return state
 

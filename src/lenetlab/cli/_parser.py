@@ -117,7 +117,7 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, names: Iterable[str]
         elif meta["preset"]:
             default = argparse.SUPPRESS
             others = "; ".join(f"{preset}: {values[name]}" for preset, values in PRESETS.items() if name in values)
-            help_text += f" (preset default: {FIELDS[name].default}; {others})"
+            help_text += f" (preset default: {FIELDS[name].default}{'; ' + others if others else ''})"
         else:
             default = FIELDS[name].default
         kwargs: dict[str, Any] = {"dest": name, "default": default, "help": help_text}

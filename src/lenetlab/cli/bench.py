@@ -15,7 +15,7 @@ from .train import set_threads
 _SETTINGS = ("model", "device", "batch_size", "epochs", "channels_last", "precision", "compile")
 # What a speedrun may change from its preset: the recipe, the precision and the layout.
 _SPEEDRUN_RECIPE = ("epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov", "weight_decay", "schedule",
-                    "label_smoothing", "augment", "channels_last", "precision")
+                    "label_smoothing", "augment", "ema", "channels_last", "precision")
 
 
 def register(sub: Any) -> None:
