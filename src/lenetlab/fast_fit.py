@@ -28,7 +28,7 @@ from .engine import FastTrainer
 from .errors import LenetlabError
 from .i18n import t
 from .optimizers import DEVICE_OPTIMIZERS
-from .step import raw_weights_field
+from .step import average_fields
 from .training import EpochEnd, FitObserver, TrainState, epoch_line, epoch_record, evaluate, fit, make_deterministic
 
 # What a resume() dictionary of this path says of itself; fit's carries no "loop".
@@ -96,7 +96,7 @@ def fit_fast(model: nn.Module, data: MNISTData, config: TrainConfig, *, observer
         trainer.optimizer.load_state_dict(resume_state["optimizer"])
         trainer.set_generator_state(resume_state["rng"]["device"])
         if trainer.average is not None:
-            trainer.average.continue_from(resume_state["raw_weights"])
+            trainer.average.continue_from(resume_state)
         state = TrainState.from_resume(resume_state)
         trainer.epochs_done = state.epoch
     observer.started(trainer.steps_per_epoch, state)
@@ -126,7 +126,7 @@ def fit_fast(model: nn.Module, data: MNISTData, config: TrainConfig, *, observer
             def resume(raw: list[torch.Tensor] | None = raw) -> dict[str, Any]:
                 return {"loop": LOOP, "optimizer": trainer.optimizer.state_dict(),
                         "rng": {"device": trainer.generator_state()}, **state.resume_fields(),
-                        **raw_weights_field(raw)}
+                        **average_fields(trainer.average, raw)}
 
             observer.epoch_ended(EpochEnd(record, improved, state, model, result, resume))
     return state

@@ -33,12 +33,12 @@ from .schedule import PAPER_STEPS, lr_factor  # noqa: F401 - part of this module
 from .step import (  # noqa: F401
     DIVERGED_LOSS,
     WeightAverage,
+    average_fields,
     averaged,
     check_loss,
     compiled,
     diverged_loss,
     model_loss,
-    raw_weights_field,
     training_batch,
 )
 
@@ -272,7 +272,7 @@ def fit(
     network = _training_network(model, config, world)
     average = WeightAverage(model, config.ema) if config.ema else None
     if average is not None and resume_state is not None:
-        average.continue_from(resume_state["raw_weights"])
+        average.continue_from(resume_state)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     # On the CPU reading the loss costs nothing, so check it every step; on a GPU it would stall
     # the launch queue, so check it now and then.
@@ -332,7 +332,7 @@ def fit(
                 return {"optimizer": optimizer.state_dict(),
                         "rng": {"shuffle": shuffle_gen.get_state(), "augment": augment_gen.get_state(),
                                 "torch": torch.get_rng_state()},
-                        **state.resume_fields(), **raw_weights_field(raw)}
+                        **state.resume_fields(), **average_fields(average, raw)}
 
             observer.epoch_ended(EpochEnd(record, improved, state, model, result, resume))
         distributed.barrier()
