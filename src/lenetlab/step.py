@@ -132,8 +132,7 @@ class WeightAverage:
     @torch.no_grad()
     def reset(self) -> None:
         """Forget every step (a new run)."""
-        for average in self.average:
-            average.zero_()
+        torch._foreach_zero_(self.average)
         self.steps.zero_()
 
     def corrected(self) -> list[torch.Tensor]:
