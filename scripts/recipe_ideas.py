@@ -8,6 +8,9 @@ Each idea is trained beside the same recipe without it, seeds 0-2, on the fast p
   and 0.998; it starts from the initial weights);
 - a 1.5x higher peak rate with standardised inputs; label smoothing 0.1 on the combination.
 
+``EmaTrainer`` is the average as it was measured here (started from the initial weights); lenetlab's own
+``--ema`` came from it and is bias-corrected (``lenetlab.step.WeightAverage``).
+
 Two tracks: **stop** (the speedrun preset: batch 256, rate 0.3, 10 epochs of one-cycle; the epoch at which
 validation first reaches 99.0 %, and the best validation) and **budget** (batch 128, rate 0.3, 2 epochs,
 the 2-epoch budget's recipe: validation after the last epoch). The test set is never looked at.
