@@ -312,3 +312,12 @@ def test_train_on_the_gpu_takes_the_captured_path_and_resumes_bit_for_bit(tmp_pa
             epoch["train_seconds"] = epoch["valid_seconds"] = 0
         metrics["train_seconds"] = 0
     assert resumed == whole
+
+
+def test_the_yardstick_is_the_median_of_several_plain_epochs(monkeypatch):
+    """One timing of the plain epoch swung 2x within minutes on the 2-core machine: the median of three is kept."""
+    from lenetlab import speedrun as speedrun_module
+
+    timings = iter([6.3, 3.1, 4.4])
+    monkeypatch.setattr(speedrun_module, "plain_epoch_seconds", lambda data, device: next(timings))
+    assert speedrun_module.yardstick(None, torch.device("cpu")) == (4.4, [6.3, 3.1, 4.4])
