@@ -188,7 +188,8 @@ def fast_path_epoch(model: torch.nn.Module, data: Any, config: Any, device: torc
         t2 = time.perf_counter()
     return {"train_seconds": round(t1 - t0, 4), "valid_seconds": round(t2 - t1, 4), "epoch_seconds": round(t2 - t0, 4),
             "train_images_per_s": round(trainer.steps_per_epoch * trainer.batch_size / (t1 - t0)),
-            "cuda_graph": trainer.graph is not None, "capture_seconds": round(trainer.capture_seconds, 3),
+            "cuda_graph": trainer.graph is not None, "fused": trainer.fused,
+            "capture_seconds": round(trainer.capture_seconds, 3),
             "valid_accuracy": round(accuracy, 6)}
 
 
@@ -202,9 +203,12 @@ def run_bench(
     channels_last: bool = True,
     precision: str = "fp32",
     compile: bool = False,
+    fuse: bool = False,
     lang: str = "en",
 ) -> dict[str, Any]:
     """Measure everything ``lenetlab bench`` prints; returns the numbers as a dict (``lang``: its progress lines).
+
+    ``fuse``: the fast path with its first stage in two Triton kernels (a CUDA GPU; ``fit``'s epochs never fuse).
 
     Examples
     --------
@@ -231,7 +235,7 @@ def run_bench(
         },
         "versions": {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__},
         "settings": {"model": model, "batch_size": batch_size, "epochs": epochs, "recipe": "seed (SGD 0.01)",
-                     "channels_last": channels_last, "precision": precision, "compile": compile,
+                     "channels_last": channels_last, "precision": precision, "compile": compile, "fuse": fuse,
                      "train_images": len(data.train), "valid_images": len(data.valid)},
         "macs_per_image": macs,
         "gflop_per_epoch": round(flops_per_epoch / 1e9, 2),
@@ -272,7 +276,7 @@ def run_bench(
     result["lenetlab"]["share_of_fp32_peak"] = round(result["lenetlab"]["achieved_gflops"] / peak["fp32_gflops"], 3)
 
     say(t(lang, "cli.bench.training_fast", epochs=n_epochs), file=sys.stderr)
-    fast = fast_path_epoch(build_model(model).to(dev), data, config, dev)
+    fast = fast_path_epoch(build_model(model).to(dev), data, dataclasses.replace(config, fuse=fuse), dev)
     fast["speedup_vs_lenetlab"] = round(epoch_seconds / fast["epoch_seconds"], 2)
     result["fast_path"] = fast
 
@@ -318,7 +322,8 @@ def format_report(r: dict[str, Any], lang: str = "en") -> str:
         lines.append(t(lang, "cli.bench.fast", epoch=fixed(fast["epoch_seconds"], lang, 3),
                        train=fixed(fast["train_seconds"], lang, 3), valid=fixed(fast["valid_seconds"], lang, 3),
                        images=number(fast["train_images_per_s"], lang),
-                       how=t(lang, "cli.bench.graph" if fast["cuda_graph"] else "cli.bench.eager"),
+                       how=t(lang, "cli.bench.graph" if fast["cuda_graph"] else "cli.bench.eager")
+                       + (t(lang, "cli.bench.fused") if fast.get("fused") else ""),
                        speedup=plain(fast["speedup_vs_lenetlab"], lang)))
     if "notebook" in r:
         nb = r["notebook"]

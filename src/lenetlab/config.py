@@ -154,6 +154,8 @@ class TrainConfig:
     precision: str = setting("fp32", "fp32, or bf16 autocast (fast on CPUs with AMX/AVX512-BF16)", choices=PRECISIONS,
                              result=False)
     compile: bool = setting(False, "torch.compile the model (eager if it fails)", result=False)
+    fuse: bool = setting(False, "on a CUDA GPU's fast path, LeNet-5's shift, C1, tanh and S2 in two Triton kernels "
+                         "(same numbers to float rounding)", result=False)
 
     @classmethod
     def from_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from . import fused
 from .config import TrainConfig
 from .data import ImageSet, to_input
 from .errors import LenetlabError
@@ -70,8 +71,14 @@ class FastTrainer:
         self.loss_sum = torch.zeros((), device=device)
         self.optimizer = device_optimizer(list(model.parameters()), config, self._lr_table(config))
         self.average = WeightAverage(model, config.ema) if config.ema else None  # updated inside the step
+        # --fuse: the first stage in two Triton kernels (see fused.py), then the rest of the network
+        self.fused, trunk = config.fuse, model
+        if self.fused:
+            fused.check(model, train.images, device, config.augment, config.precision)
+            trunk = nn.Sequential(*[stage for _, stage in model.stages()[2:]])  # after C1 and S2
+            self.no_shift = torch.full((2, self.batch_size), 2, dtype=torch.long, device=device)
         # fused kernels from torch.compile, then captured like the eager ones
-        self.network = compiled(model) if config.compile else model
+        self.network = compiled(trunk) if config.compile else trunk
         self.diverged_at, self.epochs_done = diverged_loss(model), 0
         self.use_graph = device.type == "cuda" if graph is None else graph
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -88,10 +95,16 @@ class FastTrainer:
     def _step(self) -> None:
         idx = self.order.index_select(0, self.position + self.offsets)
         self.position += self.batch_size
-        inputs, labels = training_batch(self.images.index_select(0, idx), self.labels.index_select(0, idx),
-                                        self.config.augment, None, self.channels_last)
-        with self._autocast():
-            logits = self.network(inputs)
+        if self.fused:  # the shift's offsets drawn as random_shift draws them, the rest in the kernels
+            shifts = (torch.randint(0, 5, (2, self.batch_size), device=self.device)
+                      if self.config.augment == "shift" else self.no_shift)
+            labels = self.labels.index_select(0, idx)
+            logits = self.network(fused.first_stage(self.images, idx, shifts, self.model.stage("C1").conv))
+        else:
+            inputs, labels = training_batch(self.images.index_select(0, idx), self.labels.index_select(0, idx),
+                                            self.config.augment, None, self.channels_last)
+            with self._autocast():
+                logits = self.network(inputs)
         # the model's own loss (lenet5-1998: its MAP criterion), as fit computes it
         loss_total = model_loss(self.model, logits.float(), labels, "sum", self.config.label_smoothing)
         (loss_total / self.batch_size).backward()

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from .config import TrainConfig
 from .data import MNISTData
 from .engine import FastTrainer
-from .errors import LenetlabError
+from .errors import LenetlabError, Words
 from .i18n import t
 from .optimizers import DEVICE_OPTIMIZERS
 from .step import average_fields
@@ -52,6 +52,16 @@ def loop_for(config: TrainConfig, device: torch.device, world: int = 1,
     >>> loop.__name__, why
     ('fit', 'cli.loop.augment')
     """
+    loop, why = _choose_loop(config, device, world, resume_state)
+    if config.fuse and loop is fit:  # the fused kernels exist on the fast path only: say so, do not drop --fuse
+        if device.type != "cuda":
+            raise LenetlabError.of("error.fuse_needs_cuda", device=device.type)
+        raise LenetlabError.of("error.fuse_needs_fast_path", why=Words(why))
+    return loop, why
+
+
+def _choose_loop(config: TrainConfig, device: torch.device, world: int,
+                 resume_state: dict[str, Any] | None) -> tuple[Fit, str | None]:
     started_here = resume_state is not None and resume_state.get("loop") == LOOP
     if device.type != "cuda":
         if started_here:  # its generator state is the GPU's: the CPU cannot continue it exactly

@@ -12,10 +12,10 @@ from ..errors import LenetlabError
 from ._parser import add_command, add_config_flags, given_config, thread_count
 from .train import set_threads
 
-_SETTINGS = ("model", "device", "batch_size", "epochs", "channels_last", "precision", "compile")
+_SETTINGS = ("model", "device", "batch_size", "epochs", "channels_last", "precision", "compile", "fuse")
 # What a speedrun may change from its preset: the recipe, the precision and the layout.
 _SPEEDRUN_RECIPE = ("epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov", "weight_decay", "schedule",
-                    "label_smoothing", "augment", "ema", "channels_last", "precision")
+                    "label_smoothing", "augment", "ema", "channels_last", "precision", "fuse")
 
 
 def register(sub: Any) -> None:
@@ -54,6 +54,7 @@ def _bench(args: argparse.Namespace) -> int:
       lenetlab bench                          # CPU, LeNet-5, batch 256: about a minute
       lenetlab bench --device cuda --epochs 3
       lenetlab bench --no-notebook --json     # skip the slow notebook-pipeline epoch, print JSON
+      lenetlab bench --device cuda --fuse     # the fast path with C1 fused into two Triton kernels
     """
     from ..bench import format_report, run_bench
     from ..config import TrainConfig
