@@ -72,7 +72,7 @@ def test_flags_reach_the_config_unchanged(monkeypatch, tmp_path, capsys):
 def test_results_fields_are_what_a_sweep_compares():
     # speed and bookkeeping settings do not make a finished variant stale; everything else does
     assert set(FIELDS) - set(result_fields()) == {"device", "eval_batch_size", "keep_filters", "deterministic",
-                                                  "channels_last", "precision", "compile"}
+                                                  "channels_last", "precision", "compile", "fuse"}
 
 
 def test_arch_flags_are_checked_against_the_model(capsys):
