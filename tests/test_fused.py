@@ -83,8 +83,9 @@ def test_only_the_notebooks_first_stage_is_fusable():
     assert fusable(build_model("lenet5", c1_channels=4, c3_channels=8))
 
 
-def test_fuse_is_refused_in_one_line_where_it_cannot_run(mnist, capsys):
-    """On the CPU, on a recipe the fast path does not train, on a network that is not the notebook's: refused."""
+def test_fuse_is_refused_in_one_line_where_it_cannot_run(mnist, capsys, tmp_path):
+    """On the CPU, on a recipe the fast path does not train, on a network that is not the notebook's: refused,
+    before `train` writes anything."""
     with pytest.raises(LenetlabError, match="--fuse runs on a CUDA GPU with Triton, not on cpu"):
         loop_for(TrainConfig(fuse=True), torch.device("cpu"))
     with pytest.raises(LenetlabError, match="--fuse runs on the fast path, and this run takes fit's step-by-step "
@@ -95,11 +96,13 @@ def test_fuse_is_refused_in_one_line_where_it_cannot_run(mnist, capsys):
     if not torch.cuda.is_available():
         with pytest.raises(LenetlabError, match="--fuse runs on a CUDA GPU"):
             FastTrainer(build_model("lenet5"), mnist.train, mnist.valid, config, torch.device("cpu"))
-    assert main(["train", "--fuse", "--device", "cpu", "--epochs", "1"]) == 2
+    run = tmp_path / "run"
+    assert main(["train", "--fuse", "--device", "cpu", "--epochs", "1", "--out", str(run)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--fuse" in err and "Traceback" not in err
-    assert main(["train", "--lang", "fr", "--fuse", "--device", "cpu", "--epochs", "1"]) == 2
-    assert "retirez --fuse" in capsys.readouterr().err
+    assert not run.exists()
+    assert main(["train", "--lang", "fr", "--fuse", "--device", "cpu", "--epochs", "1", "--out", str(run)]) == 2
+    assert "retirez --fuse" in capsys.readouterr().err and not run.exists()
 
 
 @has_triton

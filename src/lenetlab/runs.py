@@ -144,7 +144,8 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
         model, checkpoint = load_checkpoint(run.last_path, device)
         resume_state = _resume_state(run, checkpoint, config)
         model.train()
-    elif not resume and rank == 0:  # only now, with data and architecture known to be valid, touch the disk
+    loop, why = loop_for(config, device, world, resume_state)  # a loop that refuses the recipe touches nothing
+    if not resume and rank == 0:  # only now, with data, architecture and loop known to be valid, touch the disk
         run.check_can_prepare(force)  # before the lock file: a refused folder is left as it was
         held.enter_context(run.lock())
         run.prepare(force)
@@ -167,7 +168,6 @@ def _train_locked(run: RunDir, config: TrainConfig, held: contextlib.ExitStack, 
               else t(lang, "report.device_gpu", device=device),
               processes=t(lang, "cli.processes", n=world) if world > 1 else "", start=start))
 
-    loop, why = loop_for(config, device, world, resume_state)
     if log is not None and why is not None:
         log(t(lang, why))
     with _signals_raise_interrupt():
