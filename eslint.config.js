@@ -22,7 +22,7 @@ module.exports = [
     rules,
   },
   {
-    files: ["lenet.js", "mnist.js", "layers.js", "networks.js", "trainer.js", "lab_worker.js"]
+    files: ["lenet.js", "mnist.js", "layers.js", "networks.js", "trainer.js", "gpu_kernels.js", "gpu.js", "lab_worker.js"]
       .map((name) => `src/lenetlab/web/static/${name}`),  // also CommonJS under node (tests/js)
     languageOptions: { globals: { module: "writable", require: "readonly" } },
   },

@@ -7,6 +7,19 @@ from pathlib import Path
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+# WebGPU: the GPU process left on, and the flag headless Linux needs; without a card, SwiftShader's adapter.
+WEBGPU_ARGS = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"] + ["--enable-unsafe-webgpu"]
+
+
+def train_small_mlp_in_lab(page, epochs: int, timeout_ms: int = 300_000) -> None:
+    """In the page that trains (lenetlab lab): network A off, B the course's MLP narrowed to 48 and 24 hidden
+    units, ``epochs``, Train, then wait until B is done."""
+    page.select_option("#lab-net-A .lab-model", "none")
+    page.fill("#lab-B-hidden_1", "48")
+    page.fill("#lab-B-hidden_2", "24")
+    page.fill("#lab-epochs", str(epochs))
+    page.click("#lab-start")
+    page.wait_for_function("() => LabPage.state.nets.B && LabPage.state.nets.B.done", timeout=timeout_ms)
 
 
 def draw(page, points: list[tuple[float, float]]) -> None:

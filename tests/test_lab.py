@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, train_small_mlp_in_lab
 from lenetlab.cli import main
 from lenetlab.errors import LenetlabError
 from lenetlab.graph import model_from_graph, model_graph
@@ -111,12 +111,7 @@ def test_a_network_trained_in_the_page_predicts_the_same_in_pytorch(tmp_path, mn
                    else (left.append(route.request.url), route.abort()))
         page.goto(path.resolve().as_uri())
         page.wait_for_selector("body[data-ready]")
-        page.select_option("#lab-net-A .lab-model", "none")  # one small network: the course's MLP, narrower
-        page.fill("#lab-B-hidden_1", "48")
-        page.fill("#lab-B-hidden_2", "24")
-        page.fill("#lab-epochs", "2")
-        page.click("#lab-start")
-        page.wait_for_function("() => LabPage.state.nets.B && LabPage.state.nets.B.done", timeout=120_000)
+        train_small_mlp_in_lab(page, epochs=2, timeout_ms=120_000)  # one small network: the course's MLP, narrower
         net = page.evaluate("() => { const n = LabPage.state.nets.B; return { losses: n.losses, history: n.history,"
                             " predictions: Array.from(n.predictions) }; }")
         with page.expect_download() as download:

@@ -3,7 +3,8 @@
 It holds a class-sized part of MNIST (by default the first 12,000 images of the training split and the first
 2,000 of the test set, gzip-compressed; the browser unpacks them itself), the default arguments of the models it
 offers (from the registry, so the page declares none of Python's values) and the training engine of
-``web/static`` (layers.js, networks.js, trainer.js, run by lab_worker.js in a Web Worker). Nothing is fetched.
+``web/static`` (layers.js, networks.js, trainer.js, and gpu_kernels.js with gpu.js for a graphics card with
+WebGPU, run by lab_worker.js in a Web Worker). Nothing is fetched.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from .page import STATIC, assemble_page, page_messages, render_page, script_json
 
 # The page's own scripts, in index.html's order, and the Web Worker's (its code is their text, one after another).
 LAB_SCRIPTS = ("lenet.js", "layers.js", "networks.js", "trainer.js", "app.js", "lab.js")
-WORKER_SCRIPTS = ("lenet.js", "layers.js", "networks.js", "trainer.js", "lab_worker.js")
+WORKER_SCRIPTS = ("lenet.js", "layers.js", "networks.js", "trainer.js", "gpu_kernels.js", "gpu.js",
+                  "lab_worker.js")
 TRAIN_IMAGES, TEST_IMAGES = 12_000, 2_000
 # Where the page that trains puts a trained network into the draw-a-digit page (the one `lenetlab export` writes):
 # that page, rendered with this stand-in for its model, which lab.js replaces (LabPage.openExplorer).

@@ -136,7 +136,7 @@ const LabPage = (() => {
     const asked = Math.round(Number($("lab-epochs").value));
     const epochs = Number.isFinite(asked) && asked >= 1 ? Math.min(asked, 50) : LAB.recipe.epochs;
     $("lab-epochs").value = epochs;  // what trains is what the field shows
-    return { ...LAB.recipe, epochs, shift: $("lab-shift").checked ? 2 : 0 };
+    return { ...LAB.recipe, epochs, shift: $("lab-shift").checked ? 2 : 0, engine: $("lab-engine").value };
   }
 
   function startWorker() {
@@ -175,7 +175,10 @@ const LabPage = (() => {
   function onMessage(name, message) {
     const net = state.nets[name], status = box(name).querySelector(".lab-status");
     if (!net) return;
-    if (message.type === "step") {
+    if (message.type === "engine") {
+      net.engine = message;
+      results();
+    } else if (message.type === "step") {
       net.losses.push([message.step, message.loss]);
       status.textContent = t("lab.progress", { epoch: message.epoch, epochs: net.config.epochs, step: fmtInt(message.step),
                                                steps: fmtInt(message.steps), loss: fmt(message.loss, 3) });
@@ -211,7 +214,7 @@ const LabPage = (() => {
   }
 
   function lockFields(locked) {  // the panels say what trains: not editable meanwhile
-    for (const input of document.querySelectorAll(".lab-net select, .lab-net input, #lab-recipe input")) input.disabled = locked;
+    for (const input of document.querySelectorAll(".lab-net select, .lab-net input, #lab-recipe input, #lab-recipe select")) input.disabled = locked;
   }
 
   function pause() {
@@ -276,7 +279,7 @@ const LabPage = (() => {
     const table = $("lab-results");
     table.replaceChildren();
     const head = table.insertRow();
-    for (const key of ["network", "parameters", "epoch", "accuracy", "seconds"]) head.insertCell().textContent = t(`lab.col.${key}`);
+    for (const key of ["network", "parameters", "epoch", "accuracy", "seconds", "engine"]) head.insertCell().textContent = t(`lab.col.${key}`);
     for (const [name, net] of Object.entries(state.nets)) {
       const last = net.history.at(-1), row = table.insertRow();
       row.insertCell().textContent = `${name} · ${t(`lab.model.${net.model}`)}`;
@@ -284,6 +287,7 @@ const LabPage = (() => {
       row.insertCell().textContent = last ? last.epoch : "–";
       row.insertCell().textContent = last ? fmtPercent(last.test_accuracy, 2) : "–";
       row.insertCell().textContent = last ? fmt(net.history.reduce((s, h) => s + h.seconds, 0) / net.history.length, 1) : "–";
+      row.insertCell().textContent = net.engine ? t(`lab.engine.used.${net.engine.engine}`, { adapter: net.engine.adapter }) : "–";
     }
   }
 
@@ -322,7 +326,7 @@ const LabPage = (() => {
     if (!net || !net.graph) return;
     const file = `lenetlab-${net.model}-${name}.json`;
     const payload = { ...net.graph, lab: { recipe: net.config, history: net.history, train_images: LAB.train.n,
-                                           test_images: LAB.test.n } };
+                                           test_images: LAB.test.n, engine: net.engine } };
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([JSON.stringify(payload)], { type: "application/json" }));
     link.download = file;
@@ -373,6 +377,9 @@ const LabPage = (() => {
                                                               batch: LAB.recipe.batchSize });
     $("lab-epochs").value = LAB.recipe.epochs;
     $("lab-shift").checked = LAB.recipe.shift > 0;
+    for (const engine of ["auto", "cpu", "webgpu"]) $("lab-engine").add(new Option(t(`lab.engine.${engine}`), engine));
+    const asked = new URLSearchParams(location.search).get("engine");  // lab.html?engine=webgpu: the tests
+    $("lab-engine").value = ["cpu", "webgpu"].includes(asked) ? asked : "auto";
     panel("A", "lenet5");
     panel("B", "mlp");
     $("lab-start").addEventListener("click", start);

@@ -1,17 +1,21 @@
 // lab_worker.js: one network trained in a Web Worker, so that the page stays responsive (one worker per network:
 // two networks side by side train on two cores). The page builds the worker from the text of lenet.js, layers.js,
-// networks.js, trainer.js and this file (lab.js: LabPage.startWorker), so the exported file needs nothing else.
+// networks.js, trainer.js, gpu.js and this file (lab.js: LabPage.startWorker), so the exported file needs nothing
+// else. Each step runs on the graphics card (gpu.js) when config.engine asks for it ("webgpu") or allows it
+// ("auto": a real adapter only, not a software one), else on the CPU (layers.js: WebAssembly SIMD, or JS).
 //
 // In:  { type: "start", graph, config, data }   graph: Networks.create's; data: { train, test } of
 //      { images: Uint8Array (n x 28 x 28), labels: Uint8Array }; config: the recipe (lab.js: LabPage.recipe)
 //      { type: "pause" } | { type: "resume" } | { type: "stop" }
-// Out: { type: "step", step, steps, epoch, loss } about five times a second
+// Out: { type: "engine", engine: "webgpu" | "wasm" | "js", adapter }   first
+//      { type: "step", step, steps, epoch, loss } about five times a second
 //      { type: "epoch", epoch, test: { loss, accuracy, confusion }, trainLoss, seconds, kernels, graph }
 //      { type: "done" } | { type: "error", error: { key, values } or a message }
 "use strict";
 
-/* global Trainer */
+/* global Trainer, Layers, GpuEngine */
 const LabWorker = (() => {
+  const GPU_AHEAD = 8;  // steps queued on the graphics card before the worker waits for them
   let paused = false, stopped = false, wake = null, pausedMs = 0;
 
   const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -27,37 +31,86 @@ const LabWorker = (() => {
     return conv ? { shape: conv.params[0].shape, values: Float32Array.from(conv.params[0].value) } : null;
   }
 
+  // The graphics card for this network, or null for the CPU. Asked for by name, it must be there.
+  async function engineFor(net, config, images) {
+    if (config.engine === "cpu") return null;
+    let gpu = null, reason = "";
+    try {
+      gpu = await GpuEngine.open(net, images, { batchSize: config.batchSize, momentum: config.momentum,
+                                               nesterov: config.nesterov, weightDecay: config.weightDecay,
+                                               smoothing: config.smoothing, allowFallback: config.engine === "webgpu" });
+    } catch (error) {
+      reason = String(error.message ?? error);
+    }
+    if (!gpu && config.engine === "webgpu") throw { key: "lab.no_webgpu", values: { reason: reason || "navigator.gpu" } };
+    return gpu;
+  }
+
+  // The batch's shifts, drawn as Trainer.batch draws them (dy then dx, image after image): the same seed gives
+  // the same batches on either engine.
+  function shifts(n, maxShift, rand) {
+    const dys = new Int32Array(n), dxs = new Int32Array(n);
+    for (let b = 0; maxShift && b < n; b++) {
+      dys[b] = Math.floor(rand() * (2 * maxShift + 1)) - maxShift;
+      dxs[b] = Math.floor(rand() * (2 * maxShift + 1)) - maxShift;
+    }
+    return { dys, dxs };
+  }
+
   async function train(message) {
     const { graph, config, data } = message, net = Trainer.build(graph), rand = Trainer.random(config.seed);
-    const optimizer = Trainer.sgd(net, { momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay });
     const { train: trainSet, test } = data, n = trainSet.labels.length, side = 28;
+    const gpu = await engineFor(net, config, trainSet.images);
+    postMessage({ type: "engine", engine: gpu ? "webgpu" : Layers.simd() ? "wasm" : "js", adapter: gpu ? gpu.name : null });
+    const optimizer = gpu ? null : Trainer.sgd(net, { momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay });
     const steps = Math.ceil(n / config.batchSize), total = steps * config.epochs;
     let step = 0, reported = performance.now();
-    for (let epoch = 1; epoch <= config.epochs && !stopped; epoch++) {
-      const order = Trainer.shuffled(n, rand), started = performance.now();
-      pausedMs = 0;
-      let lossSum = 0, seen = 0;
-      for (let s = 0; s < steps && !stopped; s++) {
-        const from = s * config.batchSize, to = Math.min(n, from + config.batchSize);
-        const { x, y } = Trainer.batch(trainSet.images, trainSet.labels, side, order, from, to, config.shift, rand);
-        const { loss } = Trainer.gradients(net, x, y, config.smoothing);
-        if (!Number.isFinite(loss)) throw { key: "lab.diverged", values: { step: step + 1 } };
-        optimizer.step(config.lr * Trainer.lrFactor(config.schedule, step, total));
-        step++;
-        lossSum += loss * (to - from);
-        seen += to - from;
-        if (performance.now() - reported > 200 || step === total) {
-          postMessage({ type: "step", step, steps: total, epoch, loss });
-          reported = performance.now();
-          await yieldToMessages();
-          await whilePaused();
+    try {
+      for (let epoch = 1; epoch <= config.epochs && !stopped; epoch++) {
+        const order = Trainer.shuffled(n, rand), started = performance.now();
+        pausedMs = 0;
+        let lossSum = 0, seen = 0, loss = NaN;
+        if (gpu) gpu.resetTotals();
+        for (let s = 0; s < steps && !stopped; s++) {
+          const from = s * config.batchSize, to = Math.min(n, from + config.batchSize);
+          const lr = config.lr * Trainer.lrFactor(config.schedule, step, total);
+          if (gpu) {
+            const indices = order.subarray(from, to), labels = Int32Array.from(indices, (i) => trainSet.labels[i]);
+            gpu.step({ indices, labels, ...shifts(to - from, config.shift, rand), lr });
+          } else {
+            const { x, y } = Trainer.batch(trainSet.images, trainSet.labels, side, order, from, to, config.shift, rand);
+            loss = Trainer.gradients(net, x, y, config.smoothing).loss;
+            if (!Number.isFinite(loss)) throw { key: "lab.diverged", values: { step: step + 1 } };
+            optimizer.step(lr);
+            lossSum += loss * (to - from);
+            seen += to - from;
+          }
+          step++;
+          const report = performance.now() - reported > 200 || s === steps - 1;
+          // The card's queue is kept short (a read waits for it), so that a pause takes effect at once.
+          if (gpu && (report || step % GPU_AHEAD === 0)) {
+            const totals = await gpu.totals();
+            ({ lossSum, seen } = totals);
+            loss = totals.last;
+            if (!Number.isFinite(loss) || !Number.isFinite(lossSum)) throw { key: "lab.diverged", values: { step } };
+          }
+          if (report) {
+            postMessage({ type: "step", step, steps: total, epoch, loss });
+            reported = performance.now();
+            await yieldToMessages();
+            await whilePaused();
+          }
         }
+        if (stopped) break;
+        const seconds = (performance.now() - started - pausedMs) / 1000;
+        if (gpu) await gpu.readWeights();  // into `net`, which exports them
+        const result = gpu ? Trainer.scores(await gpu.logits(test.images), test.labels)
+          : Trainer.evaluate(net, test.images, test.labels, side);
+        postMessage({ type: "epoch", epoch, test: result, trainLoss: lossSum / seen, seconds, kernels: firstKernels(net),
+                      graph: Trainer.exportGraph(net) });
       }
-      if (stopped) break;
-      const seconds = (performance.now() - started - pausedMs) / 1000;
-      const result = Trainer.evaluate(net, test.images, test.labels, side);
-      postMessage({ type: "epoch", epoch, test: result, trainLoss: lossSum / seen, seconds, kernels: firstKernels(net),
-                    graph: Trainer.exportGraph(net) });
+    } finally {
+      if (gpu) gpu.destroy();
     }
     postMessage({ type: stopped ? "stopped" : "done" });
   }

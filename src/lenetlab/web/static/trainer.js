@@ -128,25 +128,29 @@ const Trainer = (() => {
     return { x, y };
   }
 
-  // Accuracy, mean loss, the confusion matrix (rows: true class, columns: predicted) and every prediction over a
-  // whole set, in batches (no gradient kept).
-  function evaluate(net, images, labels, side, classes = 10, batchSize = 500) {
-    const n = labels.length, order = Int32Array.from({ length: n }, (_, i) => i);
-    const confusion = Array.from({ length: classes }, () => new Array(classes).fill(0)), predictions = new Uint8Array(n);
-    let loss = 0, correct = 0;
-    for (let from = 0; from < n; from += batchSize) {
-      const to = Math.min(n, from + batchSize), { x, y } = batch(images, labels, side, order, from, to);
-      const logits = forward(net, x), result = crossEntropy(logits, y);
-      loss += result.loss * (to - from);
-      correct += result.correct;
-      for (let b = 0; b < to - from; b++) {
-        let best = 0;
-        for (let c = 1; c < classes; c++) if (logits.data[b * classes + c] > logits.data[b * classes + best]) best = c;
-        confusion[y[b]][best]++;
-        predictions[from + b] = best;
-      }
+  // Accuracy, mean loss, the confusion matrix (rows: true class, columns: predicted) and every prediction, from
+  // the logits of a whole set (n x classes, in order; either engine's).
+  function scores(logits, labels, classes = 10) {
+    const n = labels.length, predictions = new Uint8Array(n);
+    const confusion = Array.from({ length: classes }, () => new Array(classes).fill(0));
+    const { loss, correct } = crossEntropy({ shape: [n, classes], data: logits }, labels);
+    for (let b = 0; b < n; b++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (logits[b * classes + c] > logits[b * classes + best]) best = c;
+      confusion[labels[b]][best]++;
+      predictions[b] = best;
     }
-    return { loss: loss / n, accuracy: correct / n, confusion, predictions };
+    return { loss, accuracy: correct / n, confusion, predictions };
+  }
+
+  // The scores of the network over a whole set, in batches (no gradient kept).
+  function evaluate(net, images, labels, side, classes = 10, batchSize = 500) {
+    const n = labels.length, order = Int32Array.from({ length: n }, (_, i) => i), logits = new Float64Array(n * classes);
+    for (let from = 0; from < n; from += batchSize) {
+      const { x } = batch(images, labels, side, order, from, Math.min(n, from + batchSize));
+      logits.set(forward(net, x).data, from * classes);
+    }
+    return scores(logits, labels, classes);
   }
 
   // The network's weights back in the graph's form (base64 float32), so the page can save them and lenetlab
@@ -174,7 +178,7 @@ const Trainer = (() => {
     return { ...net.graph, stages };
   }
 
-  return { build, forward, crossEntropy, gradients, sgd, lrFactor, random, shuffled, batch, evaluate, exportGraph };
+  return { build, forward, crossEntropy, gradients, sgd, lrFactor, random, shuffled, batch, scores, evaluate, exportGraph };
 })();
 
 if (typeof module !== "undefined") module.exports = Trainer;
