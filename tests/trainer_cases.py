@@ -26,6 +26,7 @@ def gradient_case(label: str, model: nn.Module, name: str, images: torch.Tensor,
     """The graph, a batch, and PyTorch's loss and gradients for them, computed in float64 from float32 weights."""
     graph = model_graph(model, name)
     exact = model.double().train()
+    exact.zero_grad(set_to_none=True)  # a model given twice must not add up its gradients
     loss = F.cross_entropy(exact(images.double()), labels, label_smoothing=SMOOTHING)
     loss.backward()
     grads = [[m.weight.grad.flatten().tolist(), m.bias.grad.flatten().tolist()] for m in weighted(exact)]

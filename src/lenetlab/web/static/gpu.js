@@ -27,16 +27,37 @@ const GpuEngine = (() => {
   // ----- the network on the device -----
   // `net`: Trainer.build's (its graph and float64 parameters: the start, and where `readWeights` puts the end);
   // `images`: the uint8 training images (n x side x side); `batchSize`: the largest batch a step gets.
-  async function open(net, images, { batchSize, momentum = 0.9, nesterov = true, weightDecay = 0, smoothing = 0,
-                                    allowFallback = false } = {}) {
-    const found = await adapter({ allowFallback });
+  // Null when there is no adapter (or only a software one, unless `allowFallback`); throws { key: "lab.gpu_failed" }
+  // when the card is there but the network cannot be set up on it (a limit, memory, a kernel it refuses).
+  async function open(net, images, options = {}) {
+    const found = await adapter({ allowFallback: options.allowFallback });
     if (!found) return null;
     const device = await found.found.requestDevice({
       requiredLimits: { maxStorageBufferBindingSize: found.found.limits.maxStorageBufferBindingSize,
                         maxBufferSize: found.found.limits.maxBufferSize },
     });
-    const errors = [];
-    device.onuncapturederror = (event) => errors.push(event.error.message);
+    try {
+      device.pushErrorScope("out-of-memory");
+      device.pushErrorScope("validation");
+      const engine = engineOn(device, found, net, images, options);
+      const problem = (await device.popErrorScope()) ?? (await device.popErrorScope());
+      if (problem) throw failed(problem.message);
+      await device.queue.onSubmittedWorkDone();
+      return engine;
+    } catch (error) {
+      device.destroy();
+      throw error.key ? error : failed(String(error.message ?? error));
+    }
+  }
+
+  const failed = (reason) => ({ key: "lab.gpu_failed", values: { reason } });
+
+  // The network set up on `device`: its buffers, kernels and dispatches; what the worker calls.
+  function engineOn(device, found, net, images, { batchSize, momentum = 0.9, nesterov = true, weightDecay = 0,
+                                                  smoothing = 0 }) {
+    let trouble = null;  // what went wrong on the card since, said at the next read
+    device.onuncapturederror = (event) => { trouble ??= event.error.message; };
+    device.lost.then((info) => { if (info.reason !== "destroyed") trouble ??= info.message || "device lost"; });
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const buffer = (bytes, usage = STORAGE) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 4) * 4), usage });
     const floats = (count) => buffer(4 * count);
@@ -125,9 +146,9 @@ const GpuEngine = (() => {
         const g = { c, h, wd, k, s, oh: Math.floor((h - k) / s) + 1, ow: Math.floor((wd - k) / s) + 1, max: op.kind === "max" };
         out = [c, g.oh, g.ow];
         const code = poolKernels(g), y = floats(batchSize * size(out)), dy = floats(batchSize * size(out));
-        const winners = floats(batchSize * size(out));
-        forward.push(job(code.forward, [x, y, winners], threads(batchSize * size(out)), `${name} forward`));
-        if (!first) backward.unshift(job(code.input, [dy, winners, dx], threads(batchSize * size(shape)), `${name} backward`));
+        const winners = g.max ? [floats(batchSize * size(out))] : [];  // where each maximum was
+        forward.push(job(code.forward, [x, y, ...winners], threads(batchSize * size(out)), `${name} forward`));
+        if (!first) backward.unshift(job(code.input, [dy, ...winners, dx], threads(batchSize * size(shape)), `${name} backward`));
         x = y; dx = dy;
       } else if (op.op === "act") {
         const code = activationKernels(op, size(shape)), y = floats(batchSize * size(shape)), dy = floats(batchSize * size(shape));
@@ -144,8 +165,6 @@ const GpuEngine = (() => {
     const scoring = [job(loss(classes, smoothing), [logits, batch, dlogits, each], threads(batchSize), "loss"),
                      job(tally, [each, totals], 1, "loss total")];
     const update = job(sgd(count, { momentum, nesterov, weightDecay }), [params, grads, moments], threads(count), "SGD");
-    await device.queue.onSubmittedWorkDone();
-    if (errors.length) throw new Error(`WebGPU: ${errors[0]}`);
 
     function encode(jobs) {
       const encoder = device.createCommandEncoder(), pass = encoder.beginComputePass();
@@ -163,11 +182,15 @@ const GpuEngine = (() => {
       const encoder = device.createCommandEncoder();
       encoder.copyBufferToBuffer(source, 0, staging, 0, bytes);
       device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+      } catch (error) {
+        throw failed(trouble ?? String(error.message ?? error));
+      }
       const values = new Float32Array(staging.getMappedRange().slice(0));
       staging.unmap();
       staging.destroy();
-      if (errors.length) throw new Error(`WebGPU: ${errors[0]}`);
+      if (trouble) throw failed(trouble);
       return values;
     }
 

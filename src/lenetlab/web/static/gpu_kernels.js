@@ -1,16 +1,16 @@
 // gpu_kernels.js: the WGSL kernels of the page's WebGPU engine (gpu.js), each one's text generated with its
 // layer's sizes written in as constants: the batch gathered and shifted, convolution (any stride and padding),
 // linear, average and max pooling, the activations, softmax cross-entropy with label smoothing, and SGD. Every
-// kernel declares the step's uniform (binding 0: n, the batch's size; lr; first, the optimizer's first step) and
-// then its buffers in the order gpu.js binds them.
+// kernel declares the step's uniform `current` (binding 0: n, the batch's size; lr; first, the optimizer's first
+// step; not named `step`, a WGSL built-in) and then its buffers in the order gpu.js binds them.
 "use strict";
 
 const GpuKernels = (() => {
   const GROUP = 64;                // threads per workgroup
   const ROW = 32768;               // workgroups per row of a 2-D dispatch (a dimension holds at most 65535)
   const SERIAL_SUM = 1024;         // a weight's gradient summed by one thread up to this many terms, else by 64
-  const HEAD = `struct Step { n: u32, lr: f32, first: u32, spare: u32 };
-@group(0) @binding(0) var<uniform> step: Step;`;
+  const HEAD = `struct Current { n: u32, lr: f32, first: u32, spare: u32 };
+@group(0) @binding(0) var<uniform> current: Current;`;
   const INDEX = `@compute @workgroup_size(${GROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let i = (wid.y * groups.x + wid.x) * ${GROUP}u + lid.x;`;
@@ -39,9 +39,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 ${buffers([["images", "read", "u32"], ["batch", "read", "u32"], ["x", "read_write"]])}
 ${INDEX}
   let area = ${u(side * side)};
-  if (i >= step.n * area) { return; }
+  if (i >= current.n * area) { return; }
   let b = i / area; let r = i32((i % area) / ${u(side)}); let c = i32(i % ${u(side)});
-  let sr = r + bitcast<i32>(batch[2u * step.n + b]); let sc = c + bitcast<i32>(batch[3u * step.n + b]);
+  let sr = r + bitcast<i32>(batch[2u * current.n + b]); let sc = c + bitcast<i32>(batch[3u * current.n + b]);
   var value = 0.0;
   if (sr >= 0 && sr < ${side} && sc >= 0 && sc < ${side}) {
     let at = batch[b] * area + u32(sr) * ${u(side)} + u32(sc);
@@ -55,7 +55,7 @@ ${INDEX}
     const forward = `${HEAD}
 ${buffers([["x", "read"], ["params", "read"], ["y", "read_write"]])}
 ${INDEX}
-  if (i >= step.n * ${u(co * oh * ow)}) { return; }
+  if (i >= current.n * ${u(co * oh * ow)}) { return; }
   let ox = i % ${u(ow)}; let oy = (i / ${u(ow)}) % ${u(oh)}; let o = (i / ${u(oh * ow)}) % ${u(co)}; let b = i / ${u(co * oh * ow)};
   var sum = params[${u(bAt)} + o];
   for (var c = 0u; c < ${u(ci)}; c++) {
@@ -79,7 +79,7 @@ ${INDEX}
     const input = `${HEAD}
 ${buffers([["dy", "read"], ["params", "read"], ["dx", "read_write"]])}
 ${INDEX}
-  if (i >= step.n * ${u(ci * h * wd)}) { return; }
+  if (i >= current.n * ${u(ci * h * wd)}) { return; }
   let ix = i32(i % ${u(wd)}); let iy = i32((i / ${u(wd)}) % ${u(h)}); let c = (i / ${u(h * wd)}) % ${u(ci)}; let b = i / ${u(ci * h * wd)};
   ${taps("y", oh)}
   ${taps("x", ow)}
@@ -107,7 +107,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let o = select(which / ${u(ci * k * k)}, which - ${u(weights)}, bias);
   let c = (which / ${u(k * k)}) % ${u(ci)}; let ky = i32((which / ${u(k)}) % ${u(k)}); let kx = i32(which % ${u(k)});
   var sum = 0.0;
-  for (var j = lid.x; j < step.n * ${u(oh * ow)}; j += ${GROUP}u) {
+  for (var j = lid.x; j < current.n * ${u(oh * ow)}; j += ${GROUP}u) {
     let b = j / ${u(oh * ow)}; let oy = (j / ${u(ow)}) % ${u(oh)}; let ox = j % ${u(ow)};
     let g = dy[((b * ${u(co)} + o) * ${u(oh)} + oy) * ${u(ow)} + ox];
     if (bias) { sum += g; continue; }
@@ -132,7 +132,7 @@ ${INDEX}
   let o = select(i / ${u(ci * k * k)}, i - ${u(weights)}, bias);
   let c = (i / ${u(k * k)}) % ${u(ci)}; let ky = i32((i / ${u(k)}) % ${u(k)}); let kx = i32(i % ${u(k)});
   var sum = 0.0;
-  for (var j = 0u; j < step.n * ${u(oh * ow)}; j++) {
+  for (var j = 0u; j < current.n * ${u(oh * ow)}; j++) {
     let b = j / ${u(oh * ow)}; let oy = (j / ${u(ow)}) % ${u(oh)}; let ox = j % ${u(ow)};
     let g = dy[((b * ${u(co)} + o) * ${u(oh)} + oy) * ${u(ow)} + ox];
     if (bias) { sum += g; continue; }
@@ -150,7 +150,7 @@ ${INDEX}
     const forward = `${HEAD}
 ${buffers([["x", "read"], ["params", "read"], ["y", "read_write"]])}
 ${INDEX}
-  if (i >= step.n * ${u(nout)}) { return; }
+  if (i >= current.n * ${u(nout)}) { return; }
   let o = i % ${u(nout)}; let b = i / ${u(nout)};
   var sum = params[${u(bAt)} + o];
   for (var j = 0u; j < ${u(nin)}; j++) { sum += params[${u(wAt)} + o * ${u(nin)} + j] * x[b * ${u(nin)} + j]; }
@@ -159,7 +159,7 @@ ${INDEX}
     const input = `${HEAD}
 ${buffers([["dy", "read"], ["params", "read"], ["dx", "read_write"]])}
 ${INDEX}
-  if (i >= step.n * ${u(nin)}) { return; }
+  if (i >= current.n * ${u(nin)}) { return; }
   let j = i % ${u(nin)}; let b = i / ${u(nin)};
   var sum = 0.0;
   for (var o = 0u; o < ${u(nout)}; o++) { sum += params[${u(wAt)} + o * ${u(nin)} + j] * dy[b * ${u(nout)} + o]; }
@@ -173,7 +173,7 @@ ${INDEX}
   let bias = i >= ${u(nout * nin)};
   let o = select(i / ${u(nin)}, i - ${u(nout * nin)}, bias); let j = i % ${u(nin)};
   var sum = 0.0;
-  for (var b = 0u; b < step.n; b++) { sum += dy[b * ${u(nout)} + o] * select(x[b * ${u(nin)} + j], 1.0, bias); }
+  for (var b = 0u; b < current.n; b++) { sum += dy[b * ${u(nout)} + o] * select(x[b * ${u(nin)} + j], 1.0, bias); }
   grads[select(${u(wAt)} + i, ${u(bAt)} + o, bias)] = sum;
 }`;
     return { forward, input, parameters, size: nout * nin + nout };
@@ -183,11 +183,11 @@ ${INDEX}
   function poolKernels(g) {
     const { c, h, wd, k, s, oh, ow, max } = g;
     const forward = `${HEAD}
-${buffers([["x", "read"], ["y", "read_write"], ["winners", "read_write", "u32"]])}
+${buffers([["x", "read"], ["y", "read_write"], ...(max ? [["winners", "read_write", "u32"]] : [])])}
 ${INDEX}
-  if (i >= step.n * ${u(c * oh * ow)}) { return; }
+  if (i >= current.n * ${u(c * oh * ow)}) { return; }
   let ox = i % ${u(ow)}; let oy = (i / ${u(ow)}) % ${u(oh)}; let plane = i / ${u(oh * ow)};
-  var acc = ${max ? "-3.4e38" : "0.0"}; var best = 0u;
+  var acc = ${max ? "-3.4e38; var best = 0u" : "0.0"};
   for (var ky = 0u; ky < ${u(k)}; ky++) {
     for (var kx = 0u; kx < ${u(k)}; kx++) {
       let at = (plane * ${u(h)} + oy * ${u(s)} + ky) * ${u(wd)} + ox * ${u(s)} + kx;
@@ -195,12 +195,12 @@ ${INDEX}
     }
   }
   y[i] = ${max ? "acc" : `acc / ${f(k * k)}`};
-  winners[i] = best;
+  ${max ? "winners[i] = best;" : ""}
 }`;
     const input = `${HEAD}
-${buffers([["dy", "read"], ["winners", "read", "u32"], ["dx", "read_write"]])}
+${buffers([["dy", "read"], ...(max ? [["winners", "read", "u32"]] : []), ["dx", "read_write"]])}
 ${INDEX}
-  if (i >= step.n * ${u(c * h * wd)}) { return; }
+  if (i >= current.n * ${u(c * h * wd)}) { return; }
   let ix = i32(i % ${u(wd)}); let iy = i32((i / ${u(wd)}) % ${u(h)}); let plane = i / ${u(h * wd)};
   var sum = 0.0;
   for (var oy = max(0, (iy - ${k - 1} + ${s - 1}) / ${s}); oy <= min(iy / ${s}, ${oh - 1}); oy++) {
@@ -219,14 +219,14 @@ ${INDEX}
     const forward = `${HEAD}
 ${buffers([["inputs", "read"], ["outputs", "read_write"]])}
 ${INDEX}
-  if (i >= step.n * ${u(size)}) { return; }
+  if (i >= current.n * ${u(size)}) { return; }
   let x = inputs[i];
   outputs[i] = ${value};
 }`;
     const input = `${HEAD}
 ${buffers([["inputs", "read"], ["outputs", "read"], ["dy", "read"], ["dx", "read_write"]])}
 ${INDEX}
-  if (i >= step.n * ${u(size)}) { return; }
+  if (i >= current.n * ${u(size)}) { return; }
   let x = inputs[i]; let y = outputs[i];
   dx[i] = dy[i] * (${derivative});
 }`;
@@ -238,8 +238,8 @@ ${INDEX}
   const loss = (classes, smoothing) => `${HEAD}
 ${buffers([["z", "read"], ["batch", "read", "u32"], ["dz", "read_write"], ["each", "read_write"]])}
 ${INDEX}
-  if (i >= step.n) { return; }
-  let label = batch[step.n + i]; let row = i * ${u(classes)};
+  if (i >= current.n) { return; }
+  let label = batch[current.n + i]; let row = i * ${u(classes)};
   var top = z[row]; var arg = 0u;
   for (var c = 1u; c < ${u(classes)}; c++) { if (z[row + c] > top) { top = z[row + c]; arg = c; } }
   var total = 0.0;
@@ -250,7 +250,7 @@ ${INDEX}
     let logP = z[row + c] - top - logTotal;
     let wanted = select(0.0, ${f(1 - smoothing)}, c == label) + ${f(smoothing / classes)};
     sum -= wanted * logP;
-    dz[row + c] = (exp(logP) - wanted) / f32(step.n);
+    dz[row + c] = (exp(logP) - wanted) / f32(current.n);
   }
   each[2u * i] = sum;
   each[2u * i + 1u] = select(0.0, 1.0, arg == label);
@@ -260,11 +260,11 @@ ${buffers([["each", "read"], ["totals", "read_write"]])}
 @compute @workgroup_size(1)
 fn main() {
   var sum = 0.0; var right = 0.0;
-  for (var b = 0u; b < step.n; b++) { sum += each[2u * b]; right += each[2u * b + 1u]; }
-  totals[0] = sum / f32(step.n);
+  for (var b = 0u; b < current.n; b++) { sum += each[2u * b]; right += each[2u * b + 1u]; }
+  totals[0] = sum / f32(current.n);
   totals[1] += sum;
   totals[2] += right;
-  totals[3] += f32(step.n);
+  totals[3] += f32(current.n);
 }`;
 
   // torch.optim.SGD (dampening 0), every parameter at once.
@@ -273,10 +273,10 @@ ${buffers([["params", "read_write"], ["grads", "read"], ["moments", "read_write"
 ${INDEX}
   if (i >= ${u(count)}) { return; }
   var g = grads[i] + ${f(weightDecay)} * params[i];
-  let m = select(${f(momentum)} * moments[i] + g, g, step.first == 1u);
+  let m = select(${f(momentum)} * moments[i] + g, g, current.first == 1u);
   moments[i] = m;
   g = ${nesterov ? `g + ${f(momentum)} * m` : "m"};
-  params[i] -= step.lr * g;
+  params[i] -= current.lr * g;
 }`;
 
   return { GROUP, ROW, gather, convKernels, linearKernels, poolKernels, activationKernels, loss, tally, sgd };

@@ -176,7 +176,7 @@ const LabPage = (() => {
     const net = state.nets[name], status = box(name).querySelector(".lab-status");
     if (!net) return;
     if (message.type === "engine") {
-      net.engine = message;
+      net.engine = { engine: message.engine, adapter: message.adapter };
       results();
     } else if (message.type === "step") {
       net.losses.push([message.step, message.loss]);

@@ -31,18 +31,20 @@ const LabWorker = (() => {
     return conv ? { shape: conv.params[0].shape, values: Float32Array.from(conv.params[0].value) } : null;
   }
 
-  // The graphics card for this network, or null for the CPU. Asked for by name, it must be there.
+  // The graphics card for this network, or null for the CPU. Asked for by name, it must be there and take the
+  // network; left to choose ("auto"), the page trains on the CPU when the card is missing or refuses.
   async function engineFor(net, config, images) {
     if (config.engine === "cpu") return null;
-    let gpu = null, reason = "";
+    let gpu = null;
     try {
       gpu = await GpuEngine.open(net, images, { batchSize: config.batchSize, momentum: config.momentum,
                                                nesterov: config.nesterov, weightDecay: config.weightDecay,
                                                smoothing: config.smoothing, allowFallback: config.engine === "webgpu" });
     } catch (error) {
-      reason = String(error.message ?? error);
+      if (config.engine === "webgpu" || error.key !== "lab.gpu_failed") throw error;
+      return null;
     }
-    if (!gpu && config.engine === "webgpu") throw { key: "lab.no_webgpu", values: { reason: reason || "navigator.gpu" } };
+    if (!gpu && config.engine === "webgpu") throw { key: "lab.no_webgpu", values: {} };
     return gpu;
   }
 
@@ -61,7 +63,7 @@ const LabWorker = (() => {
     const { graph, config, data } = message, net = Trainer.build(graph), rand = Trainer.random(config.seed);
     const { train: trainSet, test } = data, n = trainSet.labels.length, side = 28;
     const gpu = await engineFor(net, config, trainSet.images);
-    postMessage({ type: "engine", engine: gpu ? "webgpu" : Layers.simd() ? "wasm" : "js", adapter: gpu ? gpu.name : null });
+    postMessage({ type: "engine", engine: gpu ? "webgpu" : Layers.simd() ? "wasm" : "js", adapter: gpu ? gpu.name || "?" : null });
     const optimizer = gpu ? null : Trainer.sgd(net, { momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay });
     const steps = Math.ceil(n / config.batchSize), total = steps * config.epochs;
     let step = 0, reported = performance.now();
@@ -92,7 +94,8 @@ const LabWorker = (() => {
             const totals = await gpu.totals();
             ({ lossSum, seen } = totals);
             loss = totals.last;
-            if (!Number.isFinite(loss) || !Number.isFinite(lossSum)) throw { key: "lab.diverged", values: { step } };
+            // within the last few steps: the card's loss is read every GPU_AHEAD steps
+            if (!Number.isFinite(loss) || !Number.isFinite(lossSum)) throw { key: "lab.diverged_by", values: { step } };
           }
           if (report) {
             postMessage({ type: "step", step, steps: total, epoch, loss });
