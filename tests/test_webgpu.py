@@ -197,13 +197,13 @@ def test_gpu_js_takes_the_default_recipes_steps_as_pytorch(engine_page, mnist):
         assert (torch.tensor(weights, dtype=torch.float64) - want).abs().max() / want.abs().max() < 1e-5
 
 
-def _train_in_the_page(browser, path: Path, engine: str) -> dict:
+def _train_in_the_page(browser, path: Path, query: str) -> dict:
     page = browser.new_page()
     problems, left = [], []
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(path.as_uri())
                else (left.append(route.request.url), route.abort()))
-    page.goto(f"{path.as_uri()}?engine={engine}")
+    page.goto(f"{path.as_uri()}?{query}")
     page.wait_for_selector("body[data-ready]")
     train_small_mlp_in_lab(page, epochs=2)
     net = page.evaluate("() => { const n = LabPage.state.nets.B; return { engine: n.engine, losses: n.losses,"
@@ -217,7 +217,7 @@ def _train_in_the_page(browser, path: Path, engine: str) -> dict:
 def test_the_page_trains_on_the_graphics_card_when_asked_and_not_on_a_software_one_by_itself(browser, engine_page,
                                                                                            tmp_path, mnist):
     path = write_lab(tmp_path / "lab.html", "fr", train_images=TRAIN, test_images=TEST).resolve()
-    net = _train_in_the_page(browser, path, "webgpu")
+    net = _train_in_the_page(browser, path, "engine=webgpu")
     assert net["engine"]["engine"] == "webgpu" and "carte graphique (WebGPU : " in net["table"]
     losses = [loss for _, loss in net["losses"]]
     assert len(losses) >= 2 and losses[-1] < losses[0]
@@ -230,8 +230,18 @@ def test_the_page_trains_on_the_graphics_card_when_asked_and_not_on_a_software_o
     differ = [i for i, (a, b) in enumerate(zip(logits.argmax(1).tolist(), net["predictions"])) if a != b]
     assert all(float(top2[i, 0] - top2[i, 1]) < 1e-4 for i in differ), differ
 
-    chosen = _train_in_the_page(browser, path, "auto")  # SwiftShader is slower than WebAssembly: not taken
-    assert chosen["engine"]["engine"] == "wasm" and "processeur (WebAssembly SIMD)" in chosen["table"]
+    chosen = _train_in_the_page(browser, path, "engine=auto")  # a software adapter is not even tried
+    assert chosen["engine"] == {"engine": "wasm", "adapter": None, "trial": None}
+    assert "processeur (WebAssembly SIMD)" in chosen["table"]
+    # Allowed to try it (as a real card is tried), "auto" times a few steps on each engine and keeps the faster.
+    timed = _train_in_the_page(browser, path, "engine=auto&software=1")
+    trial = timed["engine"]["trial"]
+    assert trial["card"] > 0 and trial["cpu"] > 0
+    assert timed["engine"]["engine"] == ("webgpu" if trial["card"] < trial["cpu"] else "wasm")
+    assert "un pas : " in timed["table"] and " ms sur la carte graphique)" in timed["table"]
+    if timed["engine"]["engine"] == "wasm":  # the trial changed nothing: the same run as without it
+        unclocked = [[{k: v for k, v in h.items() if k != "seconds"} for h in n["history"]] for n in (timed, chosen)]
+        assert unclocked[0] == unclocked[1]
     # The same seed, the same batches and shifts: the two engines end within float32's noise of each other.
     for gpu, cpu in zip(net["history"], chosen["history"], strict=True):
         assert abs(gpu["train_loss"] - cpu["train_loss"]) < 1e-4 and abs(gpu["test_loss"] - cpu["test_loss"]) < 1e-4

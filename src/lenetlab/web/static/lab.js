@@ -136,7 +136,8 @@ const LabPage = (() => {
     const asked = Math.round(Number($("lab-epochs").value));
     const epochs = Number.isFinite(asked) && asked >= 1 ? Math.min(asked, 50) : LAB.recipe.epochs;
     $("lab-epochs").value = epochs;  // what trains is what the field shows
-    return { ...LAB.recipe, epochs, shift: $("lab-shift").checked ? 2 : 0, engine: $("lab-engine").value };
+    return { ...LAB.recipe, epochs, shift: $("lab-shift").checked ? 2 : 0, engine: $("lab-engine").value,
+             software: new URLSearchParams(location.search).get("software") === "1" };
   }
 
   function startWorker() {
@@ -176,7 +177,7 @@ const LabPage = (() => {
     const net = state.nets[name], status = box(name).querySelector(".lab-status");
     if (!net) return;
     if (message.type === "engine") {
-      net.engine = { engine: message.engine, adapter: message.adapter };
+      net.engine = { engine: message.engine, adapter: message.adapter, trial: message.trial };
       results();
     } else if (message.type === "step") {
       net.losses.push([message.step, message.loss]);
@@ -287,7 +288,8 @@ const LabPage = (() => {
       row.insertCell().textContent = last ? last.epoch : "–";
       row.insertCell().textContent = last ? fmtPercent(last.test_accuracy, 2) : "–";
       row.insertCell().textContent = last ? fmt(net.history.reduce((s, h) => s + h.seconds, 0) / net.history.length, 1) : "–";
-      row.insertCell().textContent = net.engine ? t(`lab.engine.used.${net.engine.engine}`, { adapter: net.engine.adapter }) : "–";
+      const trial = net.engine?.trial ? ` ${t("lab.engine.trial", { cpu: fmt(net.engine.trial.cpu, 1), card: fmt(net.engine.trial.card, 1) })}` : "";
+      row.insertCell().textContent = net.engine ? t(`lab.engine.used.${net.engine.engine}`, { adapter: net.engine.adapter }) + trial : "–";
     }
   }
 

@@ -7,7 +7,7 @@
 // In:  { type: "start", graph, config, data }   graph: Networks.create's; data: { train, test } of
 //      { images: Uint8Array (n x 28 x 28), labels: Uint8Array }; config: the recipe (lab.js: LabPage.recipe)
 //      { type: "pause" } | { type: "resume" } | { type: "stop" }
-// Out: { type: "engine", engine: "webgpu" | "wasm" | "js", adapter }   first
+// Out: { type: "engine", engine: "webgpu" | "wasm" | "js", adapter, trial: { card, cpu } ms a step or null }   first
 //      { type: "step", step, steps, epoch, loss } about five times a second
 //      { type: "epoch", epoch, test: { loss, accuracy, confusion }, trainLoss, seconds, kernels, graph }
 //      { type: "done" } | { type: "error", error: { key, values } or a message }
@@ -16,6 +16,7 @@
 /* global Trainer, Layers, GpuEngine */
 const LabWorker = (() => {
   const GPU_AHEAD = 8;  // steps queued on the graphics card before the worker waits for them
+  const TRIAL_STEPS = 3;  // steps timed on each engine before "auto" chooses
   let paused = false, stopped = false, wake = null, pausedMs = 0;
 
   const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -31,21 +32,45 @@ const LabWorker = (() => {
     return conv ? { shape: conv.params[0].shape, values: Float32Array.from(conv.params[0].value) } : null;
   }
 
-  // The graphics card for this network, or null for the CPU. Asked for by name, it must be there and take the
-  // network; left to choose ("auto"), the page trains on the CPU when the card is missing or refuses.
-  async function engineFor(net, config, images) {
-    if (config.engine === "cpu") return null;
+  // The engine for this network: { gpu (or null for the CPU), trial }. Asked for by name, the card must be there
+  // and take the network. Left to choose ("auto"), the page takes the card only where it is faster: a real
+  // adapter (a software one too with config.software, lab.html?software=1: the tests), then a few steps of
+  // this network timed on each engine; the CPU when the card is missing, refuses or is slower.
+  async function engineFor(net, config, trainSet) {
+    if (config.engine === "cpu") return { gpu: null, trial: null };
     let gpu = null;
     try {
-      gpu = await GpuEngine.open(net, images, { batchSize: config.batchSize, momentum: config.momentum,
-                                               nesterov: config.nesterov, weightDecay: config.weightDecay,
-                                               smoothing: config.smoothing, allowFallback: config.engine === "webgpu" });
+      gpu = await GpuEngine.open(net, trainSet.images, {
+        batchSize: config.batchSize, momentum: config.momentum, nesterov: config.nesterov,
+        weightDecay: config.weightDecay, smoothing: config.smoothing,
+        allowFallback: config.engine === "webgpu" || Boolean(config.software) });
     } catch (error) {
       if (config.engine === "webgpu" || error.key !== "lab.gpu_failed") throw error;
-      return null;
+      return { gpu: null, trial: null };
     }
     if (!gpu && config.engine === "webgpu") throw { key: "lab.no_webgpu", values: {} };
-    return gpu;
+    if (!gpu || config.engine === "webgpu") return { gpu, trial: null };
+    const trial = await timeBoth(gpu, net, config, trainSet);
+    if (trial.card < trial.cpu) return { gpu, trial };
+    gpu.destroy();
+    return { gpu: null, trial };
+  }
+
+  // Milliseconds per step (forward and backward, no update: nothing changes) on the card and on the CPU, on the
+  // first batch, after one step on the card that compiles its kernels.
+  async function timeBoth(gpu, net, config, trainSet) {
+    const n = Math.min(config.batchSize, trainSet.labels.length), indices = Int32Array.from({ length: n }, (_, i) => i);
+    const labels = Int32Array.from(indices, (i) => trainSet.labels[i]);
+    gpu.step({ indices, labels });
+    await gpu.totals();
+    let started = performance.now();
+    for (let s = 0; s < TRIAL_STEPS; s++) gpu.step({ indices, labels });
+    await gpu.totals();
+    const card = (performance.now() - started) / TRIAL_STEPS;
+    const { x, y } = Trainer.batch(trainSet.images, trainSet.labels, 28, indices, 0, n);
+    started = performance.now();
+    for (let s = 0; s < TRIAL_STEPS; s++) Trainer.gradients(net, x, y, config.smoothing);
+    return { card, cpu: (performance.now() - started) / TRIAL_STEPS };
   }
 
   // The batch's shifts, drawn as Trainer.batch draws them (dy then dx, image after image): the same seed gives
@@ -62,8 +87,9 @@ const LabWorker = (() => {
   async function train(message) {
     const { graph, config, data } = message, net = Trainer.build(graph), rand = Trainer.random(config.seed);
     const { train: trainSet, test } = data, n = trainSet.labels.length, side = 28;
-    const gpu = await engineFor(net, config, trainSet.images);
-    postMessage({ type: "engine", engine: gpu ? "webgpu" : Layers.simd() ? "wasm" : "js", adapter: gpu ? gpu.name || "?" : null });
+    const { gpu, trial } = await engineFor(net, config, trainSet);
+    postMessage({ type: "engine", engine: gpu ? "webgpu" : Layers.simd() ? "wasm" : "js", adapter: gpu ? gpu.name || "?" : null,
+                  trial });
     const optimizer = gpu ? null : Trainer.sgd(net, { momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay });
     const steps = Math.ceil(n / config.batchSize), total = steps * config.epochs;
     let step = 0, reported = performance.now();
