@@ -12,6 +12,7 @@ from lenetlab.cli import main
 from lenetlab.data import ImageSet, to_input
 from lenetlab.errors import LenetlabError
 from lenetlab.explore.published import published_summary
+from lenetlab.explore.published_ablation import published_ablation
 from lenetlab.models import build_model
 from lenetlab.models.lenet1998 import SparseConv2d, Subsampling, c3_table_rows
 from lenetlab.paper_sdlm import per_sample_sdlm
@@ -167,8 +168,43 @@ def test_the_summary_gives_mean_std_and_whether_the_papers_error_is_reached(tmp_
     assert (tmp_path / "figure5.png").stat().st_size > 10_000
 
 
+def test_the_published_ablation_table_reads_each_rows_seeds_and_its_change_from_the_first(tmp_path):
+    def per_image(name, seed, error, minutes=28):
+        passes = [{"epoch": 1, "eta": 5e-4, "train_error": 0.05, "test_error": 0.03, "seconds": 60.0},
+                  {"epoch": 2, "eta": 5e-4, "train_error": 0.01, "test_error": error, "seconds": 60.0}]
+        (tmp_path / f"{name}.json").write_text(json.dumps({"seed": seed, "passes": passes, "seconds": 60.0 * minutes}))
+
+    per_image("seed-0", 0, 0.0090)  # the first row is the published run itself
+    per_image("seed-1", 1, 0.0100)
+    per_image("ablation-tanh-seed-0", 0, 0.0500)
+    per_image("ablation-tanh-seed-1", 1, 0.0700)
+    per_image("ablation-full-c3-seed-0", 0, 0.0110)  # seed 1 not trained yet: the mean of what is there
+    (tmp_path / "ablation-sgd-seed-0.json").write_text(json.dumps(  # the batch path keeps only its last error
+        {"seed": 0, "passes": 2, "status": "ok", "test_error": 0.0080, "seconds": 600.0}))
+    (tmp_path / "ablation-softmax-seed-0.json").write_text(json.dumps(
+        {"seed": 0, "passes": 2, "status": "failed", "message": "diverged at pass 1", "test_error": None, "seconds": 1.0}))
+
+    result = published_ablation(tmp_path, [0, 1], passes=2, lang="fr")
+
+    rows = {r["name"]: r for r in result["rows"]}
+    assert rows["lenet5-1998"]["test_error"] == pytest.approx(0.0095) and rows["lenet5-1998"]["seeds"] == [0, 1]
+    assert rows["ablation-tanh"]["test_error"] == pytest.approx(0.06)
+    assert rows["ablation-full-c3"]["errors"] == [0.0110] and rows["ablation-full-c3"]["std_error"] is None
+    assert rows["ablation-avg-pooling"]["test_error"] is None and rows["ablation-avg-pooling"]["seeds"] == []
+    assert rows["lenet5-1998"]["parameters"] == 60000 and rows["ablation-full-c3"]["parameters"] == 60900
+    table = (tmp_path / "ablation.md").read_text().replace("\u202f", " ")
+    assert "| tous les choix de 1998 | 60 000 | 0,95 % ± 0,07 |  | 28 |" in table
+    assert "| tanh simple au lieu de 1,7159 tanh(2a/3) | 60 000 | 6,00 % ± 1,41 | +5,05 points | 28 |" in table
+    assert "| SGD + moment de Nesterov au lieu de SDLM | 60 000 | 0,80 % | −0,15 points | 10 |" in table
+    assert "| diverged at pass 1 |" in table  # a failed row says why
+    assert "| sous-échantillonnage par moyenne au lieu du sous-échantillonnage entraînable | 59 956 |  |  |  |" in table
+    assert "(2 passes sur les 60 000 images" in table and "graines 0, 1" in table
+    assert (tmp_path / "ablation.png").stat().st_size > 10_000
+
+
 @pytest.mark.parametrize("argv, words", [
-    (["--published", "--ablation"], "--published trains lenet5-1998 alone"),
+    (["--published", "--models", "lenet5"], "--published trains lenet5-1998 alone"),
+    (["--published", "--ablation", "--distortions", "with"], "--published --ablation trains without distortions"),
     (["--published", "--seeds", "1,1"], "--seeds '1,1': give distinct whole numbers"),
     (["--published", "--seeds", "a"], "--seeds 'a': give distinct whole numbers"),
     (["--published", "--passes", "0"], "--passes must be at least 1 (got 0)"),
@@ -236,3 +272,30 @@ def test_lenetlab_paper_published_trains_resumes_and_writes_its_files(tmp_path, 
     stamp = run.stat().st_mtime_ns
     assert main(argv) == 0
     assert run.stat().st_mtime_ns == stamp  # not trained again
+
+
+@pytest.mark.long
+def test_lenetlab_paper_published_ablation_trains_every_row_once_and_writes_the_table(tmp_path, capsys):
+    """The ablation command on a 300-image folder, one pass: 5 per-image rows (one compilation each) and SGD."""
+    from conftest import write_idx_folder
+
+    folder = write_idx_folder(tmp_path / "data", n_train=300, n_test=100)
+    argv = ["paper", "--published", "--ablation", "--seeds", "4", "--passes", "1", "--threads", "1",
+            "--data-dir", str(folder), "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| every 1998 choice | 60,000 |" in out and "| SGD + Nesterov momentum instead of SDLM | 60,000 |" in out
+    runs = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*seed-4*.json")}
+    assert set(runs) == {"seed-4", "ablation-full-c3-seed-4", "ablation-tanh-seed-4", "ablation-avg-pooling-seed-4",
+                         "ablation-softmax-seed-4", "ablation-sgd-seed-4"}
+    assert runs["ablation-tanh-seed-4"]["model_args"] == {"activation": "tanh"}
+    assert all(len(r["passes"]) == 1 and r["train_images"] == 300 for n, r in runs.items() if n != "ablation-sgd-seed-4")
+    sgd = runs["ablation-sgd-seed-4"]
+    assert sgd["status"] == "ok" and 0 <= sgd["test_error"] <= 1 and sgd["recipe"]["optimizer"] == "sgd"
+    config = json.loads((tmp_path / "out" / "ablation-sgd-seed-4" / "config.json").read_text())
+    assert config["model_args"]["init"] == "root-fan-in"  # the same start as the per-image rows
+    table = json.loads((tmp_path / "out" / "ablation.json").read_text())
+    assert [r["seeds"] for r in table["rows"]] == [[4]] * 6
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("*seed-4*.json")}
+    assert main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing trained again

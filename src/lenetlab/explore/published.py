@@ -39,24 +39,28 @@ def run_name(seed: int, distort: bool) -> str:
 
 
 def train_published(out: str | Path, seed: int, distort: bool = False, *, passes: int = 20,
+                    model_args: dict[str, Any] | None = None, name: str | None = None,
                     data_dir: str | Path | None = None, compile: bool = True, lang: str = "en") -> dict[str, Any]:
-    """Train one seed the paper's way into ``OUT/seed-S[-distortions].json`` (returned as read if it exists)."""
-    path = Path(out) / f"{run_name(seed, distort)}.json"
+    """Train one seed the paper's way into ``OUT/NAME.json``, NAME ``seed-S[-distortions]`` unless given
+    (returned as read if it exists). ``model_args`` switch 1998 choices off (the ablation's rows)."""
+    model_args = dict(model_args or {})
+    path = Path(out) / f"{name or run_name(seed, distort)}.json"
     if path.exists():
         return json.loads(path.read_text())
     data = load_mnist(data_dir).train_on_all()
     train = data.train
     torch.manual_seed(seed)
-    model = build_model("lenet5-1998", init=INIT)
+    model = build_model("lenet5-1998", init=INIT, **model_args)
     load, versions = machine_load(), library_versions()  # the code and the load the run starts with
     start = time.perf_counter()
     with tqdm(total=passes * len(train), unit="img", unit_scale=True, leave=False,
-              desc=t(lang, "study.published.bar", seed=seed)) as bar:
+              desc=name or t(lang, "study.published.bar", seed=seed)) as bar:
         history = per_sample_sdlm(model, train, data.test, passes=passes, distort=distort, seed=seed,
                                   compile=compile, on_images=bar.update,
                                   on_pass=lambda r: bar.set_postfix_str(
                                       t(lang, "study.published.postfix", epoch=r.epoch, error=percent(r.test_error, lang))))
-    result = {"seed": seed, "distortions": distort, "passes": passes, "init": INIT, "train_images": len(train),
+    result = {"seed": seed, "distortions": distort, "passes": passes, "init": INIT, "model_args": model_args,
+              "train_images": len(train),
               "test_images": len(data.test), "data": data.source, "seconds": round(time.perf_counter() - start, 1),
               **history.as_dict(), "machine": cpu_name(), "load_at_start": load, "load_at_end": machine_load(),
               "versions": versions}
