@@ -109,7 +109,8 @@ class TrainConfig:
     model_args: dict[str, Any] = setting({}, "constructor arguments of the model (--arch KEY=VALUE)", cli=False)
     preset: str = setting("default", "recipe: seed is the notebook's to the letter, default the project's, "
                           "speedrun the fastest to 99 %% validation accuracy, paper the 1998 paper's (SDLM, 20 "
-                          "passes over all 60,000 images)",
+                          "passes over all 60,000 images, 16 images a step; one step per image as published: "
+                          "lenetlab paper --published)",
                           choices=tuple(PRESETS))
     # The recipe. Units: epochs are passes over the training split; lr is the peak rate of one-cycle.
     epochs: int = setting(40, "number of epochs", rule=Interval(int, 1, None), preset=True)

@@ -164,6 +164,7 @@ def _paper(args: argparse.Namespace) -> int:
       lenetlab paper --models lenet5-1998 --epochs 20 --ablation
       lenetlab paper --models lenet1,lenet5 --epochs 3
       lenetlab paper --published --seeds 0 --distortions none --threads 1   # the 1998 recipe, one seed
+      lenetlab paper --published --ablation --seeds 0 --threads 1           # its ablation, one seed
     """
     from ..explore.paper import PAPER_MODELS, ablation_table, paper_table
     from ..i18n import check_lang
