@@ -168,43 +168,89 @@ def test_the_summary_gives_mean_std_and_whether_the_papers_error_is_reached(tmp_
     assert (tmp_path / "figure5.png").stat().st_size > 10_000
 
 
-def test_the_published_ablation_table_reads_each_rows_seeds_and_its_change_from_the_first(tmp_path):
-    def per_image(name, seed, error, minutes=28):
-        passes = [{"epoch": 1, "eta": 5e-4, "train_error": 0.05, "test_error": 0.03, "seconds": 60.0},
-                  {"epoch": 2, "eta": 5e-4, "train_error": 0.01, "test_error": error, "seconds": 60.0}]
-        (tmp_path / f"{name}.json").write_text(json.dumps({"seed": seed, "passes": passes, "seconds": 60.0 * minutes}))
+def _per_image_run(folder, name, seed, error, minutes=28):
+    passes = [{"epoch": 1, "eta": 5e-4, "train_error": 0.05, "test_error": 0.03, "seconds": 60.0},
+              {"epoch": 2, "eta": 5e-4, "train_error": 0.01, "test_error": error, "seconds": 60.0}]
+    run = {"seed": seed, "passes": passes, "train_images": 60000, "seconds": 60.0 * minutes}
+    (folder / f"{name}.json").write_text(json.dumps(run))
+    return run
 
-    per_image("seed-0", 0, 0.0090)  # the first row is the published run itself
-    per_image("seed-1", 1, 0.0100)
-    per_image("ablation-tanh-seed-0", 0, 0.0500)
-    per_image("ablation-tanh-seed-1", 1, 0.0700)
-    per_image("ablation-full-c3-seed-0", 0, 0.0110)  # seed 1 not trained yet: the mean of what is there
+
+def test_the_published_ablation_table_reads_each_rows_seeds_and_its_change_over_the_seeds_both_finished(tmp_path):
+    _per_image_run(tmp_path, "seed-0", 0, 0.0090)  # the first row is the published run itself
+    _per_image_run(tmp_path, "seed-1", 1, 0.0100)
+    _per_image_run(tmp_path, "ablation-tanh-seed-0", 0, 0.0500)
+    _per_image_run(tmp_path, "ablation-tanh-seed-1", 1, 0.0700)
+    _per_image_run(tmp_path, "ablation-full-c3-seed-1", 1, 0.0110)  # seed 0 not trained yet
     (tmp_path / "ablation-sgd-seed-0.json").write_text(json.dumps(  # the batch path keeps only its last error
         {"seed": 0, "passes": 2, "status": "ok", "test_error": 0.0080, "seconds": 600.0}))
-    (tmp_path / "ablation-softmax-seed-0.json").write_text(json.dumps(
-        {"seed": 0, "passes": 2, "status": "failed", "message": "diverged at pass 1", "test_error": None, "seconds": 1.0}))
+    (tmp_path / "ablation-softmax-seed-0.json").write_text(json.dumps(  # a failed row as the code writes it
+        {"seed": 0, "passes": 2, "status": "failed", "message": "training diverged: the loss is nan at epoch 1",
+         "test_error": None, "seconds": None}))
 
     result = published_ablation(tmp_path, [0, 1], passes=2, lang="fr")
 
     rows = {r["name"]: r for r in result["rows"]}
-    assert rows["lenet5-1998"]["test_error"] == pytest.approx(0.0095) and rows["lenet5-1998"]["seeds"] == [0, 1]
-    assert rows["ablation-tanh"]["test_error"] == pytest.approx(0.06)
-    assert rows["ablation-full-c3"]["errors"] == [0.0110] and rows["ablation-full-c3"]["std_error"] is None
-    assert rows["ablation-avg-pooling"]["test_error"] is None and rows["ablation-avg-pooling"]["seeds"] == []
+    assert rows["lenet5-1998"]["test_error"] == pytest.approx(0.0095) and set(rows["lenet5-1998"]["errors"]) == {0, 1}
+    assert rows["ablation-tanh"]["change"] == pytest.approx(0.0505)
+    assert rows["ablation-full-c3"]["change"] == pytest.approx(0.0010)  # against seed 1's 0.0100, not the mean
+    assert rows["ablation-avg-pooling"]["test_error"] is None and rows["ablation-softmax"]["seconds"] is None
     assert rows["lenet5-1998"]["parameters"] == 60000 and rows["ablation-full-c3"]["parameters"] == 60900
-    table = (tmp_path / "ablation.md").read_text().replace("\u202f", " ")
+    table = (tmp_path / "published-ablation.md").read_text().replace("\u202f", " ")
     assert "| tous les choix de 1998 | 60 000 | 0,95 % ± 0,07 |  | 28 |" in table
     assert "| tanh simple au lieu de 1,7159 tanh(2a/3) | 60 000 | 6,00 % ± 1,41 | +5,05 points | 28 |" in table
-    assert "| SGD + moment de Nesterov au lieu de SDLM | 60 000 | 0,80 % | −0,15 points | 10 |" in table
-    assert "| diverged at pass 1 |" in table  # a failed row says why
+    assert "| C3 relié à toutes les cartes de S2 | 60 900 | 1,10 % (1 sur 2 graines) | +0,10 points | 28 |" in table
+    assert "| SGD + moment de Nesterov au lieu de SDLM | 60 000 | 0,80 % (1 sur 2 graines) | −0,10 points | 10 |" in table
+    assert "| 60 850 | échec : training diverged: the loss is nan at epoch 1 |  |  |" in table
     assert "| sous-échantillonnage par moyenne au lieu du sous-échantillonnage entraînable | 59 956 |  |  |  |" in table
     assert "(2 passes sur les 60 000 images" in table and "graines 0, 1" in table
-    assert (tmp_path / "ablation.png").stat().st_size > 10_000
+    assert (tmp_path / "published-ablation.png").stat().st_size > 10_000
+
+
+def test_a_row_that_diverges_is_recorded_as_failed_and_the_study_goes_on(tmp_path, monkeypatch):
+    from lenetlab.errors import DivergedError
+    from lenetlab.explore import published_ablation as module
+
+    def fake_per_image(out, seed, *, passes, model_args, name, **_):
+        if model_args == {"activation": "tanh"}:
+            raise DivergedError.of("error.diverged", loss=float("nan"), where="pass 1")
+        return _per_image_run(out, name, seed, 0.01)
+
+    def fake_batch_row(out, path, seed, passes, *_):  # the SGD row failed as train_variants reports it
+        run = {"seed": seed, "passes": passes, "status": "failed", "message": "out of memory", "test_error": None,
+               "seconds": None}
+        path.write_text(json.dumps(run))
+        return run
+
+    monkeypatch.setattr(module, "train_published", fake_per_image)
+    monkeypatch.setattr(module, "_train_batch_row", fake_batch_row)
+    lines = []
+    module.train_published_ablation(tmp_path, 0, passes=2, log=lines.append)
+
+    assert len(lines) == 6 and lines[2].startswith("[3/6] plain tanh instead of 1.7159 tanh(2a/3), seed 0: failed: "
+                                                   "training diverged: the loss is nan")
+    assert "lower --lr" not in lines[2] and lines[5].endswith("failed: out of memory")
+    assert lines[0] == "[1/6] every 1998 choice, seed 0: pass 2: test error 1.00 %"
+    failed = json.loads((tmp_path / "ablation-tanh-seed-0.json").read_text())
+    assert failed["status"] == "failed" and failed["passes"] == 2  # resumable: not trained again
+    table = module.published_ablation(tmp_path, [0], passes=2)
+    assert table["rows"][2]["failed"] and table["rows"][5]["test_error"] is None
+
+
+def test_a_run_trained_for_other_passes_is_refused_not_mixed_in(tmp_path, capsys):
+    _per_image_run(tmp_path, "seed-0", 0, 0.0090)  # 2 passes
+    before = (tmp_path / "seed-0.json").read_bytes()
+    assert main(["paper", "--published", "--ablation", "--seeds", "0", "--passes", "3", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "seed-0.json was trained for 2 passes, not --passes 3; give --passes 2" in err
+    assert len(err.strip().splitlines()) == 1 and (tmp_path / "seed-0.json").read_bytes() == before
+    assert not (tmp_path / "published-ablation.md").exists()
 
 
 @pytest.mark.parametrize("argv, words", [
     (["--published", "--models", "lenet5"], "--published trains lenet5-1998 alone"),
     (["--published", "--ablation", "--distortions", "with"], "--published --ablation trains without distortions"),
+    (["--published", "--ablation", "--distortions", "both"], "leave out --distortions"),
     (["--published", "--seeds", "1,1"], "--seeds '1,1': give distinct whole numbers"),
     (["--published", "--seeds", "a"], "--seeds 'a': give distinct whole numbers"),
     (["--published", "--passes", "0"], "--passes must be at least 1 (got 0)"),
@@ -285,6 +331,8 @@ def test_lenetlab_paper_published_ablation_trains_every_row_once_and_writes_the_
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| every 1998 choice | 60,000 |" in out and "| SGD + Nesterov momentum instead of SDLM | 60,000 |" in out
+    assert "[1/6] every 1998 choice, seed 4: pass 1: test error" in out and "(300 passes" not in out
+    assert "1 passes of the 300 training images" in out
     runs = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*seed-4*.json")}
     assert set(runs) == {"seed-4", "ablation-full-c3-seed-4", "ablation-tanh-seed-4", "ablation-avg-pooling-seed-4",
                          "ablation-softmax-seed-4", "ablation-sgd-seed-4"}
@@ -294,8 +342,8 @@ def test_lenetlab_paper_published_ablation_trains_every_row_once_and_writes_the_
     assert sgd["status"] == "ok" and 0 <= sgd["test_error"] <= 1 and sgd["recipe"]["optimizer"] == "sgd"
     config = json.loads((tmp_path / "out" / "ablation-sgd-seed-4" / "config.json").read_text())
     assert config["model_args"]["init"] == "root-fan-in"  # the same start as the per-image rows
-    table = json.loads((tmp_path / "out" / "ablation.json").read_text())
-    assert [r["seeds"] for r in table["rows"]] == [[4]] * 6
+    table = json.loads((tmp_path / "out" / "published-ablation.json").read_text())
+    assert [list(r["errors"]) for r in table["rows"]] == [["4"]] * 6  # JSON keys are strings
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("*seed-4*.json")}
     assert main(argv) == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing trained again

@@ -211,7 +211,7 @@ def _published(args: argparse.Namespace, lang: str) -> int:
 
     if args.models:
         raise LenetlabError.of("error.published_alone")
-    if args.ablation and args.distortions:
+    if args.ablation and args.distortions not in (None, "none"):
         raise LenetlabError.of("error.ablation_distortions")
     if args.passes < 1:
         raise LenetlabError.of("error.passes", got=args.passes)
@@ -223,9 +223,10 @@ def _published(args: argparse.Namespace, lang: str) -> int:
             train_published_ablation(out, seed, passes=args.passes, data_dir=args.data_dir, threads=args.threads,
                                      lang=lang)
         published_ablation(out, args.seeds, args.passes, lang)
+        files = [out / f"published-ablation.{ext}" for ext in ("md", "json", "png")]
         print()
-        print((out / "ablation.md").read_text())
-        print_files([out / "ablation.md", out / "ablation.json", out / "ablation.png"], lang)
+        print(files[0].read_text())
+        print_files(files, lang)
         return 0
     for distort in {"none": (False,), "with": (True,), "both": (False, True)}[args.distortions or "both"]:
         for seed in args.seeds:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from .. import plots
 from .._fs import write_json, write_text
 from ..data import load_mnist
+from ..errors import LenetlabError
 from ..i18n import check_lang, number, percent, t
 from ..machine import cpu_name, library_versions, machine_load
 from ..models import build_model
@@ -39,14 +40,15 @@ def run_name(seed: int, distort: bool) -> str:
 
 
 def train_published(out: str | Path, seed: int, distort: bool = False, *, passes: int = 20,
-                    model_args: dict[str, Any] | None = None, name: str | None = None,
+                    model_args: dict[str, Any] | None = None, name: str | None = None, desc: str | None = None,
                     data_dir: str | Path | None = None, compile: bool = True, lang: str = "en") -> dict[str, Any]:
     """Train one seed the paper's way into ``OUT/NAME.json``, NAME ``seed-S[-distortions]`` unless given
-    (returned as read if it exists). ``model_args`` switch 1998 choices off (the ablation's rows)."""
+    (returned as read if it exists, after checking it was trained for as many passes).
+    ``model_args`` switch 1998 choices off (the ablation's rows); ``desc`` names the progress bar."""
     model_args = dict(model_args or {})
     path = Path(out) / f"{name or run_name(seed, distort)}.json"
     if path.exists():
-        return json.loads(path.read_text())
+        return read_run(path, passes)
     data = load_mnist(data_dir).train_on_all()
     train = data.train
     torch.manual_seed(seed)
@@ -54,7 +56,7 @@ def train_published(out: str | Path, seed: int, distort: bool = False, *, passes
     load, versions = machine_load(), library_versions()  # the code and the load the run starts with
     start = time.perf_counter()
     with tqdm(total=passes * len(train), unit="img", unit_scale=True, leave=False,
-              desc=name or t(lang, "study.published.bar", seed=seed)) as bar:
+              desc=desc or t(lang, "study.published.bar", seed=seed)) as bar:
         history = per_sample_sdlm(model, train, data.test, passes=passes, distort=distort, seed=seed,
                                   compile=compile, on_images=bar.update,
                                   on_pass=lambda r: bar.set_postfix_str(
@@ -66,6 +68,16 @@ def train_published(out: str | Path, seed: int, distort: bool = False, *, passes
               "versions": versions}
     write_json(path, result)
     return result
+
+
+def read_run(path: Path, passes: int) -> dict[str, Any]:
+    """A finished run's JSON, refused in one line if it was trained for another number of passes (it would
+    stand in a table of ``passes`` under the wrong heading)."""
+    run = json.loads(path.read_text())
+    stored = len(run["passes"]) if isinstance(run["passes"], list) else run["passes"]
+    if stored != passes:
+        raise LenetlabError.of("error.published_passes", path=path, stored=stored, passes=passes)
+    return run
 
 
 def published_summary(out: str | Path, lang: str = "en") -> dict[str, Any]:
