@@ -1,11 +1,12 @@
 """A growing batch size (issue 26, item 1), on validation only: the batch grows epoch by epoch while the
-one-cycle schedule runs over the run's steps, as is, or with each step's rate scaled by batch / first
+one-cycle schedule runs over the run's steps, as is, or with each step's rate scaled by batch / the
 recipe's batch (the linear scaling rule). The 48,000/12,000 split, seeds 0-2, the fast path on the CPU
 (eager steps there, so the batch may change between epochs; on a GPU each size would be another capture).
 After every epoch: the weight average's validation accuracy and the epoch's training seconds.
 
     python scripts/growing_batch.py budget2 --out budget2.json   # 2 epochs: about 5 minutes on 2 cores
     python scripts/growing_batch.py stop --out stop.json         # 10 epochs: about 20 minutes
+    python scripts/growing_batch.py budget2 --plan "fixed 32, rate scaled" --out fixed32.json
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ TRACKS = {
         "64 then 128": ([64, 128], False),
         "64 then 256, rate scaled": ([64, 256], True),
         "32 then 128, rate scaled": ([32, 128], True),
+        "fixed 32, rate scaled": ([32, 32], True),  # the control: is it the growth, or the small first batch?
+        "32 then 256, rate scaled": ([32, 256], True),
     }),
     "stop": ({}, {
         "fixed 256": ([256] * 10, False),
@@ -65,11 +68,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("track", choices=sorted(TRACKS))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--plan", action="append", help="a plan to train, by name; repeat it (default: every plan of the track)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     load_before = machine_load()
     train, valid = split_train_valid(load_mnist().train)
     changes, plans = TRACKS[args.track]
+    if args.plan:
+        plans = {name: plans[name] for name in args.plan}
     config = TrainConfig.from_preset("speedrun", **changes)
     results = {}
     for name, (batches, scaled) in plans.items():
@@ -84,7 +90,8 @@ def main() -> None:
             reached = next((c["epoch"] for c in curve if c["valid"] >= 0.99), None)
             print(f"{name}, seed {seed}: last {curve[-1]['valid']:.4f}, 99 % at epoch {reached}, "
                   f"{sum(c['seconds'] for c in curve):.1f} s", flush=True)
-    result = {"command": f"python scripts/growing_batch.py {args.track} --out {args.out.name}",
+    plan_words = "".join(f" --plan {name!r}" for name in args.plan or [])
+    result = {"command": f"python scripts/growing_batch.py {args.track}{plan_words} --out {args.out.name}",
               "date": time.strftime("%Y-%m-%d"), "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
               "torch": torch.__version__, "load_before": load_before, "load_after": machine_load(),
               "recipe": {k: getattr(config, k) for k in ("batch_size", "lr", "epochs", "ema", "schedule")},

@@ -70,13 +70,14 @@ def _train_batch_row(out: Path, path: Path, seed: int, passes: int, model_args: 
                      lang: str) -> dict[str, Any]:
     """The SGD row: today's optimizer in batches, trained in ``OUT/NAME/`` from the same initialisation."""
     variant = Variant(path.stem, "lenet5-1998", {**model_args, "init": INIT}, {**PAPER_RECIPE, **recipe})
-    load, versions = machine_load(), library_versions()
+    trained_before = (out / variant.name / "metrics.json").is_file()  # then its load is not known here
+    load, versions = (None if trained_before else machine_load()), library_versions()
     (row,) = train_variants([variant], out, passes, augment="none", seed=seed, data_dir=data_dir, threads=threads,
                             log=None, lang=lang)
     run = {"seed": seed, "passes": passes, "init": INIT, "model_args": model_args, "recipe": variant.recipe,
            "status": row["status"], "message": row.get("message"), "test_error": row.get("test_error"),
            "train_images": row.get("train_images"), "run": str(out / variant.name), "seconds": row.get("seconds"),
-           "machine": cpu_name(), "load_at_start": load, "load_at_end": machine_load(), "versions": versions}
+           "machine": cpu_name(), "load_at_start": load, "load_at_end": None if trained_before else machine_load(), "versions": versions}
     write_json(path, run)
     return run
 
